@@ -1,0 +1,244 @@
+// Package dnstest runs a real DNS server, over UDP and TCP on one port, that
+// answers from a zone given as text and can be told to misbehave the ways a
+// resolver does at boot: wrong ids, truncation, SERVFAIL, silence, garbage.
+// It is for tests only.
+package dnstest
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Behavior is how the server treats every query, until changed.
+type Behavior int32
+
+const (
+	// Answer replies from the zone: NOERROR with the records, or NXDOMAIN
+	// for a name the zone does not have.
+	Answer Behavior = iota
+	// WrongIDFirst sends a reply with a wrong id, then the right reply.
+	WrongIDFirst
+	// OnlyWrongID sends only replies with a wrong id.
+	OnlyWrongID
+	// WrongQuestionFirst sends a reply with the right id to another
+	// question, then the right reply.
+	WrongQuestionFirst
+	// MalformedFirst sends a datagram with the right id that does not
+	// parse, then the right reply.
+	MalformedFirst
+	// OnlyMalformed sends only a malformed datagram.
+	OnlyMalformed
+	// Truncate answers UDP with TC set and no records; TCP answers fully.
+	Truncate
+	// ServFail, Refused and NXDomain answer with that rcode.
+	ServFail
+	Refused
+	NXDomain
+	// Silent never answers.
+	Silent
+)
+
+// Server is a running DNS server. Its methods are safe for concurrent use.
+type Server struct {
+	// Addr is the address both the UDP and the TCP server listen on.
+	Addr netip.AddrPort
+
+	behavior atomic.Int32
+	delay    atomic.Int64 // time.Duration before each reply
+	udpQ     atomic.Int64
+	tcpQ     atomic.Int64
+
+	mu   sync.Mutex
+	zone map[string][]dns.RR // by lower-case owner name
+}
+
+// Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
+// serves until the test ends. zone is records in master-file syntax, one
+// per line ("ready.test. 60 IN A 10.213.1.1").
+func Start(t testing.TB, addr string, zone ...string) *Server {
+	t.Helper()
+	// Retry a few times: the UDP port chosen by the kernel may be taken
+	// for TCP.
+	for range 20 {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("dnstest: listen udp %s: %v", addr, err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			continue
+		}
+		return Serve(t, pc, l, zone...)
+	}
+	t.Fatalf("dnstest: no port free for both udp and tcp on %s", addr)
+	return nil
+}
+
+// Serve serves on sockets the caller made (in a network namespace, say),
+// which must be bound to the same address and port; either may be nil to
+// leave that transport out. The server stops when the test ends.
+func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
+	t.Helper()
+	s := &Server{zone: map[string][]dns.RR{}}
+	s.AddRecords(t, zone...)
+	var servers []*dns.Server
+	start := func(srv *dns.Server) {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		srv.Handler = s
+		servers = append(servers, srv)
+		go srv.ActivateAndServe()
+		<-started
+	}
+	if pc != nil {
+		s.Addr = netip.MustParseAddrPort(pc.LocalAddr().String())
+		start(&dns.Server{PacketConn: pc})
+	}
+	if l != nil {
+		s.Addr = netip.MustParseAddrPort(l.Addr().String())
+		start(&dns.Server{Listener: l})
+	}
+	t.Cleanup(func() {
+		for _, srv := range servers {
+			srv.Shutdown()
+		}
+	})
+	return s
+}
+
+// AddRecords adds records in master-file syntax to the zone.
+func (s *Server) AddRecords(t testing.TB, zone ...string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, z := range zone {
+		rr, err := dns.NewRR(z)
+		if err != nil || rr == nil {
+			t.Fatalf("dnstest: bad record %q: %v", z, err)
+		}
+		k := strings.ToLower(rr.Header().Name)
+		s.zone[k] = append(s.zone[k], rr)
+	}
+}
+
+// SetBehavior changes how every later query is treated.
+func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
+
+// SetDelay makes the server wait d before each reply.
+func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// Queries returns how many queries arrived over UDP and over TCP.
+func (s *Server) Queries() (udp, tcp int64) { return s.udpQ.Load(), s.tcpQ.Load() }
+
+// String is the server's address, for resolv.conf or a dns:// target.
+func (s *Server) String() string { return s.Addr.String() }
+
+// ServeDNS implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	udp := w.LocalAddr().Network() == "udp"
+	if udp {
+		s.udpQ.Add(1)
+	} else {
+		s.tcpQ.Add(1)
+	}
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		time.Sleep(d)
+	}
+	b := Behavior(s.behavior.Load())
+	r := s.reply(q, b)
+	switch b {
+	case Silent:
+		return
+	case WrongIDFirst, OnlyWrongID:
+		bad := r.Copy()
+		bad.Id = q.Id + 1
+		w.WriteMsg(bad)
+		if b == OnlyWrongID {
+			return
+		}
+	case WrongQuestionFirst:
+		bad := r.Copy()
+		bad.Question = []dns.Question{{Name: "other.test.", Qtype: dns.TypeA, Qclass: dns.ClassINET}}
+		bad.Answer = nil
+		w.WriteMsg(bad)
+	case MalformedFirst, OnlyMalformed:
+		// A header with the right id that claims one answer, and no
+		// answer: it cannot be unpacked.
+		w.Write([]byte{byte(q.Id >> 8), byte(q.Id), 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xff})
+		if b == OnlyMalformed {
+			return
+		}
+	case Truncate:
+		if udp {
+			r.Answer, r.Ns, r.Extra = nil, nil, nil
+			r.Truncated = true
+		}
+	}
+	w.WriteMsg(r)
+}
+
+func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
+	r := new(dns.Msg)
+	r.SetReply(q)
+	r.RecursionAvailable = true
+	switch b {
+	case ServFail:
+		r.Rcode = dns.RcodeServerFailure
+		return r
+	case Refused:
+		r.Rcode = dns.RcodeRefused
+		return r
+	case NXDomain:
+		r.Rcode = dns.RcodeNameError
+		return r
+	}
+	if len(q.Question) != 1 {
+		r.Rcode = dns.RcodeFormatError
+		return r
+	}
+	qq := q.Question[0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := strings.ToLower(qq.Name)
+	rrs, ok := s.zone[name]
+	if !ok {
+		r.Rcode = dns.RcodeNameError
+		return r
+	}
+	// Follow CNAMEs within the zone, as a recursive resolver would.
+	for range 8 {
+		var next string
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == qq.Qtype || qq.Qtype == dns.TypeANY {
+				r.Answer = append(r.Answer, rr)
+			} else if cn, ok := rr.(*dns.CNAME); ok {
+				r.Answer = append(r.Answer, rr)
+				next = strings.ToLower(cn.Target)
+			}
+		}
+		if next == "" {
+			break
+		}
+		rrs = s.zone[next]
+	}
+	return r
+}
+
+// ResolvConf returns resolv.conf contents naming the servers.
+func ResolvConf(servers ...fmt.Stringer) string {
+	var b strings.Builder
+	for _, s := range servers {
+		ap := netip.MustParseAddrPort(s.String())
+		fmt.Fprintf(&b, "nameserver %s\n", ap.Addr())
+	}
+	return b.String()
+}

@@ -1,0 +1,338 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// ednsSize is the EDNS0 UDP payload size we advertise: the 2020 DNS flag
+// day's 1232 bytes, which avoids IP fragmentation on any sane path.
+const ednsSize = 1232
+
+// exchangeStats counts the datagrams a UDP exchange read and threw away, so a
+// timeout can say what it saw instead of a bare "i/o timeout".
+type exchangeStats struct {
+	wrongID, wrongQuestion, malformed int
+}
+
+func (s exchangeStats) String() string {
+	var parts []string
+	if s.wrongID > 0 {
+		parts = append(parts, plural(s.wrongID, "reply", "replies")+" with a wrong id")
+	}
+	if s.wrongQuestion > 0 {
+		parts = append(parts, plural(s.wrongQuestion, "reply", "replies")+" to another question")
+	}
+	if s.malformed > 0 {
+		parts = append(parts, plural(s.malformed, "malformed reply", "malformed replies"))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "ignored " + strings.Join(parts, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// exchange sends the query q to server and returns the reply that matches
+// it by id and question. Over UDP it uses a connected socket, so the kernel
+// drops datagrams from any other address or port; replies with a wrong id or
+// question and malformed ones are ignored, and the query is sent again every
+// retransmit (at most attempts times) until ctx ends. A truncated UDP reply
+// is retried over TCP. It returns the transport that gave the reply ("udp" or
+// "tcp").
+func exchange(ctx context.Context, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
+	m := newQuery(q)
+	r, err := exchangeUDP(ctx, server, m, retransmit, attempts)
+	if err != nil {
+		return nil, "udp", err
+	}
+	if !r.Truncated {
+		return r, "udp", nil
+	}
+	m.Id = dns.Id()
+	r, err = exchangeTCP(ctx, server, m)
+	if err != nil {
+		return nil, "tcp", fmt.Errorf("truncated over udp, then over tcp: %w", err)
+	}
+	return r, "tcp", nil
+}
+
+func newQuery(q dns.Question) *dns.Msg {
+	m := new(dns.Msg)
+	m.Id = dns.Id()
+	m.RecursionDesired = true
+	m.Question = []dns.Question{q}
+	m.SetEdns0(ednsSize, false)
+	return m
+}
+
+// abortOnDone makes blocking I/O on c return as soon as ctx is done, which a
+// deadline alone does not do for a cancellation. Call the returned stop.
+func abortOnDone(ctx context.Context, c net.Conn) (stop func() bool) {
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	return context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+}
+
+// ctxErr prefers ctx's error to the I/O error it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if ce := ctx.Err(); ce != nil && errTimeout(err) {
+		if errors.Is(ce, context.DeadlineExceeded) {
+			return errIOTimeout
+		}
+		return ce
+	}
+	return err
+}
+
+// errIOTimeout is what every probe reports when its attempt ran out of time.
+var errIOTimeout = errors.New("i/o timeout")
+
+func exchangeUDP(ctx context.Context, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", server.String())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	stop := abortOnDone(ctx, c)
+	defer stop()
+
+	query, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack query: %w", err)
+	}
+	ctxDeadline, _ := ctx.Deadline()
+	var stats exchangeStats
+	buf := make([]byte, dns.MaxMsgSize)
+	sent := 0
+	for {
+		if _, err := c.Write(query); err != nil {
+			return nil, ctxErr(ctx, err)
+		}
+		sent++
+		// Wait for the reply until the next retransmission is due or ctx
+		// ends. Checking ctx after setting the deadline closes the race
+		// with abortOnDone's deadline in the past.
+		readDL, retry := ctxDeadline, false
+		if next := time.Now().Add(retransmit); sent < attempts && retransmit > 0 && (readDL.IsZero() || next.Before(readDL)) {
+			readDL, retry = next, true
+		}
+		c.SetReadDeadline(readDL)
+		if ctx.Err() != nil {
+			return nil, ctxErr(ctx, context.DeadlineExceeded)
+		}
+		r, err := readMatching(c, m, buf, &stats)
+		if err == nil {
+			return r, nil
+		}
+		if retry && errTimeout(err) && ctx.Err() == nil {
+			continue // retransmit
+		}
+		err = ctxErr(ctx, err)
+		if s := stats.String(); s != "" {
+			err = fmt.Errorf("%w (%s)", err, s)
+		}
+		return nil, err
+	}
+}
+
+// readMatching reads datagrams from c until one answers m, counting the
+// others in stats.
+func readMatching(c net.Conn, m *dns.Msg, buf []byte, stats *exchangeStats) (*dns.Msg, error) {
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil, err
+		}
+		var h dns.Msg
+		if n < 12 {
+			stats.malformed++
+			continue
+		}
+		if id := uint16(buf[0])<<8 | uint16(buf[1]); id != m.Id {
+			stats.wrongID++
+			continue
+		}
+		if err := h.Unpack(buf[:n]); err != nil {
+			stats.malformed++
+			continue
+		}
+		if !h.Response || !sameQuestion(h.Question, m.Question[0]) {
+			stats.wrongQuestion++
+			continue
+		}
+		return &h, nil
+	}
+}
+
+func sameQuestion(got []dns.Question, want dns.Question) bool {
+	return len(got) == 1 && got[0].Qtype == want.Qtype && got[0].Qclass == want.Qclass &&
+		strings.EqualFold(got[0].Name, want.Name)
+}
+
+func exchangeTCP(ctx context.Context, server netip.AddrPort, m *dns.Msg) (*dns.Msg, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", server.String())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	stop := abortOnDone(ctx, c)
+	defer stop()
+	co := &dns.Conn{Conn: c}
+	if err := co.WriteMsg(m); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	r, err := co.ReadMsg()
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	if r.Id != m.Id {
+		return nil, fmt.Errorf("reply has id %d, want %d", r.Id, m.Id)
+	}
+	if !r.Response || !sameQuestion(r.Question, m.Question[0]) {
+		return nil, errors.New("reply is not for the question asked")
+	}
+	return r, nil
+}
+
+// serverReply is one server's outcome in askAll.
+type serverReply struct {
+	server    netip.AddrPort
+	msg       *dns.Msg
+	transport string
+	err       error // exchange error, or the verdict of accept
+}
+
+// askAll asks every server the question at once and returns as soon as one
+// reply passes accept (first), or when all have failed, with every server's
+// outcome in the order of servers. Queries still in flight when one passes
+// are cancelled.
+func askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns.Question, accept func(*dns.Msg) error) (ok *serverReply, all []serverReply) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	all = make([]serverReply, len(servers))
+	done := make(chan int, len(servers))
+	for i, s := range servers {
+		go func() {
+			msg, tr, err := exchange(ctx, s, q, rc.Timeout, rc.Attempts)
+			if err == nil {
+				err = accept(msg)
+			}
+			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
+			done <- i
+		}()
+	}
+	for range servers {
+		i := <-done
+		if all[i].err == nil && ok == nil {
+			ok = &all[i]
+			cancel()
+		}
+	}
+	return ok, all
+}
+
+// joinServerErrors names every failing server: "10.0.0.1:53: rcode
+// SERVFAIL; [::1]:53: connection refused".
+func joinServerErrors(all []serverReply) error {
+	var parts []string
+	for _, r := range all {
+		if r.err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %v", r.server, r.err))
+		}
+	}
+	return &serversError{all: all, msg: strings.Join(parts, "; ")}
+}
+
+// serversError keeps the per-server errors, for hints.
+type serversError struct {
+	all []serverReply
+	msg string
+}
+
+func (e *serversError) Error() string { return e.msg }
+
+// Unwrap exposes every server's error to errors.Is and errors.As.
+func (e *serversError) Unwrap() []error {
+	var errs []error
+	for _, r := range e.all {
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	return errs
+}
+
+// rcodeError is a reply whose rcode is not NOERROR.
+type rcodeError struct{ rcode int }
+
+func (e *rcodeError) Error() string {
+	if s, ok := dns.RcodeToString[e.rcode]; ok {
+		return "rcode " + s
+	}
+	return fmt.Sprintf("rcode %d", e.rcode)
+}
+
+// noDataError is NOERROR without an answer of the asked type.
+type noDataError struct {
+	qtype uint16
+	cname string // where a CNAME chain ended, if it did
+}
+
+func (e *noDataError) Error() string {
+	s := "no " + qtypeString(e.qtype) + " records"
+	if e.cname != "" {
+		s += " (CNAME chain ends at " + e.cname + ")"
+	}
+	return s
+}
+
+// answers follows the CNAME chain from q.Name through the answer section and
+// returns the records of q's type at its end. A query for CNAME or ANY is
+// answered by any record at the name.
+func answers(r *dns.Msg, q dns.Question) ([]dns.RR, error) {
+	name := q.Name
+	for hops := 0; hops <= 16; hops++ {
+		var found []dns.RR
+		next := ""
+		for _, rr := range r.Answer {
+			h := rr.Header()
+			if !strings.EqualFold(h.Name, name) || h.Class != q.Qclass {
+				continue
+			}
+			if h.Rrtype == q.Qtype || q.Qtype == dns.TypeANY {
+				found = append(found, rr)
+			} else if cn, ok := rr.(*dns.CNAME); ok {
+				next = cn.Target
+			}
+		}
+		if len(found) > 0 {
+			return found, nil
+		}
+		if next == "" {
+			ne := &noDataError{qtype: q.Qtype}
+			if hops > 0 {
+				ne.cname = name
+			}
+			return nil, ne
+		}
+		name = next
+	}
+	return nil, errors.New("CNAME chain longer than 16")
+}

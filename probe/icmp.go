@@ -1,0 +1,107 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	probing "github.com/prometheus-community/pro-bing"
+)
+
+// icmpInterval is how often an echo request is sent again while no reply
+// has come: the first one is often lost to ARP or neighbour discovery.
+const icmpInterval = 500 * time.Millisecond
+
+// probeICMP resolves the host and passes when an echo reply comes back from
+// any of its addresses. It uses an unprivileged ICMP socket where
+// net.ipv4.ping_group_range allows the process's group, and a raw socket
+// (CAP_NET_RAW) otherwise.
+func probeICMP(ctx context.Context, env *Env, t Target) Result {
+	tm := newTiming()
+	addrs, err := env.resolveHost(ctx, t.Host, tm)
+	if err != nil {
+		return Result{Err: err, Phases: tm.snapshot()}
+	}
+	res := Result{Local: allLoopbackAddrs(addrs)}
+	type reply struct {
+		addr netip.Addr
+		rtt  time.Duration
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan reply, len(addrs))
+	for _, a := range addrs {
+		go func() {
+			rtt, err := ping(ctx, a)
+			ch <- reply{a, rtt, err}
+		}()
+	}
+	var errs []error
+	for range addrs {
+		r := <-ch
+		if r.err == nil {
+			cancel()
+			res.Phases = tm.done("echo")
+			res.Detail = fmt.Sprintf("echo reply from %s in %s", r.addr, r.rtt.Round(time.Microsecond))
+			return res
+		}
+		errs = append(errs, fmt.Errorf("ping %s: %w", r.addr, r.err))
+	}
+	res.Phases = tm.done("echo")
+	res.Err = joinErrors(errs)
+	var pe *icmpPermissionError
+	if errors.As(res.Err, &pe) {
+		res.Hint = "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"
+	}
+	return res
+}
+
+// icmpPermissionError is a host where neither an unprivileged ICMP socket
+// nor a raw one may be opened.
+type icmpPermissionError struct{ unpriv, raw error }
+
+func (e *icmpPermissionError) Error() string {
+	return fmt.Sprintf("cannot open an ICMP socket: unprivileged ping is not allowed for this group by net.ipv4.ping_group_range (%v) and a raw socket needs CAP_NET_RAW (%v)", e.unpriv, e.raw)
+}
+
+// ping sends echo requests to a until one is answered or ctx ends.
+func ping(ctx context.Context, a netip.Addr) (time.Duration, error) {
+	var unprivErr error
+	for _, privileged := range []bool{false, true} {
+		p := probing.New(a.String())
+		p.SetIPAddr(&net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()})
+		p.SetPrivileged(privileged)
+		p.SetLogger(probing.NoopLogger{})
+		p.Count = 1
+		p.Interval = icmpInterval
+		if dl, ok := ctx.Deadline(); ok {
+			p.Timeout = time.Until(dl)
+		}
+		err := p.RunWithContext(ctx)
+		if err != nil && isPermission(err) {
+			if !privileged {
+				unprivErr = err
+				continue
+			}
+			return 0, &icmpPermissionError{unpriv: unprivErr, raw: err}
+		}
+		st := p.Statistics()
+		if st.PacketsRecv > 0 {
+			return st.MinRtt, nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return 0, cleanNetError(ctx, err)
+		}
+		return 0, fmt.Errorf("no echo reply (%s sent): %w", plural(st.PacketsSent, "request", "requests"), errIOTimeout)
+	}
+	panic("unreachable")
+}
+
+func isPermission(err error) bool {
+	return errors.Is(err, os.ErrPermission)
+}

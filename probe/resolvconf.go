@@ -1,0 +1,167 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ResolvConf is the part of resolv.conf(5) that netready uses.
+type ResolvConf struct {
+	// Servers are "ip:port" addresses (port 53, IPv6 in brackets with an
+	// optional zone), in file order, without duplicates.
+	Servers []netip.AddrPort
+	// Search is the search list, each domain fully qualified.
+	Search []string
+	// Ndots, Timeout and Attempts are the options of the same names, with
+	// glibc's defaults (1, 5s, 2) and limits (15, 30s, 5).
+	Ndots    int
+	Timeout  time.Duration
+	Attempts int
+	// Defaulted reports that the file named no usable nameserver (or did not
+	// exist), so Servers holds the fallback glibc and Go use: the loopback
+	// addresses.
+	Defaulted bool
+	// Path is the file this was read from.
+	Path string
+}
+
+// maxNameservers is glibc's MAXNS: later nameserver lines are ignored.
+const maxNameservers = 3
+
+// ReadResolvConf reads and parses the resolver configuration at path. A
+// missing file is not an error: like glibc, it means "use the local
+// resolver" (Defaulted is set). Any other read error is returned.
+func ReadResolvConf(path string) (*ResolvConf, error) {
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read resolver configuration: %w", err)
+	}
+	rc := ParseResolvConf(data)
+	rc.Path = path
+	return rc, nil
+}
+
+// ParseResolvConf parses the contents of a resolv.conf file. It never fails:
+// like the C library, it skips lines it does not understand.
+func ParseResolvConf(data []byte) *ResolvConf {
+	rc := &ResolvConf{Ndots: 1, Timeout: 5 * time.Second, Attempts: 2}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.IndexAny(line, "#;"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if len(rc.Servers) >= maxNameservers {
+				continue
+			}
+			a, err := netip.ParseAddr(f[1])
+			if err != nil {
+				continue
+			}
+			if a.Is4In6() {
+				a = a.Unmap()
+			}
+			ap := netip.AddrPortFrom(a, 53)
+			if !containsAddrPort(rc.Servers, ap) {
+				rc.Servers = append(rc.Servers, ap)
+			}
+		case "search", "domain":
+			// The last search or domain line wins (resolv.conf(5)).
+			rc.Search = rc.Search[:0]
+			for _, d := range f[1:] {
+				if d == "." {
+					continue
+				}
+				if fq, err := checkDNSName(d); err == nil {
+					rc.Search = append(rc.Search, fq)
+				}
+			}
+		case "options":
+			for _, o := range f[1:] {
+				rc.option(o)
+			}
+		}
+	}
+	if len(rc.Servers) == 0 {
+		rc.Defaulted = true
+		rc.Servers = []netip.AddrPort{
+			netip.MustParseAddrPort("127.0.0.1:53"),
+			netip.MustParseAddrPort("[::1]:53"),
+		}
+	}
+	return rc
+}
+
+func (rc *ResolvConf) option(o string) {
+	name, val, _ := strings.Cut(o, ":")
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 {
+		return
+	}
+	switch name {
+	case "ndots":
+		rc.Ndots = min(n, 15)
+	case "timeout":
+		rc.Timeout = time.Duration(max(1, min(n, 30))) * time.Second
+	case "attempts":
+		rc.Attempts = max(1, min(n, 5))
+	}
+}
+
+func containsAddrPort(s []netip.AddrPort, a netip.AddrPort) bool {
+	for _, x := range s {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// readHosts parses an /etc/hosts file into lower-case name → addresses. An
+// empty path or a missing file gives an empty map.
+func readHosts(path string) (map[string][]netip.Addr, error) {
+	hosts := map[string][]netip.Addr{}
+	if path == "" {
+		return hosts, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return hosts, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read hosts file: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		a, err := netip.ParseAddr(f[0])
+		if err != nil {
+			continue
+		}
+		for _, name := range f[1:] {
+			k := strings.ToLower(strings.TrimSuffix(name, "."))
+			hosts[k] = append(hosts[k], a.Unmap())
+		}
+	}
+	return hosts, nil
+}

@@ -1,0 +1,152 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// errNoSuchHost is a name with no address: NXDOMAIN, or no A and no AAAA
+// records, under every name the search list gave.
+var errNoSuchHost = errors.New("no such host")
+
+// lookupHost resolves host the way the C library would with "hosts: files
+// dns": an IP literal as itself, then the hosts file, then the resolvers of
+// rc (A and AAAA at once, every server at once), with the search list and
+// ndots applied. Nothing is cached: every call asks again, so the servers
+// are the ones rc names now, not those Go's resolver read seconds ago.
+func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	hosts, err := e.hostsOnce()
+	if err != nil {
+		return nil, err
+	}
+	key := strings.ToLower(strings.TrimSuffix(host, "."))
+	if addrs := hosts[key]; len(addrs) > 0 {
+		return addrs, nil
+	}
+	// RFC 6761 6.3: localhost names are loopback, whatever DNS says.
+	if key == "localhost" || strings.HasSuffix(key, ".localhost") {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
+	}
+	for _, name := range searchNames(rc, host) {
+		addrs, err := lookupName(ctx, rc, name)
+		if errors.Is(err, errNoSuchHost) {
+			continue
+		}
+		return addrs, err
+	}
+	return nil, errNoSuchHost
+}
+
+// searchNames lists the fully qualified names to try for host, in the order
+// of resolv.conf(5): a name ending in a dot is absolute; a name with at least
+// ndots dots is tried as is first, then with each search domain.
+func searchNames(rc *ResolvConf, host string) []string {
+	if strings.HasSuffix(host, ".") {
+		return []string{host}
+	}
+	var names []string
+	for _, d := range rc.Search {
+		names = append(names, host+"."+d)
+	}
+	abs := host + "."
+	if strings.Count(host, ".") >= rc.Ndots {
+		return append([]string{abs}, names...)
+	}
+	return append(names, abs)
+}
+
+// lookupName asks for name's A and AAAA records at once. It returns
+// errNoSuchHost when the answers are definitive (NXDOMAIN or no records)
+// and an error naming the servers when no server gave a definitive answer.
+func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr, error) {
+	var (
+		wg    sync.WaitGroup
+		addrs [2][]netip.Addr
+		errs  [2]error
+	)
+	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+		wg.Go(func() {
+			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
+			var rrs []dns.RR
+			ok, all := askAll(ctx, rc, rc.Servers, q, func(r *dns.Msg) error {
+				switch r.Rcode {
+				case dns.RcodeSuccess:
+					rrs, _ = answers(r, q)
+					return nil
+				case dns.RcodeNameError:
+					return nil
+				}
+				return &rcodeError{r.Rcode}
+			})
+			if ok == nil {
+				errs[i] = joinServerErrors(all)
+				return
+			}
+			for _, rr := range rrs {
+				switch rr := rr.(type) {
+				case *dns.A:
+					a, _ := netip.AddrFromSlice(rr.A.To4())
+					addrs[i] = append(addrs[i], a)
+				case *dns.AAAA:
+					a, _ := netip.AddrFromSlice(rr.AAAA.To16())
+					addrs[i] = append(addrs[i], a)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if all := append(addrs[0], addrs[1]...); len(all) > 0 {
+		return all, nil
+	}
+	if errs[0] != nil {
+		return nil, errs[0]
+	}
+	if errs[1] != nil {
+		return nil, errs[1]
+	}
+	return nil, errNoSuchHost
+}
+
+// resolveHost is lookupHost for the host of a tcp, tls, http or icmp target,
+// reading the round's resolver configuration. It marks the resolve phase in
+// tm when a lookup was needed.
+func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	rc, err := e.Resolvers()
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := e.lookupHost(ctx, rc, host)
+	tm.mark("resolve")
+	if err != nil {
+		return nil, &resolveError{host: host, err: err}
+	}
+	return addrs, nil
+}
+
+// resolveError is a failure to resolve the host of a target, kept apart so
+// that a report can say the cause is DNS, not the endpoint.
+type resolveError struct {
+	host string
+	err  error
+}
+
+func (e *resolveError) Error() string {
+	if errors.Is(e.err, errNoSuchHost) {
+		return fmt.Sprintf("resolve %q: no such host", e.host)
+	}
+	return fmt.Sprintf("resolve %q: %v", e.host, e.err)
+}
+
+func (e *resolveError) Unwrap() error { return e.err }

@@ -1,0 +1,158 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// probeRoute checks the kernel's routing state; no packet is sent.
+//
+// route:default4 and route:default6 pass when some routing table holds a
+// unicast default route ("ip route show default table all") whose output
+// link, or one of whose nexthops' links, is up. route:default accepts either
+// family. route:ADDR asks the kernel which route it would use for ADDR
+// ("ip route get ADDR") and passes when there is one and its link is up; for
+// an address of this host that is the local route through lo.
+func probeRoute(_ context.Context, env *Env, t Target) Result {
+	res := Result{Local: true}
+	h := env.netlinkHandle()
+	links, err := retryDump(h.LinkList)
+	if err != nil {
+		res.Err = fmt.Errorf("list links: %w", err)
+		return res
+	}
+	byIndex := make(map[int]netlink.Link, len(links))
+	for _, l := range links {
+		byIndex[l.Attrs().Index] = l
+	}
+	if t.Route == "" {
+		res.Detail, res.Err = routeTo(h, byIndex, t.Addr.AsSlice())
+		if res.Err != nil && strings.Contains(res.Err.Error(), "unreachable") {
+			res.Hint = "no route covers this address: is the default route missing?"
+		}
+		return res
+	}
+	var families []int
+	switch t.Route {
+	case RouteDefault4:
+		families = []int{netlink.FAMILY_V4}
+	case RouteDefault6:
+		families = []int{netlink.FAMILY_V6}
+	default:
+		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
+	}
+	var why []string
+	for _, fam := range families {
+		detail, problem, err := defaultRoute(h, byIndex, fam)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		if problem == "" {
+			res.Detail = detail
+			return res
+		}
+		why = append(why, problem)
+	}
+	res.Err = errors.New(strings.Join(why, "; "))
+	res.Hint = "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
+	return res
+}
+
+func familyName(fam int) string {
+	if fam == netlink.FAMILY_V6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// defaultRoute looks for a usable default route of one family in every
+// table. It returns what keeps the family from having one in problem.
+func defaultRoute(h *netlink.Handle, byIndex map[int]netlink.Link, fam int) (detail, problem string, err error) {
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("list %s routes: %w", familyName(fam), err)
+	}
+	var down []string
+	for _, r := range routes {
+		// vishvananda/netlink v1.3 reports a default route's Dst as
+		// 0.0.0.0/0 or ::/0, older versions as nil.
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		if r.Type != unix.RTN_UNICAST || r.Table == unix.RT_TABLE_LOCAL {
+			continue
+		}
+		hops := []*netlink.NexthopInfo{{LinkIndex: r.LinkIndex, Gw: r.Gw}}
+		if len(r.MultiPath) > 0 {
+			hops = r.MultiPath
+		}
+		for _, nh := range hops {
+			l, ok := byIndex[nh.LinkIndex]
+			if !ok {
+				continue
+			}
+			desc := describeRoute("default", nh.Gw, l, r.Table)
+			if up, state := linkUp(l); up {
+				return desc, "", nil
+			} else {
+				down = append(down, fmt.Sprintf("%s, but %s %s", desc, l.Attrs().Name, state))
+			}
+		}
+	}
+	if len(down) > 0 {
+		return "", "no usable " + familyName(fam) + " default route: " + strings.Join(down, "; "), nil
+	}
+	return "", "no " + familyName(fam) + " default route", nil
+}
+
+func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
+	var b strings.Builder
+	b.WriteString(dst)
+	if gw != nil {
+		b.WriteString(" via ")
+		b.WriteString(gw.String())
+	}
+	b.WriteString(" dev ")
+	b.WriteString(l.Attrs().Name)
+	if table != unix.RT_TABLE_MAIN && table != 0 {
+		fmt.Fprintf(&b, " table %d", table)
+	}
+	return b.String()
+}
+
+// routeTo is "ip route get ADDR": the route the kernel would use, which must
+// go out through a link that is up.
+func routeTo(h *netlink.Handle, byIndex map[int]netlink.Link, addr net.IP) (string, error) {
+	routes, err := h.RouteGet(addr)
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return "", fmt.Errorf("no route to %s: %s", addr, errno.Error())
+		}
+		return "", fmt.Errorf("route get %s: %w", addr, err)
+	}
+	if len(routes) == 0 {
+		return "", fmt.Errorf("no route to %s", addr)
+	}
+	r := routes[0]
+	l, ok := byIndex[r.LinkIndex]
+	if !ok {
+		return "", fmt.Errorf("route to %s uses link index %d, which does not exist", addr, r.LinkIndex)
+	}
+	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
+	if up, state := linkUp(l); !up && l.Attrs().Flags&net.FlagLoopback == 0 {
+		return "", fmt.Errorf("%s, but %s %s", desc, l.Attrs().Name, state)
+	}
+	return desc, nil
+}

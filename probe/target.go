@@ -1,0 +1,507 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Kind is the scheme of a target URI.
+type Kind string
+
+// The target kinds, one per probe file.
+const (
+	KindLink  Kind = "link"
+	KindRoute Kind = "route"
+	KindDNS   Kind = "dns"
+	KindTCP   Kind = "tcp"
+	KindHTTP  Kind = "http"
+	KindHTTPS Kind = "https"
+	KindTLS   Kind = "tls"
+	KindICMP  Kind = "icmp"
+)
+
+// Route selectors accepted by route: besides an IP address.
+const (
+	RouteDefault  = "default"  // an IPv4 or an IPv6 default route
+	RouteDefault4 = "default4" // an IPv4 default route
+	RouteDefault6 = "default6" // an IPv6 default route
+)
+
+// LinkAny is the link: selector meaning "some non-loopback link".
+const LinkAny = "any"
+
+// Target is one parsed target URI. Only the fields of its Kind are set.
+// Parse is the only constructor; String gives the canonical form, which
+// Parse accepts and maps back to an equal Target.
+type Target struct {
+	Kind Kind
+
+	// Iface is the interface name of a link target, or LinkAny.
+	Iface string
+
+	// Route is RouteDefault, RouteDefault4, RouteDefault6, or empty when
+	// Addr names the destination of a route target.
+	Route string
+	Addr  netip.Addr
+
+	// Name is the fully qualified (dot-terminated) query name of a dns target
+	// and QType its query type. Server is "host:port" for the RFC 4501 form
+	// dns://SERVER/NAME, empty to use the resolvers from resolv.conf.
+	Name   string
+	QType  uint16
+	Server string
+
+	// Host and Port are the endpoint of tcp, tls and icmp targets (Port is
+	// empty for icmp) and of http(s) targets (Port empty for the scheme's
+	// default). Host is a DNS name or an IP literal without brackets.
+	Host string
+	Port string
+
+	// URL is the parsed URL of an http or https target.
+	URL *url.URL
+}
+
+// ParseError is the error of a target that cannot be parsed. Its message
+// quotes the target as written and says what is wrong with it.
+type ParseError struct {
+	Target string
+	Reason string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("invalid target %q: %s", e.Target, e.Reason)
+}
+
+// parsers maps each URI scheme to the function that parses the rest of it.
+// rest is what follows "scheme:".
+var parsers = map[Kind]func(raw, rest string) (Target, error){
+	KindLink:  parseLink,
+	KindRoute: parseRoute,
+	KindDNS:   parseDNS,
+	KindTCP:   parseHostPort(KindTCP),
+	KindTLS:   parseHostPort(KindTLS),
+	KindICMP:  parseICMP,
+	KindHTTP:  parseHTTP,
+	KindHTTPS: parseHTTP,
+}
+
+// Parse parses one target URI such as "dns:example.com?type=AAAA" or
+// "tcp://db.internal:5432". The scheme is case-insensitive.
+func Parse(raw string) (Target, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" {
+		return Target{}, &ParseError{raw, "missing scheme (want link:, route:, dns:, tcp://, http://, https://, tls:// or icmp://)"}
+	}
+	kind := Kind(strings.ToLower(scheme))
+	parse, ok := parsers[kind]
+	if !ok {
+		return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (want link, route, dns, tcp, http, https, tls or icmp)", scheme)}
+	}
+	t, err := parse(raw, rest)
+	if err != nil {
+		return Target{}, err
+	}
+	t.Kind = kind
+	return t, nil
+}
+
+// ParseAll parses every target, stopping at the first malformed one.
+func ParseAll(raws []string) ([]Target, error) {
+	ts := make([]Target, 0, len(raws))
+	for _, r := range raws {
+		t, err := Parse(r)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+func parseLink(raw, rest string) (Target, error) {
+	if rest == "" {
+		return Target{}, &ParseError{raw, "empty interface name (want link:any or link:IFACE)"}
+	}
+	if rest == LinkAny {
+		return Target{Iface: LinkAny}, nil
+	}
+	// The kernel's dev_valid_name: at most IFNAMSIZ-1 bytes, not "." or
+	// "..", no '/', ':' or whitespace.
+	if len(rest) > 15 {
+		return Target{}, &ParseError{raw, fmt.Sprintf("interface name %q is longer than 15 bytes", rest)}
+	}
+	if rest == "." || rest == ".." || strings.ContainsAny(rest, "/: \t\n\v\f\r") {
+		return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid interface name", rest)}
+	}
+	return Target{Iface: rest}, nil
+}
+
+func parseRoute(raw, rest string) (Target, error) {
+	switch rest {
+	case "":
+		return Target{}, &ParseError{raw, "empty route (want default, default4, default6 or an IP address)"}
+	case RouteDefault, RouteDefault4, RouteDefault6:
+		return Target{Route: rest}, nil
+	}
+	a, err := netip.ParseAddr(rest)
+	if err != nil {
+		return Target{}, &ParseError{raw, fmt.Sprintf("%q is neither default, default4, default6 nor an IP address", rest)}
+	}
+	if a.Zone() != "" {
+		return Target{}, &ParseError{raw, "a route address cannot have a zone"}
+	}
+	return Target{Addr: a}, nil
+}
+
+// parseDNS parses "dns:NAME[?query]" and the RFC 4501 "dns://SERVER[:PORT]/NAME[?query]".
+func parseDNS(raw, rest string) (Target, error) {
+	var t Target
+	if auth, ok := strings.CutPrefix(rest, "//"); ok {
+		server, name, ok := strings.Cut(auth, "/")
+		if !ok {
+			return Target{}, &ParseError{raw, "missing /NAME after the server (want dns://SERVER[:PORT]/NAME)"}
+		}
+		host, port, err := splitHostPort(server, "53")
+		if err != nil {
+			return Target{}, &ParseError{raw, "server: " + err.Error()}
+		}
+		if err := checkHost(host); err != nil {
+			return Target{}, &ParseError{raw, "server: " + err.Error()}
+		}
+		t.Server = net.JoinHostPort(host, port)
+		rest = name
+	}
+	name, query, hasQuery := strings.Cut(rest, "?")
+	name, err := url.PathUnescape(name)
+	if err != nil {
+		return Target{}, &ParseError{raw, fmt.Sprintf("name %q: bad percent-escape", name)}
+	}
+	fqdn, err := checkDNSName(name)
+	if err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	t.Name = fqdn
+	t.QType = dns.TypeA
+	if fqdn == "." {
+		t.QType = dns.TypeNS
+	}
+	if hasQuery {
+		// RFC 4501 separates query attributes with ';'; '&' is accepted too.
+		for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == ';' || r == '&' }) {
+			k, v, _ := strings.Cut(kv, "=")
+			switch strings.ToLower(k) {
+			case "type":
+				qt, err := parseQType(v)
+				if err != nil {
+					return Target{}, &ParseError{raw, err.Error()}
+				}
+				t.QType = qt
+			case "class":
+				if !strings.EqualFold(v, "IN") {
+					return Target{}, &ParseError{raw, fmt.Sprintf("unsupported query class %q (only IN)", v)}
+				}
+			default:
+				return Target{}, &ParseError{raw, fmt.Sprintf("unknown query parameter %q (want type= or class=)", k)}
+			}
+		}
+	}
+	return t, nil
+}
+
+func parseQType(s string) (uint16, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty query type")
+	}
+	u := strings.ToUpper(s)
+	if qt, ok := dns.StringToType[u]; ok && qt != dns.TypeNone && qt != dns.TypeReserved {
+		return qt, nil
+	}
+	if n, ok := strings.CutPrefix(u, "TYPE"); ok { // RFC 3597 form, e.g. TYPE65
+		if v, err := strconv.ParseUint(n, 10, 16); err == nil && v != 0 {
+			return uint16(v), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown query type %q", s)
+}
+
+// qtypeString is the inverse of parseQType.
+func qtypeString(qt uint16) string {
+	if s, ok := dns.TypeToString[qt]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(qt))
+}
+
+// checkDNSName validates a DNS name and returns it fully qualified.
+func checkDNSName(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("empty DNS name")
+	}
+	if name == "." {
+		return ".", nil
+	}
+	trimmed := strings.TrimSuffix(name, ".")
+	if len(trimmed) > 253 {
+		return "", fmt.Errorf("DNS name is %d bytes long, over the limit of 253", len(trimmed))
+	}
+	for _, label := range strings.Split(trimmed, ".") {
+		switch {
+		case label == "":
+			return "", fmt.Errorf("DNS name %q has an empty label", name)
+		case len(label) > 63:
+			return "", fmt.Errorf("DNS name label %q is %d bytes long, over the limit of 63", label, len(label))
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`\"()/;@?#`, c) >= 0 {
+				return "", fmt.Errorf("DNS name %q has a character that is not allowed: %q", name, c)
+			}
+		}
+	}
+	return trimmed + ".", nil
+}
+
+// checkHost validates the host of a tcp/tls/icmp/http target or a DNS server.
+func checkHost(host string) error {
+	if host == "" {
+		return fmt.Errorf("empty host")
+	}
+	if strings.Contains(host, ":") { // only IPv6 literals contain ':'
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q is not a valid IPv6 address", host)
+		}
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if _, err := checkDNSName(host); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	return nil
+}
+
+// splitHostPort splits "host:port", "[v6]:port", "host" and "[v6]" and
+// validates the port. defPort is used when the port is absent; if defPort is
+// empty a port is required.
+func splitHostPort(s, defPort string) (host, port string, err error) {
+	if s == "" {
+		return "", "", fmt.Errorf("empty host")
+	}
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", "", fmt.Errorf("missing ']' in %q", s)
+		}
+		host, rest := s[1:end], s[end+1:]
+		if host == "" {
+			return "", "", fmt.Errorf("empty host")
+		}
+		if _, err := netip.ParseAddr(host); err != nil || !strings.Contains(host, ":") {
+			return "", "", fmt.Errorf("%q is not a valid IPv6 address", host)
+		}
+		switch {
+		case rest == "":
+			port = defPort
+		case strings.HasPrefix(rest, ":"):
+			port = rest[1:]
+		default:
+			return "", "", fmt.Errorf("unexpected %q after ']'", rest)
+		}
+		if port == "" && defPort == "" {
+			return "", "", fmt.Errorf("missing port (want [%s]:PORT)", host)
+		}
+		return host, port, checkPort(port)
+	}
+	if strings.Count(s, ":") > 1 {
+		return "", "", fmt.Errorf("IPv6 address %q must be in brackets, as in [%s]:PORT", s, s)
+	}
+	host, port, hasPort := strings.Cut(s, ":")
+	if host == "" {
+		return "", "", fmt.Errorf("empty host")
+	}
+	if !hasPort {
+		if defPort == "" {
+			return "", "", fmt.Errorf("missing port (want %s:PORT)", host)
+		}
+		port = defPort
+	}
+	return host, port, checkPort(port)
+}
+
+func checkPort(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty port")
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 || p[0] == '0' {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", p)
+	}
+	return nil
+}
+
+// authority strips "//" and rejects anything after the authority.
+func authority(raw, rest string, kind Kind) (string, error) {
+	auth, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return "", &ParseError{raw, fmt.Sprintf("want %s://HOST%s", kind, map[bool]string{true: "", false: ":PORT"}[kind == KindICMP])}
+	}
+	if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+		if auth[i:] != "/" {
+			return "", &ParseError{raw, fmt.Sprintf("unexpected %q after the host (a %s target has no path or query)", auth[i:], kind)}
+		}
+		auth = auth[:i]
+	}
+	if strings.Contains(auth, "@") {
+		return "", &ParseError{raw, "a user name is not allowed in a " + string(kind) + " target"}
+	}
+	return auth, nil
+}
+
+func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
+	return func(raw, rest string) (Target, error) {
+		auth, err := authority(raw, rest, kind)
+		if err != nil {
+			return Target{}, err
+		}
+		host, port, err := splitHostPort(auth, "")
+		if err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+		if err := checkHost(host); err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+		return Target{Host: host, Port: port}, nil
+	}
+}
+
+func parseICMP(raw, rest string) (Target, error) {
+	auth, err := authority(raw, rest, KindICMP)
+	if err != nil {
+		return Target{}, err
+	}
+	host := auth
+	if strings.HasPrefix(auth, "[") && strings.HasSuffix(auth, "]") {
+		host = auth[1 : len(auth)-1]
+		if !strings.Contains(host, ":") {
+			return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid IPv6 address", host)}
+		}
+	} else if strings.Count(auth, ":") == 1 {
+		return Target{}, &ParseError{raw, "an icmp target has no port"}
+	}
+	if err := checkHost(host); err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	return Target{Host: host}, nil
+}
+
+func parseHTTP(raw, _ string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		reason := err.Error()
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		return Target{}, &ParseError{raw, reason}
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Opaque != "" || !strings.HasPrefix(raw[len(u.Scheme)+1:], "//") {
+		return Target{}, &ParseError{raw, fmt.Sprintf("want %s://HOST[:PORT]/PATH", u.Scheme)}
+	}
+	if u.User != nil {
+		return Target{}, &ParseError{raw, "credentials in the URL are not supported"}
+	}
+	if u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#") {
+		return Target{}, &ParseError{raw, "a URL fragment is meaningless here"}
+	}
+	host, port := u.Hostname(), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return Target{}, &ParseError{raw, "empty port"}
+	}
+	if err := checkHost(host); err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	if port != "" {
+		if err := checkPort(port); err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+	}
+	return Target{Host: host, Port: port, URL: u}, nil
+}
+
+// String returns the canonical form of t, which Parse maps back to t.
+func (t Target) String() string {
+	switch t.Kind {
+	case KindLink:
+		return "link:" + t.Iface
+	case KindRoute:
+		if t.Route != "" {
+			return "route:" + t.Route
+		}
+		return "route:" + t.Addr.String()
+	case KindDNS:
+		var b strings.Builder
+		b.WriteString("dns:")
+		if t.Server != "" {
+			host, port, _ := net.SplitHostPort(t.Server)
+			b.WriteString("//")
+			b.WriteString(joinHostPort(host, port, "53"))
+			b.WriteString("/")
+		}
+		if t.Name == "." {
+			b.WriteString(".")
+		} else {
+			b.WriteString(strings.TrimSuffix(t.Name, "."))
+		}
+		def := uint16(dns.TypeA)
+		if t.Name == "." {
+			def = dns.TypeNS
+		}
+		if t.QType != def {
+			b.WriteString("?type=")
+			b.WriteString(qtypeString(t.QType))
+		}
+		return b.String()
+	case KindTCP, KindTLS:
+		return string(t.Kind) + "://" + net.JoinHostPort(t.Host, t.Port)
+	case KindICMP:
+		if strings.Contains(t.Host, ":") {
+			return "icmp://[" + t.Host + "]"
+		}
+		return "icmp://" + t.Host
+	case KindHTTP, KindHTTPS:
+		return t.URL.String()
+	}
+	return string(t.Kind) + ":?"
+}
+
+func joinHostPort(host, port, def string) string {
+	if port == def {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Endpoint returns the host and port a tcp, tls or http(s) target connects
+// to, with the scheme's default port filled in.
+func (t Target) Endpoint() (host, port string) {
+	port = t.Port
+	if port == "" {
+		switch t.Kind {
+		case KindHTTP:
+			port = "80"
+		case KindHTTPS:
+			port = "443"
+		}
+	}
+	return t.Host, port
+}

@@ -1,0 +1,145 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// probeTCP resolves the target's host afresh and passes when a TCP
+// connection to any of its addresses is established.
+func probeTCP(ctx context.Context, env *Env, t Target) Result {
+	tm := newTiming()
+	c, local, err := env.connect(ctx, t, tm)
+	if err != nil {
+		return Result{Err: err, Phases: tm.snapshot(), Local: local}
+	}
+	c.Close()
+	return Result{Detail: "connected to " + c.RemoteAddr().String(), Phases: tm.snapshot(), Local: local}
+}
+
+// connect resolves t's host and connects to every address at once; the
+// first established connection wins and the others are closed. local
+// reports whether every address was a loopback one.
+func (e *Env) connect(ctx context.Context, t Target, tm *timing) (net.Conn, bool, error) {
+	host, port := t.Endpoint()
+	addrs, err := e.resolveHost(ctx, host, tm)
+	if err != nil {
+		return nil, false, err
+	}
+	local := allLoopbackAddrs(addrs)
+	c, err := dialFirst(ctx, addrs, port)
+	tm.mark("connect")
+	if err != nil {
+		return nil, local, err
+	}
+	return c, local, nil
+}
+
+// dialError names the address whose connection failed.
+type dialError struct {
+	addr string
+	err  error
+}
+
+func (e *dialError) Error() string { return fmt.Sprintf("connect %s: %v", e.addr, e.err) }
+func (e *dialError) Unwrap() error { return e.err }
+
+// dialFirst dials every address at once and returns the first connection
+// established, closing any later one. When all fail, the error names each.
+func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, error) {
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("bad port %q", port)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, len(addrs))
+	for _, a := range addrs {
+		go func() {
+			ap := netip.AddrPortFrom(a, uint16(p)).String()
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", ap)
+			if err != nil {
+				err = &dialError{ap, cleanNetError(ctx, err)}
+			}
+			ch <- res{c, err}
+		}()
+	}
+	var (
+		won  net.Conn
+		errs []error
+	)
+	for range addrs {
+		r := <-ch
+		switch {
+		case r.err != nil:
+			errs = append(errs, r.err)
+		case won == nil:
+			won = r.c
+			cancel()
+		default:
+			r.c.Close()
+		}
+	}
+	if won != nil {
+		return won, nil
+	}
+	return nil, joinErrors(errs)
+}
+
+// joinErrors joins errors with "; " on one line; errors.Is and errors.As
+// still see each of them.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return &multiError{errs}
+}
+
+type multiError struct{ errs []error }
+
+func (e *multiError) Error() string {
+	s := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (e *multiError) Unwrap() []error { return e.errs }
+
+// cleanNetError strips the "dial tcp 1.2.3.4:5->...: " prefix that *net.OpError
+// repeats, keeping the syscall error, and turns an expired ctx into
+// errIOTimeout.
+func cleanNetError(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errTimeout(err) || errors.Is(err, context.Canceled)) {
+		return ctxErr(ctx, context.DeadlineExceeded)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		if se := (*os.SyscallError)(nil); errors.As(oe.Err, &se) {
+			return se.Err // a syscall.Errno: "connection refused"
+		}
+		return oe.Err
+	}
+	return err
+}
+
+func allLoopbackAddrs(addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if !a.IsLoopback() {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}

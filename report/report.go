@@ -1,0 +1,135 @@
+// Package report renders the outcome of probe rounds for people (an aligned
+// table) and for programs (one JSON document). It only formats: it does not
+// decide readiness, probe, or print anywhere but the writer it is given.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Target is one row: a target as the user wrote it and its last attempt.
+type Target struct {
+	Name     string // as the user wrote it
+	OK       bool
+	Latency  time.Duration
+	Detail   string // what a passing probe found
+	Err      error  // why it failed; nil when OK
+	Hint     string
+	Attempts int
+}
+
+// Outcome is what a check or a wait ended with.
+type Outcome struct {
+	Ready   bool
+	Elapsed time.Duration
+	Rounds  int
+	Targets []Target
+}
+
+// jsonDoc is the --json document of PRODUCT.md.
+type jsonDoc struct {
+	Ready     bool         `json:"ready"`
+	ElapsedMS float64      `json:"elapsed_ms"`
+	Rounds    int          `json:"rounds"`
+	Targets   []jsonTarget `json:"targets"`
+}
+
+type jsonTarget struct {
+	Target    string  `json:"target"`
+	OK        bool    `json:"ok"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+	Attempts  int     `json:"attempts"`
+}
+
+// ms converts d to milliseconds with microsecond precision.
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+// JSON writes o as one JSON document followed by a newline.
+func JSON(w io.Writer, o Outcome) error {
+	doc := jsonDoc{Ready: o.Ready, ElapsedMS: ms(o.Elapsed), Rounds: o.Rounds, Targets: make([]jsonTarget, len(o.Targets))}
+	for i, t := range o.Targets {
+		jt := jsonTarget{Target: t.Name, OK: t.OK, LatencyMS: ms(t.Latency), Attempts: t.Attempts}
+		if !t.OK && t.Err != nil {
+			jt.Error = t.Err.Error()
+		}
+		doc.Targets[i] = jt
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// Text writes o as a table, one row per target: target, ok or FAIL,
+// latency, and what was found or what went wrong, with a hint on its own
+// line where there is one.
+func Text(w io.Writer, o Outcome) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tRESULT\tLATENCY\tDETAIL")
+	for _, t := range o.Targets {
+		status, detail := "ok", t.Detail
+		if !t.OK {
+			status = "FAIL"
+			if t.Err != nil {
+				detail = t.Err.Error()
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, status, Duration(t.Latency), oneLine(detail))
+		if !t.OK && t.Hint != "" {
+			fmt.Fprintf(tw, "\t\t\thint: %s\n", oneLine(t.Hint))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	_, err := fmt.Fprintln(w, Summary(o))
+	return err
+}
+
+// Summary is one line: "ready: 3 of 3 targets pass" or "not ready: ...".
+func Summary(o Outcome) string {
+	pass := 0
+	for _, t := range o.Targets {
+		if t.OK {
+			pass++
+		}
+	}
+	verdict := "ready"
+	if !o.Ready {
+		verdict = "not ready"
+	}
+	noun := "targets pass"
+	if pass == 1 {
+		noun = "target passes"
+	}
+	return fmt.Sprintf("%s: %d of %d %s (%s)", verdict, pass, len(o.Targets), noun, Duration(o.Elapsed))
+}
+
+// Duration formats d for a person in milliseconds, with the precision that
+// matters at its size: "0.21ms", "12.3ms", "3001ms".
+func Duration(d time.Duration) string {
+	m := float64(d) / float64(time.Millisecond)
+	switch {
+	case m < 10:
+		return fmt.Sprintf("%.2fms", m)
+	case m < 100:
+		return fmt.Sprintf("%.1fms", m)
+	}
+	return fmt.Sprintf("%.0fms", m)
+}
+
+// oneLine keeps a table row on one line whatever an error contains.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
