@@ -39,7 +39,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 			tm.mark("connect")
 			return c, err
 		},
-		TLSClientConfig:    tlsConfig(host),
+		TLSClientConfig:    tlsConfig(host, env.RootCAs),
 		DisableKeepAlives:  true,
 		DisableCompression: true,
 		ForceAttemptHTTP2:  true,

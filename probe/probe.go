@@ -7,6 +7,7 @@ package probe
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"sync"
@@ -52,6 +53,9 @@ type Env struct {
 	// HostsFile is consulted before DNS when a tcp/http/tls/icmp host name
 	// is resolved; empty means no hosts file.
 	HostsFile string
+	// RootCAs verifies the certificates of tls and https targets; nil means
+	// the system's roots (which honour SSL_CERT_FILE and SSL_CERT_DIR).
+	RootCAs *x509.CertPool
 
 	resolvOnce func() (*ResolvConf, error)
 	hostsOnce  func() (map[string][]netip.Addr, error)

@@ -20,7 +20,7 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local}
 	}
 	defer c.Close()
-	tc := tls.Client(c, tlsConfig(t.Host))
+	tc := tls.Client(c, tlsConfig(t.Host, env.RootCAs))
 	err = tc.HandshakeContext(ctx)
 	tm.mark("tls")
 	res := Result{Phases: tm.snapshot(), Local: local}
@@ -35,8 +35,8 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 	return res
 }
 
-func tlsConfig(host string) *tls.Config {
-	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+func tlsConfig(host string, roots *x509.CertPool) *tls.Config {
+	return &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12}
 }
 
 func leafName(c *x509.Certificate) string {
