@@ -65,7 +65,7 @@ func exchange(ctx context.Context, server netip.AddrPort, q dns.Question, retran
 	m.Id = dns.Id()
 	r, err = exchangeTCP(ctx, server, m)
 	if err != nil {
-		return nil, "tcp", fmt.Errorf("truncated over udp, then over tcp: %w", err)
+		return nil, "tcp", fmt.Errorf("truncated over udp, then over tcp: %w", cleanNetError(ctx, err))
 	}
 	return r, "tcp", nil
 }
@@ -106,7 +106,7 @@ func exchangeUDP(ctx context.Context, server netip.AddrPort, m *dns.Msg, retrans
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", server.String())
 	if err != nil {
-		return nil, err
+		return nil, cleanNetError(ctx, err)
 	}
 	defer c.Close()
 	stop := abortOnDone(ctx, c)
@@ -143,7 +143,7 @@ func exchangeUDP(ctx context.Context, server netip.AddrPort, m *dns.Msg, retrans
 		if retry && errTimeout(err) && ctx.Err() == nil {
 			continue // retransmit
 		}
-		err = ctxErr(ctx, err)
+		err = cleanNetError(ctx, err)
 		if s := stats.String(); s != "" {
 			err = fmt.Errorf("%w (%s)", err, s)
 		}

@@ -97,7 +97,7 @@ func Text(w io.Writer, o Outcome) error {
 	return err
 }
 
-// Summary is one line: "ready: 3 of 3 targets pass" or "not ready: ...".
+// Summary is one line: "ready: 3/3 targets pass (12.3ms)" or "not ready: ...".
 func Summary(o Outcome) string {
 	pass := 0
 	for _, t := range o.Targets {
@@ -109,11 +109,7 @@ func Summary(o Outcome) string {
 	if !o.Ready {
 		verdict = "not ready"
 	}
-	noun := "targets pass"
-	if pass == 1 {
-		noun = "target passes"
-	}
-	return fmt.Sprintf("%s: %d of %d %s (%s)", verdict, pass, len(o.Targets), noun, Duration(o.Elapsed))
+	return fmt.Sprintf("%s: %d/%d targets pass (%s)", verdict, pass, len(o.Targets), Duration(o.Elapsed))
 }
 
 // Duration formats d for a person in milliseconds, with the precision that

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs, from Debian's repositories, what the test suite runs besides Go:
+# iproute2 (ip, ss) for network namespaces and veth pairs, dnsmasq-base for
+# the interoperability test, util-linux (setpriv) and procps (sysctl).
+# Only what is missing is installed; dnsmasq-base ships the binary without a
+# system service, so nothing starts listening on the host.
+set -euo pipefail
+
+declare -A pkg=(
+	[ip]=iproute2
+	[ss]=iproute2
+	[dnsmasq]=dnsmasq-base
+	[setpriv]=util-linux
+	[sysctl]=procps
+)
+missing=()
+for cmd in "${!pkg[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
