@@ -1,0 +1,412 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/netready/netready/backoff"
+)
+
+// always is a passAt for a target that passes from the start.
+const always = -1
+
+// fakeTarget passes from the moment passAt (since the test's start) on,
+// if passAt is not zero; local says whether it stays on the host. block
+// makes each attempt wait for its context to end (a stuck probe).
+type fakeTarget struct {
+	passAt time.Duration
+	local  bool
+	block  bool
+}
+
+// fakeProber probes fake targets on synctest's fake clock and records
+// when each round started.
+type fakeProber struct {
+	start   time.Time
+	targets []fakeTarget
+	mu      sync.Mutex
+	rounds  []time.Duration // start of each round, since start
+	dues    [][]int
+}
+
+func newFakeProber(targets ...fakeTarget) *fakeProber {
+	return &fakeProber{start: time.Now(), targets: targets}
+}
+
+func (p *fakeProber) probe(ctx context.Context, due []int) []Result {
+	now := time.Since(p.start)
+	p.mu.Lock()
+	p.rounds = append(p.rounds, now)
+	p.dues = append(p.dues, slices.Clone(due))
+	p.mu.Unlock()
+	res := make([]Result, len(due))
+	for j, i := range due {
+		t := p.targets[i]
+		if t.block {
+			<-ctx.Done()
+		}
+		res[j] = Result{OK: t.passAt != 0 && now >= t.passAt, Local: t.local}
+	}
+	return res
+}
+
+func (p *fakeProber) roundStarts() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.rounds)
+}
+
+func schedule(t *testing.T) Schedule {
+	s, err := backoff.New(5*time.Second, 15*time.Minute, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func config(t *testing.T, p *fakeProber) Config {
+	return Config{
+		Targets:       len(p.targets),
+		Probe:         p.probe,
+		Schedule:      schedule(t),
+		LocalInterval: 250 * time.Millisecond,
+		EventGap:      100 * time.Millisecond,
+	}
+}
+
+func secs(ds ...float64) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = time.Duration(d * float64(time.Second))
+	}
+	return out
+}
+
+func TestWait(t *testing.T) {
+	tests := []struct {
+		name        string
+		targets     []fakeTarget
+		edit        func(*Config)
+		wantReady   bool
+		wantErr     error
+		wantElapsed time.Duration
+		wantRounds  []time.Duration // start of every round
+	}{
+		{
+			name:        "already ready: one round, at once",
+			targets:     []fakeTarget{{passAt: always}, {passAt: always, local: true}},
+			wantReady:   true,
+			wantElapsed: 0,
+			wantRounds:  secs(0),
+		},
+		{
+			name:        "remote target on the backoff schedule: 0, 5s, 20s, 65s",
+			targets:     []fakeTarget{{passAt: 60 * time.Second}},
+			wantReady:   true,
+			wantElapsed: 65 * time.Second,
+			wantRounds:  secs(0, 5, 20, 65),
+		},
+		{
+			name:        "local target every 250ms",
+			targets:     []fakeTarget{{passAt: time.Second, local: true}},
+			wantReady:   true,
+			wantElapsed: time.Second,
+			wantRounds:  secs(0, 0.25, 0.5, 0.75, 1),
+		},
+		{
+			name:        "local and remote targets keep their own pace",
+			targets:     []fakeTarget{{passAt: 600 * time.Millisecond, local: true}, {passAt: 4 * time.Second}},
+			wantReady:   true,
+			wantElapsed: 5 * time.Second,
+			wantRounds:  secs(0, 0.25, 0.5, 0.75, 5),
+		},
+		{
+			name:        "timeout between rounds",
+			targets:     []fakeTarget{{}},
+			edit:        func(c *Config) { c.Timeout = 12 * time.Second },
+			wantErr:     ErrTimeout,
+			wantElapsed: 12 * time.Second,
+			wantRounds:  secs(0, 5),
+		},
+		{
+			name:        "timeout during a stuck probe ends at the timeout",
+			targets:     []fakeTarget{{block: true}},
+			edit:        func(c *Config) { c.Timeout = 2 * time.Second },
+			wantErr:     ErrTimeout,
+			wantElapsed: 2 * time.Second,
+			wantRounds:  secs(0),
+		},
+		{
+			name:        "--any: one passing target suffices",
+			targets:     []fakeTarget{{}, {passAt: always}},
+			edit:        func(c *Config) { c.Any = true },
+			wantReady:   true,
+			wantElapsed: 0,
+			wantRounds:  secs(0),
+		},
+		{
+			name:        "settle: ready after a confirming round",
+			targets:     []fakeTarget{{passAt: always}},
+			edit:        func(c *Config) { c.Settle = 3 * time.Second },
+			wantReady:   true,
+			wantElapsed: 3 * time.Second,
+			wantRounds:  secs(0, 3),
+		},
+		{
+			name:        "timeout 0 waits past the library's 15 minute default",
+			targets:     []fakeTarget{{passAt: time.Hour}},
+			wantReady:   true,
+			wantElapsed: 5*time.Second + 15*time.Second + 45*time.Second + 135*time.Second + 405*time.Second + 4*15*time.Minute,
+			wantRounds:  secs(0, 5, 20, 65, 200, 605, 1505, 2405, 3305, 4205),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newFakeProber(tt.targets...)
+				cfg := config(t, p)
+				if tt.edit != nil {
+					tt.edit(&cfg)
+				}
+				out, err := Wait(t.Context(), cfg)
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("error: got %v, want %v", err, tt.wantErr)
+				}
+				if out.Ready != tt.wantReady {
+					t.Errorf("ready: got %v, want %v", out.Ready, tt.wantReady)
+				}
+				if out.Elapsed != tt.wantElapsed {
+					t.Errorf("elapsed: got %s, want %s", out.Elapsed, tt.wantElapsed)
+				}
+				if got := p.roundStarts(); !slices.Equal(got, tt.wantRounds) {
+					t.Errorf("round starts: got %v, want %v", got, tt.wantRounds)
+				}
+			})
+		})
+	}
+}
+
+// TestWaitEventReprobesAtOnce: a change makes every target due at once and
+// resets the schedule; with a one-hour backoff, only the event can explain
+// a second round.
+func TestWaitEventReprobesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: 10 * time.Second}, fakeTarget{passAt: always})
+		events := make(chan struct{}, 1)
+		cfg := config(t, p)
+		s, _ := backoff.New(time.Hour, time.Hour, 3, 0)
+		cfg.Schedule = s
+		cfg.Events = events
+		go func() {
+			time.Sleep(10 * time.Second)
+			events <- struct{}{}
+		}()
+		out, err := Wait(t.Context(), cfg)
+		if err != nil || !out.Ready {
+			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
+		}
+		if out.Elapsed != 10*time.Second {
+			t.Errorf("elapsed: got %s, want 10s (the event)", out.Elapsed)
+		}
+		if got, want := p.dues, [][]int{{0, 1}, {0, 1}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("due targets per round: got %v, want %v (every target after an event)", got, want)
+		}
+		if out.Events != 1 || out.Attempts[1] != 2 {
+			t.Errorf("events %d, attempts %v: want 1 event and the passing target probed again", out.Events, out.Attempts)
+		}
+	})
+}
+
+func TestWaitEventResetsSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: 30 * time.Second})
+		events := make(chan struct{}, 1)
+		cfg := config(t, p)
+		cfg.Events = events
+		go func() {
+			time.Sleep(22 * time.Second) // after rounds at 0, 5, 20; the next is due at 65
+			events <- struct{}{}
+		}()
+		if _, err := Wait(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		// The event round at 22s fails; the schedule restarts at 5s: 27s
+		// fails, then 15s later, 42s, passes.
+		if got, want := p.roundStarts(), secs(0, 5, 20, 22, 27, 42); !slices.Equal(got, want) {
+			t.Errorf("round starts: got %v, want %v", got, want)
+		}
+	})
+}
+
+// TestWaitEventAbandonsRound: a probe stuck on a resolver that was just
+// replaced is not waited for; a fresh round starts at once.
+func TestWaitEventAbandonsRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		stuck := true
+		var starts []time.Duration
+		begin := time.Now()
+		events := make(chan struct{}, 1)
+		cfg := Config{
+			Targets:  1,
+			Schedule: schedule(t),
+			Events:   events,
+			EventGap: 100 * time.Millisecond,
+			Probe: func(ctx context.Context, due []int) []Result {
+				mu.Lock()
+				s := stuck
+				starts = append(starts, time.Since(begin))
+				mu.Unlock()
+				if s {
+					<-ctx.Done()
+					return []Result{{OK: false}}
+				}
+				return []Result{{OK: true}}
+			},
+		}
+		go func() {
+			time.Sleep(time.Second)
+			mu.Lock()
+			stuck = false
+			mu.Unlock()
+			events <- struct{}{}
+		}()
+		out, err := Wait(t.Context(), cfg)
+		if err != nil || !out.Ready {
+			t.Fatalf("got ready=%v err=%v", out.Ready, err)
+		}
+		if out.Elapsed != time.Second || out.Abandons != 1 || out.Rounds != 1 {
+			t.Errorf("got elapsed %s, %d abandoned, %d completed; want 1s, 1, 1", out.Elapsed, out.Abandons, out.Rounds)
+		}
+		if want := secs(0, 1); !slices.Equal(starts, want) {
+			t.Errorf("round starts: got %v, want %v", starts, want)
+		}
+	})
+}
+
+// TestWaitStormIsBounded: 2,000 changes within 1s cause at most one round
+// per EventGap, and the first one is acted on at once.
+func TestWaitStormIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: 5 * time.Second})
+		events := make(chan struct{}, 1)
+		cfg := config(t, p)
+		s, _ := backoff.New(time.Hour, time.Hour, 3, 0)
+		cfg.Schedule = s
+		cfg.Events = events
+		cfg.Timeout = 3 * time.Second
+		go func() {
+			time.Sleep(time.Second)
+			for range 2000 {
+				select {
+				case events <- struct{}{}: // the pump: never blocks
+				default:
+				}
+				time.Sleep(500 * time.Microsecond)
+			}
+		}()
+		out, err := Wait(t.Context(), cfg)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("got %v, want timeout", err)
+		}
+		starts := p.roundStarts()
+		if len(starts) < 2 || starts[1] != time.Second {
+			t.Errorf("the first change must start a round at once (1s): round starts %v", starts)
+		}
+		// Storm from 1s to 2s: one round at once, then at most one per
+		// 100ms gap, plus the one the last change leaves pending.
+		if n := len(starts); n > 13 {
+			t.Errorf("got %d rounds for a 1s storm, want at most 13: %v", n, starts)
+		}
+		t.Logf("storm: %d events received, %d rounds, %d abandoned", out.Events, len(starts), out.Abandons)
+	})
+}
+
+// TestWaitSettleFlapping: with --settle, a target that passes but whose
+// link changes every 20ms never opens the gate.
+func TestWaitSettleFlapping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: always, local: true})
+		events := make(chan struct{}, 1)
+		cfg := config(t, p)
+		cfg.Events = events
+		cfg.Settle = 500 * time.Millisecond
+		cfg.Timeout = 5 * time.Second
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				select {
+				case events <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		out, err := Wait(ctx, cfg)
+		if !errors.Is(err, ErrTimeout) || out.Ready {
+			t.Fatalf("got ready=%v err=%v, want not ready and a timeout", out.Ready, err)
+		}
+		cancel()
+	})
+}
+
+// TestWaitCancelled: a signal cancels the context with a cause, which Wait
+// returns promptly, leaving no goroutine behind (synctest.Test would
+// report one still blocked).
+func TestWaitCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{block: true})
+		cause := errors.New("interrupted by terminated")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			cancel(cause)
+		}()
+		out, err := Wait(ctx, config(t, p))
+		if !errors.Is(err, cause) {
+			t.Errorf("got %v, want the cancellation cause", err)
+		}
+		if out.Elapsed != 1500*time.Millisecond {
+			t.Errorf("elapsed: got %s, want 1.5s", out.Elapsed)
+		}
+	})
+}
+
+func TestWaitProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: 6 * time.Second}, fakeTarget{passAt: always, local: true})
+		cfg := config(t, p)
+		var got []Progress
+		cfg.Progress = func(pr Progress) {
+			pr.OK = slices.Clone(pr.OK)
+			got = append(got, pr)
+		}
+		if _, err := Wait(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		want := []Progress{
+			{Round: 1, OK: []bool{false, true}, Next: 5 * time.Second},
+			{Round: 2, OK: []bool{false, true}, Next: 15 * time.Second},
+			{Round: 3, OK: []bool{true, true}, Ready: true},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d progress reports, want %d: %+v", len(got), len(want), got)
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.Round != w.Round || !slices.Equal(g.OK, w.OK) || g.Ready != w.Ready || g.Next != w.Next {
+				t.Errorf("report %d: got %+v, want %+v", i, g, w)
+			}
+		}
+	})
+}
