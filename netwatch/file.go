@@ -1,0 +1,161 @@
+package netwatch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// maxHops bounds how many symbolic links are followed, as the kernel's
+// MAXSYMLINKS does.
+const maxHops = 40
+
+// fileWatcher reports changes of one file's contents, however the file is
+// replaced: written in place, renamed over (NetworkManager, resolvconf), or
+// reached through a symbolic link that is switched to another target or
+// whose target is rewritten or appears late (systemd-resolved's
+// /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf).
+//
+// It watches directories, not files — an inotify watch on a file is lost
+// when the file is renamed over — namely the directory of every hop of the
+// symlink chain, or the nearest existing ancestor of a directory that does
+// not exist yet. After each relevant event the chain is followed again and
+// the contents compared, so an event is reported only for a real change.
+type fileWatcher struct {
+	path    string
+	fsw     *fsnotify.Watcher
+	log     *slog.Logger
+	dirs    map[string]bool // watched directories
+	names   []string        // every path of the symlink chain
+	content []byte          // last contents; nil if the file did not exist
+}
+
+func newFileWatcher(path string, log *slog.Logger) (*fileWatcher, error) {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		fsw.Close()
+		return nil, err
+	}
+	fw := &fileWatcher{path: abs, fsw: fsw, log: log, dirs: map[string]bool{}}
+	fw.rewatch()
+	fw.content = readOrNil(abs)
+	return fw, nil
+}
+
+func readOrNil(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b
+}
+
+// chain lists the paths from fw.path through each symlink hop.
+func (fw *fileWatcher) chain() []string {
+	var names []string
+	p := fw.path
+	for range maxHops {
+		names = append(names, p)
+		target, err := os.Readlink(p)
+		if err != nil {
+			break // not a link, or not there
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = filepath.Clean(target)
+	}
+	return names
+}
+
+// rewatch follows the chain again and watches the directories it needs.
+func (fw *fileWatcher) rewatch() {
+	fw.names = fw.chain()
+	want := map[string]bool{}
+	for _, n := range fw.names {
+		dir := filepath.Dir(n)
+		for {
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+		want[dir] = true
+	}
+	for d := range want {
+		if fw.dirs[d] {
+			continue
+		}
+		if err := fw.fsw.Add(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fw.log.Warn("cannot watch directory", "dir", d, "error", err)
+			continue
+		}
+		fw.dirs[d] = true
+	}
+	for d := range fw.dirs {
+		if !want[d] {
+			fw.fsw.Remove(d)
+			delete(fw.dirs, d)
+		}
+	}
+}
+
+// relevant reports whether an event on name can concern the file: it is a
+// path of the chain, or a directory on the way to one.
+func (fw *fileWatcher) relevant(name string) bool {
+	for _, n := range fw.names {
+		if name == n || strings.HasPrefix(n, name+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// run delivers a call to changed for each change of contents until ctx
+// ends.
+func (fw *fileWatcher) run(ctx context.Context, changed func()) {
+	defer fw.fsw.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-fw.fsw.Events:
+			if !ok {
+				return
+			}
+			if !fw.relevant(ev.Name) {
+				continue
+			}
+		case err, ok := <-fw.fsw.Errors:
+			if !ok {
+				return
+			}
+			// An inotify queue overflow loses events: look again.
+			fw.log.Warn("watching resolver configuration", "path", fw.path, "error", err)
+		}
+		fw.rewatch()
+		now := readOrNil(fw.path)
+		if (now == nil) != (fw.content == nil) || !bytes.Equal(now, fw.content) {
+			fw.content = now
+			changed()
+		}
+	}
+}

@@ -1,0 +1,196 @@
+// Package netwatch tells when the network may have changed: a link, address
+// or route change reported by the kernel over netlink (IPv4 and IPv6), or a
+// change of the resolver configuration file. It does not say what changed:
+// its user probes again. It is not a cache of network state.
+//
+// Changes are coalesced by a pump into a channel of capacity 1 with
+// non-blocking sends: the first change of a burst is delivered at once, and
+// however many follow while the reader is busy, one more event is pending
+// at most. The reader bounds how often it acts on them.
+package netwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Options configures a Watcher.
+type Options struct {
+	// Netlink subscribes to kernel link, address and route changes. When the
+	// kernel (or a sandbox) refuses the subscription, the Watcher carries on
+	// without, and logs that once.
+	Netlink bool
+	// ResolvConf is the resolver configuration file to watch; empty for
+	// none.
+	ResolvConf string
+	// NetNS is the network namespace to watch; a closed handle (the zero
+	// value is not one: use netns.None()) means the current one.
+	NetNS netns.NsHandle
+	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
+	// bytes (SO_RCVBUFFORCE); tests use a small one to provoke ENOBUFS.
+	RcvBuf int
+	// Logger receives warnings (a refused subscription, a lost one); never
+	// nil.
+	Logger *slog.Logger
+}
+
+// Watcher delivers change events until closed.
+type Watcher struct {
+	events chan struct{}
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	netlinkActive atomic.Bool
+	overruns      atomic.Int64 // netlink receive buffer overruns (ENOBUFS)
+	resubscribes  atomic.Int64
+	sock          atomic.Pointer[nl.NetlinkSocket]
+}
+
+// groups are the rtnetlink multicast groups watched: "ip monitor link
+// address route" for both families.
+var groups = []uint{
+	unix.RTNLGRP_LINK,
+	unix.RTNLGRP_IPV4_IFADDR,
+	unix.RTNLGRP_IPV6_IFADDR,
+	unix.RTNLGRP_IPV4_ROUTE,
+	unix.RTNLGRP_IPV6_ROUTE,
+}
+
+// resubscribeDelay is how long to wait before subscribing again after the
+// socket failed with something other than an overrun, so that a broken
+// socket cannot make the watcher spin.
+const resubscribeDelay = 100 * time.Millisecond
+
+// Start subscribes before it returns, so that no change after Start is
+// missed: call it before the first look at the network. Close stops it.
+func Start(opts Options) (*Watcher, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Watcher{events: make(chan struct{}, 1), log: opts.Logger, cancel: cancel}
+	if opts.Netlink {
+		s, err := subscribe(opts)
+		if err != nil {
+			w.log.Warn("netlink subscription refused: re-probing on the backoff schedule only", "error", err)
+		} else {
+			w.netlinkActive.Store(true)
+			w.wg.Go(func() { w.readNetlink(ctx, s, opts) })
+		}
+	}
+	if opts.ResolvConf != "" {
+		fw, err := newFileWatcher(opts.ResolvConf, w.log)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("watch %s: %w", opts.ResolvConf, err)
+		}
+		w.wg.Go(func() { fw.run(ctx, w.pump) })
+	}
+	return w, nil
+}
+
+// Events returns the channel of change events. It is never closed.
+func (w *Watcher) Events() <-chan struct{} { return w.events }
+
+// Netlink reports whether kernel changes are being watched.
+func (w *Watcher) Netlink() bool { return w.netlinkActive.Load() }
+
+// Overruns reports how many times the kernel dropped netlink messages
+// because the socket's buffer was full (ENOBUFS).
+func (w *Watcher) Overruns() int64 { return w.overruns.Load() }
+
+// Close stops watching and waits for every goroutine to end.
+func (w *Watcher) Close() {
+	w.cancel()
+	if s := w.sock.Load(); s != nil {
+		s.Close() // wakes a blocked Receive
+	}
+	w.wg.Wait()
+}
+
+// pump signals a change without ever blocking: if an event is already
+// pending, this one is folded into it.
+func (w *Watcher) pump() {
+	select {
+	case w.events <- struct{}{}:
+	default:
+	}
+}
+
+func subscribe(opts Options) (*nl.NetlinkSocket, error) {
+	var (
+		s   *nl.NetlinkSocket
+		err error
+	)
+	if opts.NetNS.IsOpen() {
+		s, err = nl.SubscribeAt(opts.NetNS, netns.None(), unix.NETLINK_ROUTE, groups...)
+	} else {
+		s, err = nl.Subscribe(unix.NETLINK_ROUTE, groups...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.RcvBuf > 0 {
+		if err := s.SetReceiveBufferSize(opts.RcvBuf, true); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("set netlink receive buffer: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// readNetlink turns every netlink message into an event. An overrun
+// (ENOBUFS: the kernel dropped messages) is itself an event, since what was
+// lost is unknown and the state must be read again; the socket stays
+// usable. Any other error replaces the socket with a new subscription.
+func (w *Watcher) readNetlink(ctx context.Context, s *nl.NetlinkSocket, opts Options) {
+	w.sock.Store(s)
+	defer func() { w.sock.Load().Close() }()
+	for {
+		msgs, _, err := s.Receive()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+			if len(msgs) > 0 {
+				w.pump()
+			}
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			w.overruns.Add(1)
+			w.pump()
+			continue
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue
+		}
+		w.log.Warn("netlink subscription failed; subscribing again", "error", err)
+		s.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(resubscribeDelay):
+			}
+			ns, err := subscribe(opts)
+			if err == nil {
+				s = ns
+				w.sock.Store(s)
+				w.resubscribes.Add(1)
+				if ctx.Err() != nil { // Close ran between Store and here
+					return
+				}
+				w.pump() // changes may have been missed in between
+				break
+			}
+			w.log.Warn("netlink subscription refused", "error", err)
+		}
+	}
+}

@@ -1,0 +1,260 @@
+package netwatch
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/netready/netready/internal/netnstest"
+)
+
+// syncBuffer is a log destination safe for the watcher's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, opts Options) (*Watcher, *syncBuffer) {
+	t.Helper()
+	var logs syncBuffer
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	w, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w, &logs
+}
+
+// waitEvent fails the test if no event arrives within 5s: generous, since
+// this asserts that an event comes, not how fast (benchmarks measure that).
+func waitEvent(t *testing.T, w *Watcher, what string) {
+	t.Helper()
+	select {
+	case <-w.Events():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no change event", what)
+	}
+}
+
+// drain discards events until the watcher has been quiet for quiet.
+func drain(w *Watcher, quiet time.Duration) {
+	for {
+		select {
+		case <-w.Events():
+		case <-time.After(quiet):
+			return
+		}
+	}
+}
+
+func noEvent(t *testing.T, w *Watcher, what string) {
+	t.Helper()
+	select {
+	case <-w.Events():
+		t.Fatalf("%s: got a change event, want none", what)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func nsHandle(t *testing.T, ns *netnstest.NS) netns.NsHandle {
+	t.Helper()
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func TestNetlinkEvents(t *testing.T) {
+	a, b := netnstest.New(t), netnstest.New(t)
+	netnstest.Veth(t, a, "veth0", b, "veth1")
+	w, _ := start(t, Options{Netlink: true, NetNS: nsHandle(t, a)})
+	if !w.Netlink() {
+		t.Fatal("netlink subscription inactive")
+	}
+	drain(w, 100*time.Millisecond)
+
+	steps := []struct {
+		what string
+		args []string
+	}{
+		{"link up", []string{"link", "set", "veth0", "up"}},
+		{"IPv4 address added", []string{"addr", "add", "10.213.3.2/24", "dev", "veth0"}},
+		{"IPv6 address added", []string{"addr", "add", "fd00:213::2/64", "dev", "veth0", "nodad"}},
+		{"IPv4 route added", []string{"route", "add", "10.213.4.0/24", "via", "10.213.3.1", "dev", "veth0"}},
+		{"IPv6 route added", []string{"-6", "route", "add", "fd00:213:1::/64", "dev", "veth0"}},
+		{"IPv4 route deleted", []string{"route", "del", "10.213.4.0/24"}},
+		{"link down", []string{"link", "set", "veth0", "down"}},
+	}
+	for _, s := range steps {
+		drain(w, 50*time.Millisecond)
+		a.IP(t, s.args...)
+		waitEvent(t, w, s.what)
+	}
+	// A change in another namespace is not this one's business.
+	drain(w, 100*time.Millisecond)
+	b.IP(t, "addr", "add", "10.213.3.1/24", "dev", "veth1")
+	noEvent(t, w, "address added in the peer namespace")
+}
+
+// TestNetlinkOverrun: a storm of route changes overflows a small netlink
+// receive buffer (ENOBUFS); the watcher counts it, signals a change, and
+// keeps delivering later changes.
+func TestNetlinkOverrun(t *testing.T) {
+	ns := netnstest.New(t)
+	ns.IP(t, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	ns.IP(t, "link", "set", "veth0", "up")
+	ns.IP(t, "addr", "add", "10.213.5.2/24", "dev", "veth0")
+	w, _ := start(t, Options{Netlink: true, NetNS: nsHandle(t, ns), RcvBuf: 1})
+	drain(w, 100*time.Millisecond)
+
+	// 2,000 route changes in one batch: far more than 2 KiB of messages
+	// in far less time than the reader needs to be scheduled.
+	var batch strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
+	}
+	for i := range 1000 {
+		fmt.Fprintf(&batch, "route del 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
+	}
+	cmd := exec.Command("ip", "-n", ns.Name, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	waitEvent(t, w, "route storm")
+	if w.Overruns() == 0 {
+		t.Errorf("got no ENOBUFS overrun from a 2,000-change storm on a tiny buffer; the test proves nothing")
+	}
+	drain(w, 100*time.Millisecond)
+	ns.IP(t, "route", "add", "default", "via", "10.213.5.1")
+	waitEvent(t, w, "route added after the storm")
+}
+
+// TestNetlinkRefused: when the subscription cannot be made (here: in a
+// namespace that cannot be entered), the watcher says so once and goes on
+// without netlink.
+func TestNetlinkRefused(t *testing.T) {
+	f, err := os.Open(os.DevNull) // a file descriptor that is not a namespace
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, logs := start(t, Options{Netlink: true, NetNS: netns.NsHandle(f.Fd())})
+	if w.Netlink() {
+		t.Fatal("netlink reported active")
+	}
+	if got := strings.Count(logs.String(), "netlink subscription refused"); got != 1 {
+		t.Errorf("got %d warnings, want 1:\n%s", got, logs)
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replace writes content beside path and renames it over path, as
+// NetworkManager and resolvconf do.
+func replace(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	write(t, tmp, content)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// relink points the symbolic link path at target by renaming a new link
+// over it, as "ln -sfn" and systemd do.
+func relink(t *testing.T, target, path string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.Symlink(target, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResolvConfChanges(t *testing.T) {
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	resolved := filepath.Join(dir, "run", "resolve")
+	nm := filepath.Join(dir, "run", "nm")
+	for _, d := range []string{etc, nm} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(etc, "resolv.conf")
+	write(t, path, "nameserver 10.213.0.1\n")
+	w, _ := start(t, Options{ResolvConf: path})
+
+	steps := []struct {
+		what   string
+		change func()
+		event  bool
+	}{
+		{"written in place", func() { write(t, path, "nameserver 10.213.0.2\n") }, true},
+		{"same contents written again", func() { write(t, path, "nameserver 10.213.0.2\n") }, false},
+		{"replaced by rename", func() { replace(t, path, "nameserver 10.213.0.3\n") }, true},
+		{"removed", func() { os.Remove(path) }, true},
+		{"symlink to a target whose directory does not exist yet", func() {
+			relink(t, "../run/resolve/stub-resolv.conf", path)
+		}, false},
+		{"the target appears late", func() {
+			if err := os.MkdirAll(resolved, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(resolved, "stub-resolv.conf"), "nameserver 127.0.0.53\n")
+		}, true},
+		{"the target is replaced by rename", func() {
+			replace(t, filepath.Join(resolved, "stub-resolv.conf"), "nameserver 127.0.0.53\nsearch test\n")
+		}, true},
+		{"the link is switched to another target", func() {
+			write(t, filepath.Join(nm, "resolv.conf"), "nameserver 10.213.0.9\n")
+			relink(t, filepath.Join(nm, "resolv.conf"), path)
+		}, true},
+		{"the old target changes, which no longer matters", func() {
+			replace(t, filepath.Join(resolved, "stub-resolv.conf"), "nameserver 10.213.0.77\n")
+		}, false},
+		{"the new target is written in place", func() { write(t, filepath.Join(nm, "resolv.conf"), "nameserver 10.213.0.10\n") }, true},
+		{"an unrelated file in the same directory", func() { write(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n") }, false},
+	}
+	for _, s := range steps {
+		drain(w, 50*time.Millisecond)
+		s.change()
+		if s.event {
+			waitEvent(t, w, s.what)
+		} else {
+			noEvent(t, w, s.what)
+		}
+	}
+}
