@@ -78,7 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(context.Cause(ctx), &se) {
 		return 128 + int(se.sig)
 	}
-	var ue *usageError
+	var (
+		ue *usageError
+		ce *cmdError
+	)
 	switch {
 	case err == nil:
 		return exitReady
@@ -87,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "netready: %v\n", err)
 		return exitUsage
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "netready: %v\n", err)
+		return ce.code
 	}
 	fmt.Fprintf(stderr, "netready: %v\n", err)
 	return exitNotReady
@@ -112,6 +118,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideVersion:     true,
 		Commands: []*cli.Command{
 			checkCommand(stdout, stderr),
+			waitCommand(stdout, stderr),
 			versionCommand(stdout),
 		},
 		// Exit codes are chosen by run alone; see STYLE.md on urfave/cli's
@@ -140,16 +147,17 @@ const targetHelp = `TARGETS:
    icmp://HOST                  an echo reply comes back
 
 EXIT STATUS:
-   0 ready, 1 not ready, 2 usage error, 130/143 interrupted by SIGINT/SIGTERM`
+   0 ready, 1 not ready, 2 usage error, 126/127 the command after -- cannot be run / is not found,
+   130/143 interrupted by SIGINT/SIGTERM`
 
 func onUsageError(_ *cli.Context, err error, _ bool) error {
 	return &usageError{err}
 }
 
 // probeFlags are the flags shared by the commands that probe.
-func probeFlags() []cli.Flag {
+func probeFlags(timeout time.Duration, timeoutUsage string) []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "timeout", Usage: "give up after this long in all (0: no limit beyond --probe-timeout)", EnvVars: []string{"NETREADY_TIMEOUT"}},
+		&cli.DurationFlag{Name: "timeout", Value: timeout, Usage: timeoutUsage, EnvVars: []string{"NETREADY_TIMEOUT"}},
 		&cli.DurationFlag{Name: "probe-timeout", Value: 3 * time.Second, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
 		&cli.BoolFlag{Name: "any", Usage: "ready when one target passes, not all", EnvVars: []string{"NETREADY_ANY"}},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
@@ -167,6 +175,8 @@ type options struct {
 	resolvConf, hostsFile  string
 	names                  []string
 	targets                []probe.Target
+	// cmd is what follows "--" (wait only).
+	cmd []string
 }
 
 func parseOptions(c *cli.Context) (*options, error) {
@@ -190,6 +200,12 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, &usageError{errors.New("--resolv-conf is empty")}
 	}
 	o.names = c.Args().Slice()
+	for i, a := range o.names {
+		if a == "--" {
+			o.names, o.cmd = o.names[:i], o.names[i+1:]
+			break
+		}
+	}
 	if len(o.names) == 0 {
 		o.names = strings.Fields(os.Getenv("NETREADY_TARGETS"))
 	}
@@ -222,12 +238,15 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 		ArgsUsage: "[TARGET...]",
 		Description: "One round: every target is probed once, all at once, and a row per target\n" +
 			"is printed. Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
-		Flags:        probeFlags(),
+		Flags:        probeFlags(0, "give up after this long in all (0: no limit beyond --probe-timeout)"),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			o, err := parseOptions(c)
 			if err != nil {
 				return err
+			}
+			if len(o.cmd) > 0 {
+				return &usageError{errors.New("check runs no command: use netready wait TARGET... -- CMD")}
 			}
 			return check(c.Context, o, newLogger(stderr, o), stdout)
 		},

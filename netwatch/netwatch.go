@@ -32,9 +32,8 @@ type Options struct {
 	// ResolvConf is the resolver configuration file to watch; empty for
 	// none.
 	ResolvConf string
-	// NetNS is the network namespace to watch; a closed handle (the zero
-	// value is not one: use netns.None()) means the current one.
-	NetNS netns.NsHandle
+	// NetNS is the network namespace to watch; nil means the current one.
+	NetNS *netns.NsHandle
 	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
 	// bytes (SO_RCVBUFFORCE); tests use a small one to provoke ENOBUFS.
 	RcvBuf int
@@ -129,8 +128,8 @@ func subscribe(opts Options) (*nl.NetlinkSocket, error) {
 		s   *nl.NetlinkSocket
 		err error
 	)
-	if opts.NetNS.IsOpen() {
-		s, err = nl.SubscribeAt(opts.NetNS, netns.None(), unix.NETLINK_ROUTE, groups...)
+	if opts.NetNS != nil {
+		s, err = nl.SubscribeAt(*opts.NetNS, netns.None(), unix.NETLINK_ROUTE, groups...)
 	} else {
 		s, err = nl.Subscribe(unix.NETLINK_ROUTE, groups...)
 	}

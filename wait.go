@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/netready/netready/backoff"
+	"github.com/netready/netready/gate"
+	"github.com/netready/netready/netwatch"
+	"github.com/netready/netready/probe"
+	"github.com/netready/netready/report"
+)
+
+// eventGap bounds how often network changes start a round: a storm of
+// 2,000 route changes in a second gives at most ~10 rounds, while the first
+// change after a quiet spell is acted on at once.
+const eventGap = 100 * time.Millisecond
+
+// cmdError is a command after "--" that cannot be run: exit 127 when it is
+// not found, 126 when it cannot be executed, as a shell does.
+type cmdError struct {
+	code int
+	err  error
+}
+
+func (e *cmdError) Error() string { return e.err.Error() }
+func (e *cmdError) Unwrap() error { return e.err }
+
+func waitCommand(stdout, stderr io.Writer) *cli.Command {
+	flags := append(probeFlags(2*time.Minute, "give up after this long (0: wait forever)"),
+		&cli.DurationFlag{Name: "settle", Usage: "ready only once every target has kept passing, with no network change, for this long", EnvVars: []string{"NETREADY_SETTLE"}},
+		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
+		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
+		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
+		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
+		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+	)
+	return &cli.Command{
+		Name:      "wait",
+		Usage:     "probe in rounds until every target passes, then exit 0 or run CMD",
+		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
+		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that\n" +
+			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m); those that\n" +
+			"stay on it every --local-interval. A link, address or route change, or a change of\n" +
+			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.\n" +
+			"Exit 0 ready, 1 not ready at --timeout, 2 usage error, 126/127 CMD cannot be run,\n" +
+			"130/143 on SIGINT/SIGTERM.",
+		Flags:        flags,
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			o, err := parseOptions(c)
+			if err != nil {
+				return err
+			}
+			return wait(c.Context, c, o, newLogger(stderr, o), stdout, stderr)
+		},
+	}
+}
+
+func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, stdout, stderr io.Writer) error {
+	sched, err := backoff.New(c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier"), backoff.DefaultJitter)
+	if err != nil {
+		return &usageError{fmt.Errorf("backoff: %w", err)}
+	}
+	settle, local := c.Duration("settle"), c.Duration("local-interval")
+	if settle < 0 || local <= 0 {
+		return &usageError{fmt.Errorf("--settle must not be negative and --local-interval must be positive")}
+	}
+	var cmdPath string
+	if len(o.cmd) > 0 {
+		// Find the command before waiting: a typo should not cost the
+		// whole timeout.
+		if cmdPath, err = exec.LookPath(o.cmd[0]); err != nil {
+			code := 127
+			if errors.Is(err, os.ErrPermission) {
+				code = 126
+			}
+			return &cmdError{code, fmt.Errorf("%s: %w", o.cmd[0], err)}
+		}
+	}
+
+	// Subscribe before the first round, so no change is lost between the
+	// first look and the subscription.
+	w, err := netwatch.Start(netwatch.Options{Netlink: !c.Bool("no-netlink"), ResolvConf: o.resolvConf, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	var (
+		mu   sync.Mutex
+		last = make([]probe.Result, len(o.targets))
+	)
+	prober := func(ctx context.Context, due []int) []gate.Result {
+		env := probe.NewEnv(o.resolvConf, o.hostsFile, nil)
+		ts := make([]probe.Target, len(due))
+		for j, i := range due {
+			ts[j] = o.targets[i]
+		}
+		rs := probe.Round(ctx, env, ts, o.probeTimeout)
+		out := make([]gate.Result, len(rs))
+		abandoned := errors.Is(ctx.Err(), context.Canceled)
+		mu.Lock()
+		defer mu.Unlock()
+		for j, r := range rs {
+			out[j] = gate.Result{OK: r.OK, Local: r.Local}
+			if !abandoned {
+				last[due[j]] = r
+				logResult(log, o.names[due[j]], r)
+			}
+		}
+		return out
+	}
+	prog := newProgress(stderr, o, last, &mu, log)
+	start := time.Now()
+	out, err := gate.Wait(ctx, gate.Config{
+		Targets:       len(o.targets),
+		Probe:         prober,
+		Schedule:      sched,
+		Any:           o.any,
+		Timeout:       o.timeout,
+		Settle:        settle,
+		LocalInterval: local,
+		Events:        w.Events(),
+		EventGap:      eventGap,
+		Progress:      prog.update,
+	})
+	prog.done()
+	rep := report.Outcome{Ready: out.Ready, Elapsed: time.Since(start), Rounds: out.Rounds, Targets: make([]report.Target, len(last))}
+	mu.Lock()
+	for i, r := range last {
+		rep.Targets[i] = report.Target{Name: o.names[i], OK: r.OK, Latency: r.Latency, Detail: r.Detail, Err: r.Err, Hint: r.Hint, Attempts: out.Attempts[i]}
+		if out.Attempts[i] == 0 {
+			rep.Targets[i].Err = errors.New("not probed")
+		}
+	}
+	mu.Unlock()
+	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "overruns", w.Overruns())
+
+	if err != nil && !errors.Is(err, gate.ErrTimeout) {
+		return err // a signal: run picks the exit code
+	}
+	if o.json {
+		if err := report.JSON(stdout, rep); err != nil {
+			return err
+		}
+	}
+	if !out.Ready {
+		if !o.quiet && !o.json {
+			fmt.Fprintf(stderr, "netready: not ready after %s\n", o.timeout)
+			report.Text(stderr, rep)
+		}
+		return errNotReady
+	}
+	if !o.quiet && !o.json {
+		fmt.Fprintln(stderr, report.Summary(rep))
+	}
+	if cmdPath != "" {
+		w.Close()
+		err := syscall.Exec(cmdPath, o.cmd, os.Environ())
+		return &cmdError{126, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
+	}
+	return nil
+}
+
+// progress shows what is still failing: on a terminal, one line rewritten
+// in place; otherwise (journald, a file) one line per round that changes
+// the picture. It is silent with -q or --json.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	quiet bool
+	names []string
+	last  []probe.Result
+	mu    *sync.Mutex
+	log   *slog.Logger
+	prev  string
+	drawn bool
+}
+
+func newProgress(w io.Writer, o *options, last []probe.Result, mu *sync.Mutex, log *slog.Logger) *progress {
+	return &progress{w: w, tty: isTerminal(w), quiet: o.quiet || o.json, names: o.names, last: last, mu: mu, log: log}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// failing describes the failing targets: "dns:. (i/o timeout), tcp://db:5432 (connection refused)".
+func (p *progress) failing(ok []bool) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var parts []string
+	for i, good := range ok {
+		if good {
+			continue
+		}
+		reason := "not probed yet"
+		if err := p.last[i].Err; err != nil {
+			reason = err.Error()
+		}
+		parts = append(parts, p.names[i]+" ("+reason+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p *progress) update(pr gate.Progress) {
+	if p.quiet {
+		return
+	}
+	if pr.Ready && !pr.Settling {
+		return
+	}
+	var msg string
+	if pr.Settling {
+		msg = "all targets pass; settling"
+	} else {
+		msg = "waiting for " + p.failing(pr.OK)
+	}
+	if p.tty {
+		line := fmt.Sprintf("%s — round %d, next in %s", msg, pr.Round, pr.Next.Round(time.Millisecond))
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	if msg == p.prev {
+		return
+	}
+	p.prev = msg
+	p.log.Info("not ready", "round", pr.Round, "status", msg, "next", pr.Next.Round(time.Millisecond))
+}
+
+// done clears the live line.
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
