@@ -68,7 +68,9 @@ func (r *running) wait(t *testing.T) (int, time.Duration) {
 	}
 }
 
-func (r *running) String() string { return "stdout: " + r.stdout.String() + "\nstderr: " + r.stderr.String() }
+func (r *running) String() string {
+	return "stdout: " + r.stdout.String() + "\nstderr: " + r.stderr.String()
+}
 
 // noRetry makes sure that only a change event can cause a second round:
 // both the backoff schedule and the local re-check are an hour away.
@@ -104,12 +106,12 @@ func TestIntegrationWaitEvents(t *testing.T) {
 			},
 		},
 		{
-			name:   "IPv6 address added late",
+			name: "IPv6 address added late",
 			before: func(t *testing.T, l *lab) {
 				l.client.IP(t, "-6", "route", "del", "default")
 				l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
 			},
-			args:   []string{"tcp://[fd00:213::1]:8080"},
+			args: []string{"tcp://[fd00:213::1]:8080"},
 			change: func(t *testing.T, l *lab) {
 				l.client.IP(t, "addr", "add", clientIP6+"/64", "dev", "veth0", "nodad")
 			},
