@@ -178,10 +178,10 @@ func parseDNS(raw, rest string) (Target, error) {
 		t.Server = net.JoinHostPort(host, port)
 		rest = name
 	}
-	name, query, hasQuery := strings.Cut(rest, "?")
-	name, err := url.PathUnescape(name)
+	escaped, query, hasQuery := strings.Cut(rest, "?")
+	name, err := url.PathUnescape(escaped)
 	if err != nil {
-		return Target{}, &ParseError{raw, fmt.Sprintf("name %q: bad percent-escape", name)}
+		return Target{}, &ParseError{raw, fmt.Sprintf("name %q: bad percent-escape", escaped)}
 	}
 	fqdn, err := checkDNSName(name)
 	if err != nil {
@@ -224,7 +224,7 @@ func parseQType(s string) (uint16, error) {
 		return qt, nil
 	}
 	if n, ok := strings.CutPrefix(u, "TYPE"); ok { // RFC 3597 form, e.g. TYPE65
-		if v, err := strconv.ParseUint(n, 10, 16); err == nil && v != 0 {
+		if v, err := strconv.ParseUint(n, 10, 16); err == nil && uint16(v) != dns.TypeNone && uint16(v) != dns.TypeReserved {
 			return uint16(v), nil
 		}
 	}
@@ -271,6 +271,11 @@ func checkDNSName(name string) (string, error) {
 func checkHost(host string) error {
 	if host == "" {
 		return fmt.Errorf("empty host")
+	}
+	// Brackets delimit IPv6 literals: in a host name or an IPv6 zone they
+	// cannot survive String (net.SplitHostPort rejects them).
+	if i := strings.IndexAny(host, "[]"); i >= 0 {
+		return fmt.Errorf("host %q has a character that is not allowed: %q", host, host[i])
 	}
 	if strings.Contains(host, ":") { // only IPv6 literals contain ':'
 		if _, err := netip.ParseAddr(host); err != nil {
@@ -354,14 +359,22 @@ func authority(raw, rest string, kind Kind) (string, error) {
 	}
 	if i := strings.IndexAny(auth, "/?#"); i >= 0 {
 		if auth[i:] != "/" {
-			return "", &ParseError{raw, fmt.Sprintf("unexpected %q after the host (a %s target has no path or query)", auth[i:], kind)}
+			return "", &ParseError{raw, fmt.Sprintf("unexpected %q after the host (%s target has no path or query)", auth[i:], article(kind))}
 		}
 		auth = auth[:i]
 	}
 	if strings.Contains(auth, "@") {
-		return "", &ParseError{raw, "a user name is not allowed in a " + string(kind) + " target"}
+		return "", &ParseError{raw, "a user name is not allowed in " + article(kind) + " target"}
 	}
 	return auth, nil
+}
+
+// article returns kind with its indefinite article: "a tcp", "an icmp".
+func article(kind Kind) string {
+	if kind == KindICMP {
+		return "an " + string(kind)
+	}
+	return "a " + string(kind)
 }
 
 func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
@@ -387,6 +400,9 @@ func parseICMP(raw, rest string) (Target, error) {
 		return Target{}, err
 	}
 	host := auth
+	if end := strings.IndexByte(auth, ']'); strings.HasPrefix(auth, "[") && end >= 0 && strings.HasPrefix(auth[end+1:], ":") {
+		return Target{}, &ParseError{raw, "an icmp target has no port"}
+	}
 	if strings.HasPrefix(auth, "[") && strings.HasSuffix(auth, "]") {
 		host = auth[1 : len(auth)-1]
 		if !strings.Contains(host, ":") {
@@ -432,6 +448,12 @@ func parseHTTP(raw, _ string) (Target, error) {
 			return Target{}, &ParseError{raw, err.Error()}
 		}
 	}
+	// net/url accepts some hosts it cannot print back in a form it accepts
+	// (a raw non-ASCII byte in an IPv6 zone comes back as "%92", which it
+	// refuses in a zone), and the canonical form is u.String().
+	if v, err := url.Parse(u.String()); err != nil || v.String() != u.String() {
+		return Target{}, &ParseError{raw, fmt.Sprintf("host %q has a character that cannot be written in a URL", host)}
+	}
 	return Target{Host: host, Port: port, URL: u}, nil
 }
 
@@ -457,7 +479,8 @@ func (t Target) String() string {
 		if t.Name == "." {
 			b.WriteString(".")
 		} else {
-			b.WriteString(strings.TrimSuffix(t.Name, "."))
+			// Parse unescapes the name: a literal '%' must be escaped back.
+			b.WriteString(strings.ReplaceAll(strings.TrimSuffix(t.Name, "."), "%", "%25"))
 		}
 		def := uint16(dns.TypeA)
 		if t.Name == "." {
