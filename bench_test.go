@@ -127,62 +127,36 @@ func BenchmarkEventToReady(b *testing.B) {
 	b.Logf("event to ready over %d trials: p50 %s, p90 %s, max %s", len(lat), percentile(lat, 0.5), percentile(lat, 0.9), lat[len(lat)-1])
 }
 
-// procStats reads a process's CPU time (user+system) and context switches.
-func procStats(b *testing.B, pid int) (cpu time.Duration, voluntary, involuntary int64) {
-	b.Helper()
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the command name in parentheses; utime and stime are
-	// the 14th and 15th fields, in clock ticks (USER_HZ = 100).
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	cpu = time.Duration(ut+st) * 10 * time.Millisecond
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		switch k {
-		case "voluntary_ctxt_switches":
-			voluntary = n
-		case "nonvoluntary_ctxt_switches":
-			involuntary = n
-		}
-	}
-	return cpu, voluntary, involuntary
-}
-
-// threadsStats sums procStats over every thread of pid (Go runs several).
-func threadsStats(b *testing.B, pid int) (cpu time.Duration, vol, invol int64) {
+// procStats sums, over every thread of pid, the time spent on a CPU (from
+// schedstat, in nanoseconds, unlike the tick-granular /proc/PID/stat) and
+// the voluntary and involuntary context switches.
+func procStats(b *testing.B, pid int) (cpu time.Duration, switches int64) {
 	b.Helper()
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu, _, _ = procStats(b, pid) // the process line already sums threads' CPU
 	for _, t := range tasks {
-		tid, _ := strconv.Atoi(t.Name())
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+		dir := fmt.Sprintf("/proc/%d/task/%s/", pid, t.Name())
+		if ss, err := os.ReadFile(dir + "schedstat"); err == nil {
+			if f := strings.Fields(string(ss)); len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				cpu += time.Duration(n)
+			}
+		}
+		status, err := os.ReadFile(dir + "status")
 		if err != nil {
 			continue
 		}
 		for _, line := range strings.Split(string(status), "\n") {
 			k, v, _ := strings.Cut(line, ":")
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			switch k {
-			case "voluntary_ctxt_switches":
-				vol += n
-			case "nonvoluntary_ctxt_switches":
-				invol += n
+			if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += n
 			}
 		}
 	}
-	return cpu, vol, invol
+	return cpu, switches
 }
 
 // BenchmarkIdle measures the CPU time and context switches of a "netready
@@ -200,17 +174,18 @@ func BenchmarkIdle(b *testing.B) {
 			for b.Loop() {
 				cmd, _ := startWaiting(b, l.client, "--timeout", "0", tc.target)
 				pid := cmd.Process.Pid
-				cpu0, v0, i0 := threadsStats(b, pid)
+				cpu0, sw0 := procStats(b, pid)
 				time.Sleep(10 * time.Second)
-				cpu1, v1, i1 := threadsStats(b, pid)
+				cpu1, sw1 := procStats(b, pid)
 				cmd.Process.Signal(syscall.SIGTERM)
 				cmd.Wait()
 				cpus = append(cpus, cpu1-cpu0)
-				switches = append(switches, (v1-v0)+(i1-i0))
+				switches = append(switches, sw1-sw0)
 			}
 			slices.Sort(cpus)
 			slices.Sort(switches)
 			b.ReportMetric(float64(cpus[len(cpus)/2])/float64(time.Millisecond), "cpu-ms/10s")
+			b.Logf("%s: CPU per 10s %v, context switches %v", b.Name(), cpus, switches)
 			b.ReportMetric(float64(switches[len(switches)/2]), "ctxsw/10s")
 			b.ReportMetric(0, "ns/op")
 		})

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/probe"
@@ -260,8 +262,10 @@ func check(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
+	nl := netlinkHandle(log)
+	defer nl.Close()
 	start := time.Now()
-	env := probe.NewEnv(o.resolvConf, o.hostsFile, nil)
+	env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
 	results := probe.Round(ctx, env, o.targets, o.probeTimeout)
 	out := report.Outcome{Elapsed: time.Since(start), Rounds: 1, Targets: make([]report.Target, len(results))}
 	ok := make([]bool, len(results))
@@ -278,6 +282,18 @@ func check(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 		return errNotReady
 	}
 	return nil
+}
+
+// netlinkHandle opens one netlink socket for all the link and route probes
+// of the process, instead of one per request. If that fails, the zero
+// handle still works, a socket per request.
+func netlinkHandle(log *slog.Logger) *netlink.Handle {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		log.Debug("netlink handle", "error", err)
+		return &netlink.Handle{}
+	}
+	return h
 }
 
 func logResult(log *slog.Logger, name string, r probe.Result) {

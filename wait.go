@@ -99,12 +99,14 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 	}
 	defer w.Close()
 
+	nl := netlinkHandle(log)
+	defer nl.Close()
 	var (
 		mu   sync.Mutex
 		last = make([]probe.Result, len(o.targets))
 	)
 	prober := func(ctx context.Context, due []int) []gate.Result {
-		env := probe.NewEnv(o.resolvConf, o.hostsFile, nil)
+		env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
 		ts := make([]probe.Target, len(due))
 		for j, i := range due {
 			ts[j] = o.targets[i]

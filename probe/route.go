@@ -22,17 +22,9 @@ import (
 func probeRoute(_ context.Context, env *Env, t Target) Result {
 	res := Result{Local: true}
 	h := env.netlinkHandle()
-	links, err := retryDump(h.LinkList)
-	if err != nil {
-		res.Err = fmt.Errorf("list links: %w", err)
-		return res
-	}
-	byIndex := make(map[int]netlink.Link, len(links))
-	for _, l := range links {
-		byIndex[l.Attrs().Index] = l
-	}
+	links := linkCache{h: h}
 	if t.Route == "" {
-		res.Detail, res.Err = routeTo(h, byIndex, t.Addr.AsSlice())
+		res.Detail, res.Err = routeTo(h, &links, t.Addr.AsSlice())
 		if res.Err != nil && strings.Contains(res.Err.Error(), "unreachable") {
 			res.Hint = "no route covers this address: is the default route missing?"
 		}
@@ -49,7 +41,7 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	}
 	var why []string
 	for _, fam := range families {
-		detail, problem, err := defaultRoute(h, byIndex, fam)
+		detail, problem, err := defaultRoute(h, &links, fam)
 		if err != nil {
 			res.Err = err
 			return res
@@ -74,7 +66,7 @@ func familyName(fam int) string {
 
 // defaultRoute looks for a usable default route of one family in every
 // table. It returns what keeps the family from having one in problem.
-func defaultRoute(h *netlink.Handle, byIndex map[int]netlink.Link, fam int) (detail, problem string, err error) {
+func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail, problem string, err error) {
 	routes, err := retryDump(func() ([]netlink.Route, error) {
 		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	})
@@ -98,9 +90,9 @@ func defaultRoute(h *netlink.Handle, byIndex map[int]netlink.Link, fam int) (det
 			hops = r.MultiPath
 		}
 		for _, nh := range hops {
-			l, ok := byIndex[nh.LinkIndex]
-			if !ok {
-				continue
+			l, err := links.get(nh.LinkIndex)
+			if err != nil {
+				continue // the link went away since the dump
 			}
 			desc := describeRoute("default", nh.Gw, l, r.Table)
 			if up, state := linkUp(l); up {
@@ -133,7 +125,7 @@ func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
 
 // routeTo is "ip route get ADDR": the route the kernel would use, which must
 // go out through a link that is up.
-func routeTo(h *netlink.Handle, byIndex map[int]netlink.Link, addr net.IP) (string, error) {
+func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 	routes, err := h.RouteGet(addr)
 	if err != nil {
 		var errno unix.Errno
@@ -146,13 +138,36 @@ func routeTo(h *netlink.Handle, byIndex map[int]netlink.Link, addr net.IP) (stri
 		return "", fmt.Errorf("no route to %s", addr)
 	}
 	r := routes[0]
-	l, ok := byIndex[r.LinkIndex]
-	if !ok {
-		return "", fmt.Errorf("route to %s uses link index %d, which does not exist", addr, r.LinkIndex)
+	l, err := links.get(r.LinkIndex)
+	if err != nil {
+		return "", fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, err)
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
 	if up, state := linkUp(l); !up && l.Attrs().Flags&net.FlagLoopback == 0 {
 		return "", fmt.Errorf("%s, but %s %s", desc, l.Attrs().Name, state)
 	}
 	return desc, nil
+}
+
+// linkCache looks up the links that routes name, each once per probe: "ip
+// link show dev" for those few rather than a dump of every link, since a
+// failing route target is re-checked every --local-interval.
+type linkCache struct {
+	h     *netlink.Handle
+	links map[int]netlink.Link
+}
+
+func (c *linkCache) get(index int) (netlink.Link, error) {
+	if l, ok := c.links[index]; ok {
+		return l, nil
+	}
+	l, err := c.h.LinkByIndex(index)
+	if err != nil {
+		return nil, err
+	}
+	if c.links == nil {
+		c.links = map[int]netlink.Link{}
+	}
+	c.links[index] = l
+	return l, nil
 }
