@@ -102,6 +102,10 @@ func Parse(raw string) (Target, error) {
 	kind := Kind(strings.ToLower(scheme))
 	parse, ok := parsers[kind]
 	if !ok {
+		if _, err := strconv.ParseUint(rest, 10, 16); err == nil && strings.Contains(scheme, ".") {
+			// "db.internal:5432": a host and port without a scheme.
+			return Target{}, &ParseError{raw, fmt.Sprintf("missing scheme (did you mean tcp://%s?)", raw)}
+		}
 		return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (want link, route, dns, tcp, http, https, tls or icmp)", scheme)}
 	}
 	t, err := parse(raw, rest)

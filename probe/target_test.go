@@ -130,7 +130,7 @@ func invalidTargetCases() []invalidTargetCase {
 		{"missing scheme", "example.com", "missing scheme"},
 		{"empty scheme", ":example.com", "missing scheme"},
 		{"unknown scheme", "ftp://example.com", `unknown scheme "ftp"`},
-		{"host and port without scheme", "db.internal:5432", `unknown scheme "db.internal"`},
+		{"host and port without scheme", "db.internal:5432", `missing scheme (did you mean tcp://db.internal:5432?)`},
 
 		// link:
 		{"link empty", "link:", "empty interface name"},

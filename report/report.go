@@ -116,10 +116,12 @@ func Summary(o Outcome) string {
 // matters at its size: "0.21ms", "12.3ms", "3001ms".
 func Duration(d time.Duration) string {
 	m := float64(d) / float64(time.Millisecond)
+	// Choose the precision from the value as it will be printed, so that
+	// 9.996ms reads "10.0ms", not "10.00ms".
 	switch {
-	case m < 10:
+	case math.Round(m*100)/100 < 10:
 		return fmt.Sprintf("%.2fms", m)
-	case m < 100:
+	case math.Round(m*10)/10 < 100:
 		return fmt.Sprintf("%.1fms", m)
 	}
 	return fmt.Sprintf("%.0fms", m)
