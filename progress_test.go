@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netready/netready/gate"
+	"github.com/netready/netready/probe"
+)
+
+func TestProgress(t *testing.T) {
+	names := []string{"dns:.", "route:default"}
+	last := []probe.Result{{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout")}, {OK: true}}
+	rounds := []gate.Progress{
+		{Round: 1, OK: []bool{false, true}, Next: 5 * time.Second},
+		{Round: 2, OK: []bool{false, true}, Next: 15 * time.Second},
+		{Round: 3, OK: []bool{true, true}, Ready: true, Settling: true, Next: time.Second},
+		{Round: 4, OK: []bool{true, true}, Ready: true},
+	}
+	t.Run("journal: one line per change of the picture", func(t *testing.T) {
+		var out bytes.Buffer
+		var mu sync.Mutex
+		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		for _, r := range rounds {
+			p.update(r)
+		}
+		p.done()
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("got %d lines, want 2 (round 2 changes nothing, ready prints nothing):\n%s", len(lines), out.String())
+		}
+		for i, want := range []string{
+			`round=1 status="waiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout)" next=5s`,
+			`round=3 status="all targets pass; settling" next=1s`,
+		} {
+			if !strings.Contains(lines[i], want) {
+				t.Errorf("line %d: got %q, want it to contain %q", i, lines[i], want)
+			}
+		}
+	})
+	t.Run("terminal: one line rewritten in place, cleared at the end", func(t *testing.T) {
+		var out bytes.Buffer
+		var mu sync.Mutex
+		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p.tty = true
+		for _, r := range rounds[:2] {
+			p.update(r)
+		}
+		p.done()
+		want := "\r\033[Kwaiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout) — round 1, next in 5s" +
+			"\r\033[Kwaiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout) — round 2, next in 15s" +
+			"\r\033[K"
+		if got := out.String(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("quiet", func(t *testing.T) {
+		var out bytes.Buffer
+		var mu sync.Mutex
+		p := newProgress(&out, &options{names: names, quiet: true}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p.update(rounds[0])
+		if out.Len() != 0 {
+			t.Errorf("got %q, want nothing with -q", out.String())
+		}
+	})
+}
