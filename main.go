@@ -118,11 +118,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
 		HideVersion:     true,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			checkCommand(stdout, stderr),
 			waitCommand(stdout, stderr),
 			versionCommand(stdout),
-		},
+		}, docsCommands(stdout)...),
 		// Exit codes are chosen by run alone; see STYLE.md on urfave/cli's
 		// ExitCoder type assertion.
 		ExitErrHandler: func(*cli.Context, error) {},

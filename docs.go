@@ -1,0 +1,317 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/urfave/cli/v2"
+)
+
+// manSection is the section netready's man page is installed in: it is a
+// system administration command (netready(8)), as urfave/cli's ToMan
+// assumes; the units' Documentation= must agree.
+const manSection = 8
+
+// docsCommands are hidden: they print the man page and the shell
+// completions from the CLI definition itself, so that neither can disagree
+// with --help. Packaging runs them at build time.
+func docsCommands(stdout io.Writer) []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:   "man",
+			Hidden: true,
+			Usage:  "print the man page (roff)",
+			Action: func(c *cli.Context) error {
+				page, err := manPage(c.App)
+				if err != nil {
+					return err
+				}
+				_, err = io.WriteString(stdout, page)
+				return err
+			},
+		},
+		{
+			Name:      "completion",
+			Hidden:    true,
+			Usage:     "print a shell completion script",
+			ArgsUsage: "bash|zsh|fish",
+			Action: func(c *cli.Context) error {
+				script, err := completion(c.App, c.Args().First())
+				if err != nil {
+					return err
+				}
+				_, err = io.WriteString(stdout, script)
+				return err
+			},
+		},
+	}
+}
+
+// manExtra are the sections of the man page that --help leaves out, in
+// the Markdown that urfave/cli's ToMan renders (a level-one heading becomes
+// a section).
+const manExtra = `
+
+# TARGETS
+
+Targets are URIs given as arguments (or in NETREADY_TARGETS). A malformed target is a
+usage error (exit 2) whose message names it, before any probing. Reports name each target
+as written.
+
+## link:any, link:IFACE
+
+The link (for **any**: some link other than loopback) is operationally up, or reports no
+operstate but is up with a carrier (tun, wireguard), and has a global-scope address whose
+duplicate address detection has finished.
+
+## route:default, route:default4, route:default6, route:ADDR
+
+**default4** and **default6**: some routing table has a unicast default route of that
+family whose output link (or one of whose nexthops' links) is up; blackhole and
+unreachable defaults do not count. **default** accepts either family. **ADDR**: the kernel
+has a route for ADDR (as **ip route get**) through a link that is up; an address of this
+host passes through its local route. No packet is sent.
+
+## dns:NAME[?type=TYPE], dns://SERVER[:PORT]/NAME[?type=TYPE]
+
+The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
+NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
+**.**), following CNAMEs. Replies must match the query's id and question; others are
+ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+
+## tcp://HOST:PORT
+
+A TCP connection to one of HOST's addresses is established.
+
+## http://URL, https://URL
+
+A GET of the URL gets a 2xx status. Redirects are not followed; one to another host is
+reported as a likely captive portal. https verifies the certificate. No proxy is used.
+
+## tls://HOST:PORT
+
+A TLS handshake succeeds and the certificate verifies for HOST. A certificate not valid
+yet, or expired, is reported with the system clock's reading.
+
+## icmp://HOST
+
+An echo reply comes back, over an unprivileged ICMP socket when
+net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).
+
+Host names in tcp, http, tls and icmp targets are resolved on every attempt (hosts file,
+then resolv.conf), never cached.
+
+# EXIT STATUS
+
+**0** ready (every target passes; with --any, one does). **1** not ready (check: some
+target fails; wait: at --timeout). **2** usage error. **126**, **127** the command after
+**--** cannot be executed, or is not found. **130**, **143** interrupted by SIGINT,
+SIGTERM. After **wait -- CMD**, the exit status is CMD's own.
+
+# ENVIRONMENT
+
+Every flag can be set from the environment; a flag on the command line wins.
+{{range .}}
+**{{.Env}}**
+: {{.Usage}}
+{{end}}
+**NETREADY_TARGETS**
+: the targets, separated by spaces, when none are given as arguments.
+
+**SSL_CERT_FILE**, **SSL_CERT_DIR**
+: trust roots for https and tls targets instead of the system's.
+
+# EXAMPLES
+
+In a systemd unit:
+
+    ExecStartPre=/usr/bin/netready wait --timeout 60s dns:api.example.com tcp://db.internal:5432
+
+In a script, replacing netready with the command once ready:
+
+    netready wait https://registry.internal/health -- ./deploy.sh
+
+What is wrong with the network right now:
+
+    netready check
+
+The default policy, as JSON:
+
+    netready check --json link:any route:default dns:.
+
+# FILES
+
+*/etc/resolv.conf*, */etc/hosts*, */etc/default/netready*
+
+# SEE ALSO
+
+systemd-networkd-wait-online(8), NetworkManager-wait-online.service(8), resolv.conf(5)
+`
+
+type envDoc struct{ Env, Usage string }
+
+// envDocs lists every NETREADY_* variable of the visible commands, once.
+func envDocs(app *cli.App) []envDoc {
+	seen := map[string]bool{}
+	var docs []envDoc
+	for _, cmd := range app.Commands {
+		for _, f := range cmd.Flags {
+			df, ok := f.(cli.DocGenerationFlag)
+			if !ok {
+				continue
+			}
+			for _, e := range df.GetEnvVars() {
+				if !seen[e] {
+					seen[e] = true
+					docs = append(docs, envDoc{e, "--" + f.Names()[0] + ": " + df.GetUsage()})
+				}
+			}
+		}
+	}
+	slices.SortFunc(docs, func(a, b envDoc) int { return strings.Compare(a.Env, b.Env) })
+	return docs
+}
+
+func manPage(app *cli.App) (string, error) {
+	var extra strings.Builder
+	if err := template.Must(template.New("man").Parse(manExtra)).Execute(&extra, envDocs(app)); err != nil {
+		return "", err
+	}
+	doc := *app
+	doc.Description = "netready probes what a service needs from the network: a link with an address, a route, " +
+		"a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint. **check** probes every target once and reports; " +
+		"**wait** probes in rounds until all pass, backing off exponentially between failed rounds and re-probing at " +
+		"once when the kernel reports a link, address or route change or resolv.conf changes. With no target, the " +
+		"policy is **" + strings.Join(defaultTargets, " ") + "**" + extra.String()
+	return doc.ToManWithSection(manSection)
+}
+
+// commandWords returns the visible commands and, for each, its flags.
+func commandWords(app *cli.App) (cmds []string, flags map[string][]string) {
+	flags = map[string][]string{}
+	for _, c := range app.Commands {
+		if c.Hidden {
+			continue
+		}
+		cmds = append(cmds, c.Name)
+		for _, f := range c.Flags {
+			for _, n := range f.Names() {
+				if len(n) == 1 {
+					flags[c.Name] = append(flags[c.Name], "-"+n)
+				} else {
+					flags[c.Name] = append(flags[c.Name], "--"+n)
+				}
+			}
+		}
+	}
+	return cmds, flags
+}
+
+// targetPrefixes are offered where a target may be typed.
+var targetPrefixes = []string{"link:any", "link:", "route:default", "route:default4", "route:default6", "route:", "dns:", "dns://", "tcp://", "http://", "https://", "tls://", "icmp://"}
+
+// The completion scripts are static: they never run netready, so a TAB can
+// never start a probe or a wait (urfave/cli v2's own bash completion runs a
+// command's action when TAB follows "--", its issue #1993). After "--" of
+// wait, the shell completes the command as usual.
+const bashCompletion = `# bash completion for netready; generated by "netready completion bash"
+_netready() {
+	local cur words cword cmd="" i
+	if declare -F _init_completion >/dev/null; then
+		_init_completion -n : || return
+	else
+		words=("${COMP_WORDS[@]}") cword=$COMP_CWORD cur=${COMP_WORDS[COMP_CWORD]}
+	fi
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		--)
+			# wait's command: complete it as the shell would, never run netready.
+			declare -F _command_offset >/dev/null && _command_offset $((i + 1))
+			return ;;
+		-*) ;;
+		*) [[ -z $cmd ]] && cmd=${words[i]} ;;
+		esac
+	done
+	if [[ -z $cmd ]]; then
+		COMPREPLY=($(compgen -W "{{join .Cmds " "}} --help" -- "$cur"))
+		return
+	fi
+	local flags
+	case $cmd in
+{{- range $c, $f := .Flags}}
+	{{$c}}) flags="{{join $f " "}} --help" ;;
+{{- end}}
+	*) return ;;
+	esac
+	case $cur in
+	-*) COMPREPLY=($(compgen -W "$flags" -- "$cur")) ;;
+	link:*) COMPREPLY=($(compgen -P link: -W "any $(ls /sys/class/net 2>/dev/null)" -- "${cur#link:}")) ;;
+	*) compopt -o nospace 2>/dev/null; COMPREPLY=($(compgen -W "{{join .Targets " "}}" -- "$cur")) ;;
+	esac
+	declare -F __ltrim_colon_completions >/dev/null && __ltrim_colon_completions "$cur"
+	return 0
+}
+complete -F _netready netready
+`
+
+const zshCompletion = `#compdef netready
+# zsh completion for netready; generated by "netready completion zsh".
+# Install as _netready in a directory of $fpath.
+local -a cmds targets
+cmds=({{join .Cmds " "}})
+targets=({{join .Targets " "}})
+local i cmd
+for ((i = 2; i < CURRENT; i++)); do
+	case ${words[i]} in
+	--) shift $i words; (( CURRENT -= i )); _normal; return ;;
+	-*) ;;
+	*) [[ -z $cmd ]] && cmd=${words[i]} ;;
+	esac
+done
+if [[ -z $cmd ]]; then
+	compadd -a cmds
+	return
+fi
+local -a flags
+case $cmd in
+{{- range $c, $f := .Flags}}
+{{$c}}) flags=({{join $f " "}} --help) ;;
+{{- end}}
+esac
+if [[ ${words[CURRENT]} == -* ]]; then
+	compadd -a flags
+elif [[ ${words[CURRENT]} == link:* ]]; then
+	compadd -P link: any /sys/class/net/*(N:t)
+else
+	compadd -S '' -a targets
+fi
+`
+
+func completion(app *cli.App, shell string) (string, error) {
+	cmds, flags := commandWords(app)
+	data := struct {
+		Cmds    []string
+		Flags   map[string][]string
+		Targets []string
+	}{cmds, flags, targetPrefixes}
+	var tmpl string
+	switch shell {
+	case "bash":
+		tmpl = bashCompletion
+	case "zsh":
+		tmpl = zshCompletion
+	case "fish":
+		return app.ToFishCompletion()
+	default:
+		return "", &usageError{fmt.Errorf("completion: unknown shell %q (want bash, zsh or fish)", shell)}
+	}
+	var b strings.Builder
+	t := template.Must(template.New(shell).Funcs(template.FuncMap{"join": strings.Join}).Parse(tmpl))
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
