@@ -81,6 +81,9 @@ func Start(opts Options) (*Watcher, error) {
 			w.log.Warn("netlink subscription refused: re-probing on the backoff schedule only", "error", err)
 		} else {
 			w.netlinkActive.Store(true)
+			// Stored before the reader starts, so that a Close right after
+			// Start finds the socket to close and wakes the reader.
+			w.sock.Store(s)
 			w.wg.Go(func() { w.readNetlink(ctx, s, opts) })
 		}
 	}
@@ -150,7 +153,6 @@ func subscribe(opts Options) (*nl.NetlinkSocket, error) {
 // lost is unknown and the state must be read again; the socket stays
 // usable. Any other error replaces the socket with a new subscription.
 func (w *Watcher) readNetlink(ctx context.Context, s *nl.NetlinkSocket, opts Options) {
-	w.sock.Store(s)
 	defer func() { w.sock.Load().Close() }()
 	for {
 		msgs, _, err := s.Receive()

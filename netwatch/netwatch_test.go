@@ -261,3 +261,23 @@ func TestResolvConfChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAtOnce: Close right after Start returns, though the reader may
+// not have run yet (it once blocked forever in Receive).
+func TestCloseAtOnce(t *testing.T) {
+	ns := netnstest.New(t)
+	h := nsHandle(t, ns)
+	for range 200 {
+		w, err := Start(Options{Netlink: true, NetNS: h, ResolvConf: filepath.Join(t.TempDir(), "resolv.conf"), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { w.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not return")
+		}
+	}
+}
