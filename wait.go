@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -47,6 +48,7 @@ func waitCommand(stdout, stderr io.Writer) *cli.Command {
 		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
 		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
 		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+		&cli.BoolFlag{Name: "extend-timeout", Usage: "under systemd, extend the unit's start timeout (EXTEND_TIMEOUT_USEC) after every round, so only --timeout ends a wait that is still probing", EnvVars: []string{"NETREADY_EXTEND_TIMEOUT"}},
 	)
 	return &cli.Command{
 		Name:      "wait",
@@ -135,7 +137,10 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 		}
 		return out
 	}
+	notify := newNotifier(log, c.Bool("extend-timeout"), o.probeTimeout)
+	notify.start(len(o.targets))
 	prog := newProgress(stderr, o, last, &mu, log)
+	prog.notify = notify
 	start := time.Now()
 	out, err := gate.Wait(ctx, gate.Config{
 		Targets:       len(o.targets),
@@ -179,6 +184,7 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 	if !o.quiet && !o.json {
 		fmt.Fprintln(stderr, report.Summary(rep))
 	}
+	notify.ready(report.Summary(rep), cmdPath != "")
 	if cmdPath != "" {
 		w.Close()
 		err := syscall.Exec(cmdPath, o.cmd, os.Environ())
@@ -200,6 +206,8 @@ type progress struct {
 	log   *slog.Logger
 	prev  string
 	drawn bool
+	// notify receives the same picture for systemd; nil for none.
+	notify *notifier
 }
 
 func newProgress(w io.Writer, o *options, last []probe.Result, mu *sync.Mutex, log *slog.Logger) *progress {
@@ -234,9 +242,6 @@ func (p *progress) failing(ok []bool) string {
 }
 
 func (p *progress) update(pr gate.Progress) {
-	if p.quiet {
-		return
-	}
 	if pr.Ready && !pr.Settling {
 		return
 	}
@@ -245,6 +250,10 @@ func (p *progress) update(pr gate.Progress) {
 		msg = "all targets pass; settling"
 	} else {
 		msg = "waiting for " + p.failing(pr.OK)
+	}
+	p.notify.progress(msg, pr.Next)
+	if p.quiet {
+		return
 	}
 	if p.tty {
 		line := fmt.Sprintf("%s — round %d, next in %s", msg, pr.Round, pr.Next.Round(time.Millisecond))
@@ -264,4 +273,86 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// extendMargin is added to what a round may take when extending systemd's
+// start timeout: the process needs a moment to report and exit.
+const extendMargin = 5 * time.Second
+
+// notifier speaks the sd_notify protocol when NOTIFY_SOCKET is set: STATUS=
+// after every round that changes the picture, EXTEND_TIMEOUT_USEC= after
+// every round with --extend-timeout, READY=1 once ready. A nil notifier, or
+// one without NOTIFY_SOCKET, does nothing.
+type notifier struct {
+	log          *slog.Logger
+	extend       bool
+	probeTimeout time.Duration
+	lastStatus   string
+	failed       bool
+}
+
+func newNotifier(log *slog.Logger, extend bool, probeTimeout time.Duration) *notifier {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil
+	}
+	return &notifier{log: log, extend: extend, probeTimeout: probeTimeout}
+}
+
+func (n *notifier) send(lines ...string) {
+	if n == nil || len(lines) == 0 {
+		return
+	}
+	if _, err := daemon.SdNotify(false, strings.Join(lines, "\n")); err != nil && !n.failed {
+		n.failed = true // say it once
+		n.log.Warn("sd_notify", "error", err)
+	}
+}
+
+// extendBy is what to ask of systemd: enough for the next round to start
+// and end, and to report.
+func (n *notifier) extendBy(next time.Duration) string {
+	return fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (next.Round(time.Millisecond) + n.probeTimeout + extendMargin).Microseconds())
+}
+
+// start announces the first round.
+func (n *notifier) start(targets int) {
+	if n == nil {
+		return
+	}
+	lines := []string{fmt.Sprintf("STATUS=probing %d targets", targets)}
+	if n.extend {
+		lines = append(lines, n.extendBy(0))
+	}
+	n.send(lines...)
+}
+
+// progress reports a round's picture and, with --extend-timeout, asks for
+// time until the end of the next round.
+func (n *notifier) progress(status string, next time.Duration) {
+	if n == nil {
+		return
+	}
+	var lines []string
+	if status != n.lastStatus {
+		n.lastStatus = status
+		lines = append(lines, "STATUS="+status)
+	}
+	if n.extend {
+		lines = append(lines, n.extendBy(next))
+	}
+	n.send(lines...)
+}
+
+// ready reports readiness. READY=1 is not sent when a command is about to
+// replace netready: under Type=notify that command is the service, and it
+// says when it is ready.
+func (n *notifier) ready(summary string, execing bool) {
+	if n == nil {
+		return
+	}
+	lines := []string{"STATUS=" + summary}
+	if !execing {
+		lines = append(lines, "READY=1")
+	}
+	n.send(lines...)
 }
