@@ -32,13 +32,13 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	}
 	res := Result{Local: allLoopback(servers)}
 	q := dns.Question{Name: t.Name, Qtype: t.QType, Qclass: dns.ClassINET}
-	var rrs []dns.RR
+	// accept runs in askAll's goroutines, one per server: it must not
+	// write to anything they share.
 	ok, all := askAll(ctx, rc, servers, q, func(r *dns.Msg) error {
 		if r.Rcode != dns.RcodeSuccess {
 			return &rcodeError{r.Rcode}
 		}
-		var err error
-		rrs, err = answers(r, q)
+		_, err := answers(r, q)
 		return err
 	})
 	tm.mark("query")
@@ -51,6 +51,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		res.Err = fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err)
 		return res
 	}
+	rrs, _ := answers(ok.msg, q)
 	res.Detail = fmt.Sprintf("%s answered %s%s", ok.server, describeRRs(rrs), map[string]string{"tcp": " over tcp"}[ok.transport])
 	return res
 }

@@ -90,13 +90,24 @@ func abortOnDone(ctx context.Context, c net.Conn) (stop func() bool) {
 
 // ctxErr prefers ctx's error to the I/O error it caused.
 func ctxErr(ctx context.Context, err error) error {
-	if ce := ctx.Err(); ce != nil && errTimeout(err) {
-		if errors.Is(ce, context.DeadlineExceeded) {
-			return errIOTimeout
-		}
+	if !errTimeout(err) || !ctxDone(ctx) {
+		return err
+	}
+	if ce := ctx.Err(); ce != nil && !errors.Is(ce, context.DeadlineExceeded) {
 		return ce
 	}
-	return err
+	return errIOTimeout
+}
+
+// ctxDone reports whether ctx is done or its deadline has passed. A socket
+// deadline set to ctx's deadline (abortOnDone) can fire before ctx's own
+// timer does, so ctx.Err() alone may still be nil when the read times out.
+func ctxDone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // errIOTimeout is what every probe reports when its attempt ran out of time.

@@ -76,13 +76,11 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
 		wg.Go(func() {
 			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
-			var rrs []dns.RR
+			// accept runs in askAll's goroutines, one per server: it
+			// must not write to anything they share.
 			ok, all := askAll(ctx, rc, rc.Servers, q, func(r *dns.Msg) error {
 				switch r.Rcode {
-				case dns.RcodeSuccess:
-					rrs, _ = answers(r, q)
-					return nil
-				case dns.RcodeNameError:
+				case dns.RcodeSuccess, dns.RcodeNameError:
 					return nil
 				}
 				return &rcodeError{r.Rcode}
@@ -91,6 +89,7 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 				errs[i] = joinServerErrors(all)
 				return
 			}
+			rrs, _ := answers(ok.msg, q)
 			for _, rr := range rrs {
 				switch rr := rr.(type) {
 				case *dns.A:

@@ -122,7 +122,7 @@ func (e *multiError) Unwrap() []error { return e.errs }
 // repeats, keeping the syscall error, and turns an expired ctx into
 // errIOTimeout.
 func cleanNetError(ctx context.Context, err error) error {
-	if ctx.Err() != nil && (errTimeout(err) || errors.Is(err, context.Canceled)) {
+	if errTimeout(err) && ctxDone(ctx) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return ctxErr(ctx, context.DeadlineExceeded)
 	}
 	var oe *net.OpError

@@ -66,18 +66,24 @@ func tlsError(ctx context.Context, err error, now time.Time) (error, string) {
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", ua.Cert.Issuer.CommonName),
+		issuer := ua.Cert.Issuer.CommonName
+		if issuer == "" { // say "O=Acme Co" rather than ""
+			issuer = ua.Cert.Issuer.String()
+		}
+		return fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", issuer),
 			"add the CA to the system trust store, or point SSL_CERT_FILE at it"
 	}
 	var hn x509.HostnameError
 	if errors.As(err, &hn) {
-		return fmt.Errorf("tls: %w", err), ""
+		// Not err: its message starts with "tls: failed to verify
+		// certificate: " already.
+		return fmt.Errorf("tls: %w", hn), ""
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
 		return fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)), ""
 	}
-	return fmt.Errorf("tls handshake: %w", err), ""
+	return fmt.Errorf("tls handshake: %w", cleanNetError(ctx, err)), ""
 }
 
 // isTLSError reports whether err came from the TLS layer: a failed
