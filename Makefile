@@ -12,6 +12,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 1m
 
 .PHONY: build test deps lint bench bench-probe bench-wait bench-check fuzz clean
+.PHONY: package package-stage package-deb package-rpm clean-dist
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o netready .
@@ -52,3 +53,42 @@ fuzz:
 
 clean:
 	rm -f netready
+
+# Packages: $(DIST)/netready_<version>_amd64.deb and
+# $(DIST)/netready-<version>.x86_64.rpm, built by nfpm (packaging/nfpm.yaml)
+# from the tools module: "go run" of the version tools/go.mod pins, never a
+# downloaded binary. The version comes from git (packaging/version.sh).
+# SOURCE_DATE_EPOCH (the last commit's time), -trimpath and gzip -n make two
+# builds of one tree byte-identical (the .rpm also records the build host's
+# name).
+DIST       ?= dist
+PKGVERSION ?= $(shell packaging/version.sh)
+PKGSTAGE    = $(DIST)/stage
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# "go run" must run in tools/ to use its go.mod; -exec starts nfpm back in
+# this directory, which the paths in packaging/nfpm.yaml are relative to.
+NFPM        = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_STAGE='$(PKGSTAGE)' \
+	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+package: package-deb package-rpm
+
+# The static binary (CGO_ENABLED=0, linux/amd64 like the packages), and the
+# man page and completions it generates from its own CLI definition.
+package-stage:
+	rm -rf $(PKGSTAGE)
+	mkdir -p $(PKGSTAGE)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGSTAGE)/netready .
+	$(PKGSTAGE)/netready man >$(PKGSTAGE)/netready.8
+	gzip -9n $(PKGSTAGE)/netready.8
+	$(PKGSTAGE)/netready completion bash >$(PKGSTAGE)/netready.bash
+	$(PKGSTAGE)/netready completion zsh >$(PKGSTAGE)/_netready
+	$(PKGSTAGE)/netready completion fish >$(PKGSTAGE)/netready.fish
+
+package-deb: package-stage
+	$(NFPM) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_amd64.deb
+
+package-rpm: package-stage
+	$(NFPM) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).x86_64.rpm
+
+clean-dist:
+	rm -rf $(DIST)

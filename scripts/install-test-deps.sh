@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's repositories, what the test suite runs besides Go:
 # iproute2 (ip, ss) for network namespaces and veth pairs, dnsmasq-base for
-# the interoperability test, util-linux (setpriv) and procps (sysctl).
+# the interoperability test, util-linux (setpriv) and procps (sysctl); for
+# the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
+# (rpm -qlp) and init-system-helpers (deb-systemd-helper).
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 set -euo pipefail
@@ -12,6 +14,10 @@ declare -A pkg=(
 	[dnsmasq]=dnsmasq-base
 	[setpriv]=util-linux
 	[sysctl]=procps
+	[systemd-analyze]=systemd
+	[man]=man-db
+	[rpm]=rpm
+	[deb-systemd-helper]=init-system-helpers
 )
 missing=()
 for cmd in "${!pkg[@]}"; do

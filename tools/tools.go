@@ -1,0 +1,14 @@
+//go:build tools
+
+// Package tools pins the build tools netready's packaging runs with
+// "go run", so that a package is built by the same nfpm on every machine
+// and nfpm's dependencies stay out of netready's own go.mod. It is never
+// compiled: the build tag keeps it out of every build.
+package tools
+
+import (
+	// nfpm builds the .deb and .rpm (make package). v2.45.2 is the newest
+	// release the module proxy serves here; v2.46 and later cannot be
+	// fetched.
+	_ "github.com/goreleaser/nfpm/v2/cmd/nfpm"
+)
