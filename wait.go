@@ -16,6 +16,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/netready/netready/backoff"
@@ -113,38 +114,15 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 
 	nl := netlinkHandle(log)
 	defer nl.Close()
-	var (
-		mu   sync.Mutex
-		last = make([]probe.Result, len(o.targets))
-	)
-	prober := func(ctx context.Context, due []int) []gate.Result {
-		env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
-		ts := make([]probe.Target, len(due))
-		for j, i := range due {
-			ts[j] = o.targets[i]
-		}
-		rs := probe.Round(ctx, env, ts, o.probeTimeout)
-		out := make([]gate.Result, len(rs))
-		abandoned := errors.Is(ctx.Err(), context.Canceled)
-		mu.Lock()
-		defer mu.Unlock()
-		for j, r := range rs {
-			out[j] = gate.Result{OK: r.OK, Local: r.Local}
-			if !abandoned {
-				last[due[j]] = r
-				logResult(log, o.names[due[j]], r)
-			}
-		}
-		return out
-	}
+	pr := newProber(o, nl, log)
 	notify := newNotifier(log, c.Bool("extend-timeout"), o.probeTimeout)
 	notify.start(len(o.targets))
-	prog := newProgress(stderr, o, last, &mu, log)
+	prog := newProgress(stderr, o, pr.last, &pr.mu, log)
 	prog.notify = notify
 	start := time.Now()
 	out, err := gate.Wait(ctx, gate.Config{
 		Targets:       len(o.targets),
-		Probe:         prober,
+		Probe:         pr.round,
 		Schedule:      sched,
 		Any:           o.any,
 		Timeout:       o.timeout,
@@ -155,15 +133,7 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 		Progress:      prog.update,
 	})
 	prog.done()
-	rep := report.Outcome{Ready: out.Ready, Elapsed: time.Since(start), Rounds: out.Rounds, Targets: make([]report.Target, len(last))}
-	mu.Lock()
-	for i, r := range last {
-		rep.Targets[i] = report.Target{Name: o.names[i], OK: r.OK, Latency: r.Latency, Detail: r.Detail, Err: r.Err, Hint: r.Hint, Attempts: out.Attempts[i]}
-		if out.Attempts[i] == 0 {
-			rep.Targets[i].Err = errors.New("not probed")
-		}
-	}
-	mu.Unlock()
+	rep := pr.outcome(out.Ready, out.Rounds, out.Attempts, time.Since(start))
 	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "overruns", w.Overruns())
 
 	if err != nil && !errors.Is(err, gate.ErrTimeout) {
@@ -191,6 +161,58 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 		return &cmdError{126, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
 	}
 	return nil
+}
+
+// prober runs the rounds of wait and watch, and keeps the last result of
+// each target for the report. Its methods are safe for concurrent use.
+type prober struct {
+	o   *options
+	nl  *netlink.Handle
+	log *slog.Logger
+
+	mu   sync.Mutex
+	last []probe.Result
+}
+
+func newProber(o *options, nl *netlink.Handle, log *slog.Logger) *prober {
+	return &prober{o: o, nl: nl, log: log, last: make([]probe.Result, len(o.targets))}
+}
+
+// round is a gate.Prober: it probes the due targets with a fresh Env, so
+// resolv.conf and the hosts file are read again.
+func (p *prober) round(ctx context.Context, due []int) []gate.Result {
+	env := probe.NewEnv(p.o.resolvConf, p.o.hostsFile, p.nl)
+	ts := make([]probe.Target, len(due))
+	for j, i := range due {
+		ts[j] = p.o.targets[i]
+	}
+	rs := probe.Round(ctx, env, ts, p.o.probeTimeout)
+	out := make([]gate.Result, len(rs))
+	abandoned := errors.Is(ctx.Err(), context.Canceled)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for j, r := range rs {
+		out[j] = gate.Result{OK: r.OK, Local: r.Local}
+		if !abandoned {
+			p.last[due[j]] = r
+			logResult(p.log, p.o.names[due[j]], r)
+		}
+	}
+	return out
+}
+
+// outcome is the report of the last results.
+func (p *prober) outcome(ready bool, rounds int, attempts []int, elapsed time.Duration) report.Outcome {
+	rep := report.Outcome{Ready: ready, Elapsed: elapsed, Rounds: rounds, Targets: make([]report.Target, len(p.last))}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, r := range p.last {
+		rep.Targets[i] = report.Target{Name: p.o.names[i], OK: r.OK, Latency: r.Latency, Detail: r.Detail, Err: r.Err, Hint: r.Hint, Attempts: attempts[i]}
+		if attempts[i] == 0 {
+			rep.Targets[i].Err = errors.New("not probed")
+		}
+	}
+	return rep
 }
 
 // progress shows what is still failing: on a terminal, one line rewritten
