@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, permuteArgs(app, args))
+	if errors.Is(err, errStopped) {
+		return exitReady // watch ends this way on a signal
+	}
 	var se *signalError
 	if errors.As(context.Cause(ctx), &se) {
 		return 128 + int(se.sig)
@@ -121,6 +124,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: append([]*cli.Command{
 			checkCommand(stdout, stderr),
 			waitCommand(stdout, stderr),
+			watchCommand(stdout, stderr),
 			versionCommand(stdout),
 		}, docsCommands(stdout)...),
 		// Exit codes are chosen by run alone; see STYLE.md on urfave/cli's

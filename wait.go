@@ -42,13 +42,7 @@ func (e *cmdError) Error() string { return e.err.Error() }
 func (e *cmdError) Unwrap() error { return e.err }
 
 func waitCommand(stdout, stderr io.Writer) *cli.Command {
-	flags := append(probeFlags(2*time.Minute, "give up after this long (0: wait forever)"),
-		&cli.DurationFlag{Name: "settle", Usage: "ready only once every target has kept passing, with no network change, for this long", EnvVars: []string{"NETREADY_SETTLE"}},
-		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
-		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
-		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
-		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
-		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+	flags := append(append(probeFlags(2*time.Minute, "give up after this long (0: wait forever)"), pacingFlags()...),
 		&cli.BoolFlag{Name: "extend-timeout", Usage: "under systemd, extend the unit's start timeout (EXTEND_TIMEOUT_USEC) after every round, so only --timeout ends a wait that is still probing", EnvVars: []string{"NETREADY_EXTEND_TIMEOUT"}},
 	)
 	return &cli.Command{
@@ -79,17 +73,38 @@ func waitCommand(stdout, stderr io.Writer) *cli.Command {
 // target every 250ms (measured by BenchmarkIdle). GOMAXPROCS overrides it.
 const waitProcs = 1
 
+// pacingFlags are wait's and watch's: when to probe again.
+func pacingFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "settle", Usage: "ready only once every target has kept passing, with no network change, for this long", EnvVars: []string{"NETREADY_SETTLE"}},
+		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
+		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
+		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
+		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
+		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+	}
+}
+
+// pacing reads the pacing flags into a schedule and intervals.
+func pacing(c *cli.Context) (sched *backoff.Schedule, settle, local time.Duration, err error) {
+	sched, err = backoff.New(c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier"), backoff.DefaultJitter)
+	if err != nil {
+		return nil, 0, 0, &usageError{fmt.Errorf("backoff: %w", err)}
+	}
+	settle, local = c.Duration("settle"), c.Duration("local-interval")
+	if settle < 0 || local <= 0 {
+		return nil, 0, 0, &usageError{fmt.Errorf("--settle must not be negative and --local-interval must be positive")}
+	}
+	return sched, settle, local, nil
+}
+
 func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, stdout, stderr io.Writer) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(waitProcs)
 	}
-	sched, err := backoff.New(c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier"), backoff.DefaultJitter)
+	sched, settle, local, err := pacing(c)
 	if err != nil {
-		return &usageError{fmt.Errorf("backoff: %w", err)}
-	}
-	settle, local := c.Duration("settle"), c.Duration("local-interval")
-	if settle < 0 || local <= 0 {
-		return &usageError{fmt.Errorf("--settle must not be negative and --local-interval must be positive")}
+		return err
 	}
 	var cmdPath string
 	if len(o.cmd) > 0 {
@@ -208,7 +223,7 @@ func (p *prober) outcome(ready bool, rounds int, attempts []int, elapsed time.Du
 	defer p.mu.Unlock()
 	for i, r := range p.last {
 		rep.Targets[i] = report.Target{Name: p.o.names[i], OK: r.OK, Latency: r.Latency, Detail: r.Detail, Err: r.Err, Hint: r.Hint, Attempts: attempts[i]}
-		if attempts[i] == 0 {
+		if r.Target.Kind == "" { // no attempt has finished
 			rep.Targets[i].Err = errors.New("not probed")
 		}
 	}
