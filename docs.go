@@ -144,11 +144,20 @@ The default policy, as JSON:
 
 # FILES
 
-*/etc/resolv.conf*, */etc/hosts*, */etc/default/netready*
+*/etc/resolv.conf*, */etc/hosts*
+
+*/etc/default/netready*
+: the environment of **netready-wait-online.service**, which holds network-online.target
+back until netready wait succeeds.
+
+*/usr/share/doc/netready/examples*
+: a drop-in gating one service with ExecStartPre=, a unit ordered after
+network-online.target, and the ICMP options.
 
 # SEE ALSO
 
-systemd-networkd-wait-online(8), NetworkManager-wait-online.service(8), resolv.conf(5)
+systemd-networkd-wait-online(8), NetworkManager-wait-online.service(8), systemd.special(7),
+resolv.conf(5)
 `
 
 type envDoc struct{ Env, Usage string }
