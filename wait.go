@@ -99,9 +99,6 @@ func pacing(c *cli.Context) (sched *backoff.Schedule, settle, local time.Duratio
 }
 
 func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, stdout, stderr io.Writer) error {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(waitProcs)
-	}
 	sched, settle, local, err := pacing(c)
 	if err != nil {
 		return err
@@ -119,17 +116,11 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 		}
 	}
 
-	// Subscribe before the first round, so no change is lost between the
-	// first look and the subscription.
-	w, err := netwatch.Start(netwatch.Options{Netlink: !c.Bool("no-netlink"), ResolvConf: o.resolvConf, Logger: log})
+	w, pr, stop, err := watching(c, o, log)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-
-	nl := netlinkHandle(log)
-	defer nl.Close()
-	pr := newProber(o, nl, log)
+	defer stop()
 	notify := newNotifier(log, c.Bool("extend-timeout"), o.probeTimeout)
 	notify.start(len(o.targets))
 	prog := newProgress(stderr, o, pr.last, &pr.mu, log)
@@ -171,11 +162,27 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 	}
 	notify.ready(report.Summary(rep), cmdPath != "")
 	if cmdPath != "" {
-		w.Close()
+		stop()
 		err := syscall.Exec(cmdPath, o.cmd, os.Environ())
 		return &cmdError{126, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
 	}
 	return nil
+}
+
+// watching starts what wait and watch share: the change watcher, subscribed
+// before the first round so that no change between the first look and the
+// subscription is lost, and the prober with its netlink handle. stop ends
+// both; calling it twice is harmless.
+func watching(c *cli.Context, o *options, log *slog.Logger) (w *netwatch.Watcher, pr *prober, stop func(), err error) {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(waitProcs)
+	}
+	w, err = netwatch.Start(netwatch.Options{Netlink: !c.Bool("no-netlink"), ResolvConf: o.resolvConf, Logger: log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nl := netlinkHandle(log)
+	return w, newProber(o, nl, log), func() { w.Close(); nl.Close() }, nil
 }
 
 // prober runs the rounds of wait and watch, and keeps the last result of

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/netready/netready/gate"
-	"github.com/netready/netready/netwatch"
 )
 
 // errStopped ends watch on SIGINT or SIGTERM: exit 0, it is how a watch
@@ -56,9 +53,6 @@ type transition struct {
 }
 
 func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, stdout io.Writer) error {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(waitProcs)
-	}
 	sched, settle, local, err := pacing(c)
 	if err != nil {
 		return err
@@ -67,14 +61,11 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 	if recheck <= 0 {
 		return &usageError{fmt.Errorf("--recheck must be positive")}
 	}
-	w, err := netwatch.Start(netwatch.Options{Netlink: !c.Bool("no-netlink"), ResolvConf: o.resolvConf, Logger: log})
+	w, pr, stop, err := watching(c, o, log)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	nl := netlinkHandle(log)
-	defer nl.Close()
-	pr := newProber(o, nl, log)
+	defer stop()
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
 	all := make([]int, len(o.targets))
