@@ -3,7 +3,8 @@
 # iproute2 (ip, ss) for network namespaces and veth pairs, dnsmasq-base for
 # the interoperability test, util-linux (setpriv) and procps (sysctl); for
 # the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
-# (rpm -qlp) and init-system-helpers (deb-systemd-helper).
+# (rpm -qlp) and init-system-helpers (deb-systemd-helper); for the end-to-end
+# tests systemd-container (systemd-nspawn boots the host's /usr).
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 set -euo pipefail
@@ -18,6 +19,8 @@ declare -A pkg=(
 	[man]=man-db
 	[rpm]=rpm
 	[deb-systemd-helper]=init-system-helpers
+	[systemd-nspawn]=systemd-container
+	[nsenter]=util-linux
 )
 missing=()
 for cmd in "${!pkg[@]}"; do
