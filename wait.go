@@ -109,7 +109,9 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 		// whole timeout.
 		if cmdPath, err = exec.LookPath(o.cmd[0]); err != nil {
 			code := 127
-			if errors.Is(err, os.ErrPermission) {
+			// A shell says 126 for a file it may not execute and for a
+			// directory (exec.LookPath reports EISDIR for that).
+			if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EISDIR) {
 				code = 126
 			}
 			return &cmdError{code, fmt.Errorf("%s: %w", o.cmd[0], err)}

@@ -46,7 +46,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if ok == nil {
 		err := joinServerErrors(all)
 		if t.Server == "" && rc.Defaulted {
-			err = fmt.Errorf("%s names no nameserver, so the default was tried: %w", rc.Path, err)
+			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
 		res.Err = fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err)
 		return res

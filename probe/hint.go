@@ -30,6 +30,8 @@ func hintFor(err error) string {
 		}
 	}
 	switch {
+	case errors.Is(err, errNetlinkRefused):
+		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing is listening on that port: is the service running?"
 	case errors.Is(err, syscall.ENETUNREACH):

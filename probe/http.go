@@ -116,5 +116,8 @@ func httpError(ctx context.Context, t Target, err error, tm *timing) (error, str
 		}
 		return fmt.Errorf("no %s before the probe timed out: %w", step, ctxErr(ctx, context.DeadlineExceeded)), ""
 	}
-	return fmt.Errorf("request: %w", err), ""
+	// cleanNetError drops what net/http and net put around the cause
+	// ("readLoopPeekFailLocked: read tcp 10.0.0.2:41234->10.0.0.1:80:
+	// read: "), which names a function and a port, not a step.
+	return fmt.Errorf("request: %w", cleanNetError(ctx, err)), ""
 }

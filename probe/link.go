@@ -22,7 +22,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 	if t.Iface == LinkAny {
 		all, err := retryDump(h.LinkList)
 		if err != nil {
-			res.Err = fmt.Errorf("list links: %w", err)
+			res.Err = fmt.Errorf("list links: %w", netlinkErr(err))
 			return res
 		}
 		for _, l := range all {
@@ -43,7 +43,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 				res.Hint = "`ip link` lists the links this host has"
 				return res
 			}
-			res.Err = fmt.Errorf("link %s: %w", t.Iface, err)
+			res.Err = fmt.Errorf("link %s: %w", t.Iface, netlinkErr(err))
 			return res
 		}
 		links = []netlink.Link{l}
@@ -108,7 +108,7 @@ func linkReady(h *netlink.Handle, l netlink.Link) (detail, problem string, err e
 	}
 	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
-		return "", "", fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+		return "", "", fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, netlinkErr(err))
 	}
 	var pending []string
 	for _, a := range addrs {
@@ -128,6 +128,23 @@ func linkReady(h *netlink.Handle, l netlink.Link) (detail, problem string, err e
 		return "", "is up, no global address yet (" + strings.Join(pending, ", ") + ")", nil
 	}
 	return "", "is up, no global address", nil
+}
+
+// errNetlinkRefused is a netlink request that failed because no netlink
+// socket could be opened: a sandbox that forbids AF_NETLINK (systemd's
+// RestrictAddressFamilies=, a seccomp filter) fails socket(2) with
+// EAFNOSUPPORT, which said alone reads like a network problem.
+var errNetlinkRefused = errors.New("netlink socket refused")
+
+// netlinkErr names the refusal in err, the error of a netlink request, when
+// the request's socket could not be opened. A netlink request itself never
+// fails with these errnos (an unknown family is EOPNOTSUPP), so they mean
+// socket(2) failed.
+func netlinkErr(err error) error {
+	if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
+		return fmt.Errorf("%w: %w", errNetlinkRefused, err)
+	}
+	return err
 }
 
 // retryDump runs a netlink dump again when the kernel reports that it was

@@ -29,6 +29,8 @@ type ResolvConf struct {
 	// exist), so Servers holds the fallback glibc and Go use: the loopback
 	// addresses.
 	Defaulted bool
+	// Missing reports that the file did not exist.
+	Missing bool
 	// Path is the file this was read from.
 	Path string
 }
@@ -46,17 +48,27 @@ func ReadResolvConf(path string) (*ResolvConf, error) {
 	}
 	rc := ParseResolvConf(data)
 	rc.Path = path
+	rc.Missing = err != nil
 	return rc, nil
+}
+
+// defaultReason says why the loopback default is used, for an error that
+// follows it: "/etc/resolv.conf names no nameserver".
+func (rc *ResolvConf) defaultReason() string {
+	if rc.Missing {
+		return rc.Path + " does not exist"
+	}
+	return rc.Path + " names no nameserver"
 }
 
 // ParseResolvConf parses the contents of a resolv.conf file. It never fails:
 // like the C library, it skips lines it does not understand.
 func ParseResolvConf(data []byte) *ResolvConf {
 	rc := &ResolvConf{Ndots: 1, Timeout: 5 * time.Second, Attempts: 2}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	// Lines of any length, as glibc reads them (getline): a line too long
+	// for a bufio.Scanner would end the parse and hide the lines after it.
+	for b := range bytes.Lines(data) {
+		line := string(b)
 		if i := strings.IndexAny(line, "#;"); i >= 0 {
 			line = line[:i]
 		}

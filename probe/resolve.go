@@ -129,6 +129,9 @@ func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) ([]netip
 	addrs, err := e.lookupHost(ctx, rc, host)
 	tm.mark("resolve")
 	if err != nil {
+		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
+			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+		}
 		return nil, &resolveError{host: host, err: err}
 	}
 	return addrs, nil

@@ -71,7 +71,7 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail, problem
 		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("list %s routes: %w", familyName(fam), err)
+		return "", "", fmt.Errorf("list %s routes: %w", familyName(fam), netlinkErr(err))
 	}
 	var down []string
 	for _, r := range routes {
@@ -128,6 +128,9 @@ func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
 func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 	routes, err := h.RouteGet(addr)
 	if err != nil {
+		if err := netlinkErr(err); errors.Is(err, errNetlinkRefused) {
+			return "", fmt.Errorf("route get %s: %w", addr, err)
+		}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			return "", fmt.Errorf("no route to %s: %s", addr, errno.Error())
@@ -140,7 +143,7 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 	r := routes[0]
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
-		return "", fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, err)
+		return "", fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, netlinkErr(err))
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
 	if up, state := linkUp(l); !up && l.Attrs().Flags&net.FlagLoopback == 0 {

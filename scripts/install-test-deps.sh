@@ -4,7 +4,8 @@
 # the interoperability test, util-linux (setpriv) and procps (sysctl); for
 # the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
 # (rpm -qlp) and init-system-helpers (deb-systemd-helper); for the end-to-end
-# tests systemd-container (systemd-nspawn boots the host's /usr).
+# tests systemd-container (systemd-nspawn boots the host's /usr); nftables
+# for the fault test of a blackholed port.
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 set -euo pipefail
@@ -21,6 +22,7 @@ declare -A pkg=(
 	[deb-systemd-helper]=init-system-helpers
 	[systemd-nspawn]=systemd-container
 	[nsenter]=util-linux
+	[nft]=nftables
 )
 missing=()
 for cmd in "${!pkg[@]}"; do
