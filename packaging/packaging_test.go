@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/netready/netready/internal/hostlock"
+	"github.com/netready/netready/internal/netnstest"
 	"io"
 	"io/fs"
 	"maps"
@@ -485,6 +486,11 @@ func TestDefaultFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ns := netnstest.New(t)
+	emptyConf := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(emptyConf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	example := regexp.MustCompile(`^#(NETREADY_[A-Z_]+)=(.*)$`)
 	n := 0
 	for i, line := range strings.Split(string(b), "\n") {
@@ -508,8 +514,11 @@ func TestDefaultFile(t *testing.T) {
 		}
 		// --timeout 1ms wins over NETREADY_TIMEOUT: the value is parsed, then
 		// one short round either passes (0) or not (1); 2 is a usage error.
-		cmd := exec.Command(bin, "wait", "--timeout", "1ms", "--quiet")
-		cmd.Env = append(os.Environ(), name+"="+value)
+		// The round runs in an empty network namespace (loopback only) with
+		// an empty resolv.conf unless the example sets one, so no probe of
+		// an example target can leave this test.
+		cmd := ns.Command(t.Context(), bin, "wait", "--timeout", "1ms", "--quiet")
+		cmd.Env = append(os.Environ(), "NETREADY_RESOLV_CONF="+emptyConf, "NETREADY_HOSTS_FILE=", name+"="+value)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
 		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {

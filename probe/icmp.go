@@ -80,7 +80,11 @@ func ping(ctx context.Context, a netip.Addr) (time.Duration, error) {
 		p.Count = 1
 		p.Interval = icmpInterval
 		if dl, ok := ctx.Deadline(); ok {
-			p.Timeout = time.Until(dl)
+			// pro-bing panics on a timeout that is not positive (its
+			// time.NewTicker), which a deadline already passed gives.
+			if p.Timeout = time.Until(dl); p.Timeout <= 0 {
+				return 0, errIOTimeout
+			}
 		}
 		err := p.RunWithContext(ctx)
 		if err != nil && isPermission(err) {
