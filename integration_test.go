@@ -440,8 +440,11 @@ func TestIntegrationTCPHTTPTLS(t *testing.T) {
 	caEnv := []string{"SSL_CERT_FILE=" + ca.WriteFile(t)}
 
 	tests := []struct {
-		name    string
-		env     []string
+		name string
+		env  []string
+		// patient is for targets that must not time out: a TLS handshake
+		// under the race detector on a loaded machine can take over 1s.
+		patient bool
 		targets []string
 		wants   []want
 	}{
@@ -470,17 +473,20 @@ func TestIntegrationTCPHTTPTLS(t *testing.T) {
 		},
 		{
 			name:    "https and tls with the CA",
+			patient: true,
 			env:     caEnv,
 			targets: []string{"https://server.test/ok", "https://10.213.1.1/ok", "tls://server.test:443", "tls://server.test:8443", "https://server.test:8443/ok"},
 			wants:   []want{pass(), pass(), pass(), fail("certificate for server.test is not valid until"), fail("is not valid until")},
 		},
 		{
 			name:    "https without the CA",
+			patient: true,
 			targets: []string{"https://server.test/ok", "tls://server.test:443"},
 			wants:   []want{fail("certificate signed by an unknown authority"), fail("certificate signed by an unknown authority")},
 		},
 		{
 			name:    "tls to a server that does not speak it",
+			patient: true,
 			env:     caEnv,
 			targets: []string{"tls://server.test:80"},
 			wants:   []want{fail("tls handshake")},
@@ -489,7 +495,11 @@ func TestIntegrationTCPHTTPTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			checkTargets(t, l.client, opts{env: tt.env, flags: fast}, tt.targets, tt.wants)
+			flags := fast
+			if tt.patient {
+				flags = []string{"--probe-timeout", "10s"}
+			}
+			checkTargets(t, l.client, opts{env: tt.env, flags: flags}, tt.targets, tt.wants)
 		})
 	}
 }
