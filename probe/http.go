@@ -36,7 +36,12 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialFirst(ctx, addrs, port)
-			tm.mark("connect")
+			// Phases are marked only when they succeed: net/http calls
+			// these hooks with the failure too after the request's context
+			// ended, and httpError names the step that timed out from them.
+			if err == nil {
+				tm.mark("connect")
+			}
 			return c, err
 		},
 		TLSClientConfig:    tlsConfig(host, env.RootCAs),
@@ -50,7 +55,11 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	trace := &httptrace.ClientTrace{
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tm.mark("tls") },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err == nil {
+				tm.mark("tls")
+			}
+		},
 		GotFirstResponseByte: func() { tm.mark("request") },
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, t.URL.String(), nil)
