@@ -92,3 +92,22 @@ package-rpm: package-stage
 
 clean-dist:
 	rm -rf $(DIST)
+
+# Issue 5: stress runs, the command-line fuzzer, one table of benchmarks.
+.PHONY: stress fuzz-cli bench-table
+
+# Thousands of netready wait runs in namespaces (stress_test.go): 1,000
+# ready runs, 1,000 randomized trials, and the same with CPU 1 kept busy at
+# --probe-timeout 100ms and 1s. The tests skip unless NETREADY_STRESS is
+# set; NETREADY_STRESS_N, _WORKERS and _SEED tune them.
+stress: deps
+	NETREADY_STRESS=1 $(GO) test -count=1 -v -timeout 120m -run '^TestStress' .
+
+# The flag and environment layer, fuzzed without probing (fuzz_cli_test.go).
+fuzz-cli:
+	$(GO) test . -run '^$$' -fuzz '^FuzzCommandLine$$' -fuzztime $(FUZZTIME)
+
+# One table: wait/check wall time beside true, check over 1/100/1,000
+# targets, event-to-ready latency, idle CPU, storm rounds, peak RSS, size.
+bench-table: deps
+	scripts/bench-table.sh

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/netready/netready/backoff"
+)
+
+// FuzzCommandLine fuzzes the flag and environment layer of the CLI without
+// ever probing anything: every command's Action is replaced by one that
+// only parses (parseOptions, and pacing for wait and watch) and returns.
+// version keeps its own Action, which only checks its arguments and prints.
+//
+// The input is a command (chosen by cmd from fuzzCommands), a string of
+// arguments (split on NULs when it has one, else on white space) and
+// NETREADY_* environment values, one "NAME=VALUE" per line (NAME with or
+// without the NETREADY_ prefix; an unknown NAME picks a variable by its
+// length, so that mutations still reach every variable).
+//
+// It asserts that nothing panics, that every failure is a *usageError
+// (exit 2) whose message names something the input said (a flag, a value,
+// an argument, a variable) and that leaves stdout empty, and that what
+// parses is usable: positive probe timeout, non-negative timeout, targets,
+// string values that come from the input, and a backoff schedule whose
+// intervals are positive and within --backoff-max.
+//
+// It sets environment variables with os.Setenv: the fuzz function must
+// not run in parallel with anything that reads them (fuzz workers are
+// separate processes and call it sequentially; the seed corpus runs after
+// the package's tests).
+func FuzzCommandLine(f *testing.F) {
+	seeds := []struct {
+		cmd       string
+		args, env string
+	}{
+		{"check", "", ""},
+		{"check", "--json route:default dns:.", ""},
+		{"check", "route:default --json -q", ""},
+		{"check", "dns:. --probe-timeout 500ms --timeout=2s link:any", ""},
+		{"check", "--timeout", ""},
+		{"check", "route:127.0.0.1 --resolv-conf", ""},
+		{"check", "--probe-timeout soon route:127.0.0.1", ""},
+		{"check", "--probe-timeout 0s", ""},
+		{"check", "--probe-timeout=-1ms", ""},
+		{"check", "--timeout -1s route:127.0.0.1", ""},
+		{"check", "--json=maybe", ""},
+		{"check", "-v=x -q", ""},
+		{"check", "--no-such-flag", ""},
+		{"check", "---x", ""},
+		{"check", "tcp://db.internal", ""},
+		{"check", "db.internal:5432", ""},
+		{"check", "route:default -- sh -c true", ""},
+		{"check", "--resolv-conf= dns:.", ""},
+		{"check", "\x00\x00", ""},
+		{"check", "dns:x\x00--json\x00\x00tcp://[::1]:1", ""},
+		{"wait", "--timeout 0 route:default -- ./deploy.sh --json", ""},
+		{"wait", "-- ./deploy.sh", ""},
+		{"wait", "route:default --backoff-initial 0", ""},
+		{"wait", "--backoff-initial=1h --backoff-max 1s", ""},
+		{"wait", "--backoff-multiplier 0.5", ""},
+		{"wait", "--backoff-multiplier NaN --backoff-initial 1ms", ""},
+		{"wait", "--backoff-multiplier Inf", ""},
+		{"wait", "--backoff-multiplier 1e308 --backoff-max 2562047h", ""},
+		{"wait", "--settle -1s", ""},
+		{"wait", "--local-interval 0", ""},
+		{"wait", "--extend-timeout=false --settle 1s --any", ""},
+		{"watch", "--recheck 1s dns:.", ""},
+		{"watch", "--no-netlink=true --json", ""},
+		{"version", "", ""},
+		{"version", "extra", ""},
+		{"version", "--json", ""},
+		{"", "", ""},
+		{"", "bogus", ""},
+		{"", "--bogus check", ""},
+		{"", "check --help", ""},
+		{"check", "", "TIMEOUT=bogus"},
+		{"check", "", "NETREADY_PROBE_TIMEOUT=-5s"},
+		{"check", "", "JSON=maybe"},
+		{"check", "", "TARGETS=tcp://x"},
+		{"check", "", "TARGETS=route:default  dns:. \t link:any"},
+		{"check", "", "RESOLV_CONF="},
+		{"check", "", "HOSTS_FILE=\nRESOLV_CONF=/tmp/r"},
+		{"check", "route:default", "TARGETS=tcp://x\nQUIET=1"},
+		{"wait", "", "BACKOFF_MULTIPLIER=NaN"},
+		{"wait", "", "BACKOFF_INITIAL=0\nBACKOFF_MAX=1s"},
+		{"wait", "", "SETTLE=-1s"},
+		{"wait", "", "LOCAL_INTERVAL=0s"},
+		{"wait", "", "EXTEND_TIMEOUT=sure"},
+		{"watch", "", "RECHECK=1s\nNO_NETLINK=1"},
+	}
+	for _, s := range seeds {
+		f.Add(uint8(slices.Index(fuzzCommands, s.cmd)), s.args, s.env)
+	}
+	vars := envVars(newApp(new(bytes.Buffer), new(bytes.Buffer)))
+	f.Fuzz(func(t *testing.T, cmd uint8, args, env string) {
+		argv := []string{"netready"}
+		if c := fuzzCommands[int(cmd)%len(fuzzCommands)]; c != "" {
+			argv = append(argv, c)
+		}
+		argv = append(argv, splitArgs(args)...)
+		envs := parseEnv(vars, env)
+		restore := setEnv(t, vars, envs)
+		defer restore()
+
+		p, stdout, err := parseCommandLine(argv)
+		if err != nil {
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				if bug := knownNonUsageError(p, err); bug != "" {
+					t.Skipf("%q %q: %T %q: known bug: %s", argv, envs, err, err, bug)
+				}
+				t.Fatalf("%q %q: got error %T %q, want a *usageError (exit 2)", argv, envs, err, err)
+			}
+			if msg := err.Error(); !namesInput(msg, argv[1:], envs) {
+				if bug := knownMessageGap(msg); bug != "" {
+					t.Skipf("%q %q: %q: known gap: %s", argv, envs, msg, bug)
+				}
+				t.Fatalf("%q %q: got message %q, want it to name the offending flag, value, argument or variable", argv, envs, msg)
+			}
+			if len(argv) > 1 && slices.Contains(fuzzCommands[:4], argv[1]) && stdout != "" {
+				t.Fatalf("%q %q: usage error %q printed %q on stdout, want nothing", argv, envs, err, stdout)
+			}
+			return
+		}
+		if p.o == nil {
+			return // help, version
+		}
+		o := p.o
+		if o.timeout < 0 || o.probeTimeout <= 0 {
+			t.Fatalf("%q %q: parsed --timeout %s --probe-timeout %s, want >= 0 and > 0", argv, envs, o.timeout, o.probeTimeout)
+		}
+		if len(o.targets) == 0 || len(o.targets) != len(o.names) {
+			t.Fatalf("%q %q: parsed %d targets from %d names, want as many and at least one", argv, envs, len(o.targets), len(o.names))
+		}
+		for _, v := range []struct{ flag, env, got, def string }{
+			{"resolv-conf", "NETREADY_RESOLV_CONF", o.resolvConf, p.defResolvConf},
+			{"hosts-file", "NETREADY_HOSTS_FILE", o.hostsFile, p.defHostsFile},
+		} {
+			if !fromInput(v.got, v.def, argv[1:], envs[v.env]) {
+				if bug := knownValueBug(v.got, argv); bug != "" {
+					t.Skipf("%q %q: --%s is %q: known bug: %s", argv, envs, v.flag, v.got, bug)
+				}
+				t.Fatalf("%q %q: --%s is %q, which is neither its default %q nor a value in the input", argv, envs, v.flag, v.got, v.def)
+			}
+		}
+		if p.sched == nil {
+			return // check
+		}
+		if p.settle < 0 || p.local <= 0 {
+			t.Fatalf("%q %q: parsed --settle %s --local-interval %s, want >= 0 and > 0", argv, envs, p.settle, p.local)
+		}
+		for i := range 12 {
+			if d := p.sched.Next(); d <= 0 || d > p.max {
+				if bug := knownScheduleBug(p.multiplier, p.max); bug != "" {
+					t.Skipf("%q %q: interval %d is %s: known bug: %s", argv, envs, i+1, d, bug)
+				}
+				t.Fatalf("%q %q: backoff interval %d is %s, want in (0, %s]", argv, envs, i+1, d, p.max)
+			}
+		}
+	})
+}
+
+// fuzzCommands are the commands FuzzCommandLine puts first; "" puts none,
+// so the arguments reach the application itself.
+var fuzzCommands = []string{"check", "wait", "watch", "version", ""}
+
+// parsed is what a probing command's replaced Action parsed.
+type parsed struct {
+	o                           *options
+	defResolvConf, defHostsFile string
+	// wait and watch only:
+	sched         *backoff.Schedule
+	settle, local time.Duration
+	max           time.Duration
+	multiplier    float64
+	// noOnUsageError: the command named first has no OnUsageError, so a
+	// flag error from it comes back as a plain error.
+	noOnUsageError bool
+}
+
+// parseCommandLine runs the application on argv (permuted as run does)
+// with every probing Action replaced by parsing only, and returns what was
+// parsed, what went to stdout, and the error run would map to an exit code.
+func parseCommandLine(argv []string) (*parsed, string, error) {
+	var stdout, stderr bytes.Buffer
+	app := newApp(&stdout, &stderr)
+	p := &parsed{}
+	for _, c := range app.Commands {
+		if len(argv) > 1 && c.Name == argv[1] {
+			p.noOnUsageError = c.OnUsageError == nil
+		}
+		switch c.Name {
+		case "check", "wait", "watch":
+			paces := c.Name != "check"
+			c.Action = func(c *cli.Context) error {
+				p.defResolvConf, p.defHostsFile = flagDefault(c, "resolv-conf"), flagDefault(c, "hosts-file")
+				o, err := parseOptions(c)
+				if err != nil {
+					return err
+				}
+				p.o = o
+				if !paces {
+					return nil
+				}
+				sched, settle, local, err := pacing(c)
+				if err != nil {
+					return err
+				}
+				p.sched, p.settle, p.local = sched, settle, local
+				p.max, p.multiplier = c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+				return nil
+			}
+		case "version":
+			// Its own Action: it checks its arguments and prints, nothing else.
+		default:
+			c.Action = func(*cli.Context) error { return nil }
+		}
+	}
+	err := app.Run(permuteArgs(app, argv))
+	return p, stdout.String(), err
+}
+
+// flagDefault is the default value of the string flag name of c's command.
+func flagDefault(c *cli.Context, name string) string {
+	for _, f := range c.Command.Flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == name {
+			return sf.Value
+		}
+	}
+	return ""
+}
+
+// envVars are the environment variables the application reads: every
+// flag's, and NETREADY_TARGETS.
+func envVars(app *cli.App) []string {
+	vars := []string{"NETREADY_TARGETS"}
+	for _, c := range app.Commands {
+		for _, f := range c.Flags {
+			if df, ok := f.(cli.DocGenerationFlag); ok {
+				for _, e := range df.GetEnvVars() {
+					if !slices.Contains(vars, e) {
+						vars = append(vars, e)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(vars)
+	return vars
+}
+
+// splitArgs splits s on NULs when it has one (keeping empty arguments),
+// else on white space.
+func splitArgs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if strings.Contains(s, "\x00") {
+		return strings.Split(s, "\x00")
+	}
+	return strings.Fields(s)
+}
+
+// parseEnv reads "NAME=VALUE" lines (at most 4) into variables from vars.
+// Values lose their NULs, which no environment can hold.
+func parseEnv(vars []string, s string) map[string]string {
+	env := map[string]string{}
+	for i, line := range strings.Split(s, "\n") {
+		if i == 4 {
+			break
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		name = strings.ToUpper(name)
+		if !strings.HasPrefix(name, "NETREADY_") {
+			name = "NETREADY_" + name
+		}
+		if !slices.Contains(vars, name) {
+			name = vars[len(name)%len(vars)]
+		}
+		env[name] = strings.ReplaceAll(value, "\x00", "")
+	}
+	return env
+}
+
+// setEnv clears every variable of vars, sets those of env, and returns a
+// function that puts back what was there before.
+func setEnv(t *testing.T, vars []string, env map[string]string) (restore func()) {
+	saved := map[string]*string{}
+	for _, v := range vars {
+		if old, ok := os.LookupEnv(v); ok {
+			saved[v] = &old
+		} else {
+			saved[v] = nil
+		}
+		os.Unsetenv(v)
+	}
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
+			t.Fatalf("setenv %s=%q: %v", k, v, err)
+		}
+	}
+	return func() {
+		for k, v := range saved {
+			if v == nil {
+				os.Unsetenv(k)
+			} else {
+				os.Setenv(k, *v)
+			}
+		}
+	}
+}
+
+// namesInput reports whether msg names something the input said: a flag
+// name, a flag's value, an argument, an environment variable, its flag or
+// its value (a NETREADY_TARGETS value word by word). Tokens of fewer than 3
+// bytes must appear quoted, or as "-NAME" for a flag ("-=" as itself), so
+// that "0" or "a" does not match any message by chance.
+func namesInput(msg string, args []string, env map[string]string) bool {
+	has := func(tok string, flag bool) bool {
+		switch {
+		case strings.Contains(msg, strconv.Quote(tok)):
+			return true
+		case tok == "":
+			return false
+		case flag && strings.Contains(msg, "-"+tok):
+			return true
+		}
+		return (len(tok) >= 3 || flag && len(tok) >= 2) && strings.Contains(msg, tok)
+	}
+	if msg == "no command given" {
+		return true // there is nothing to name, and the environment is not read
+	}
+	for _, a := range args {
+		if has(a, strings.HasPrefix(a, "-")) {
+			return true
+		}
+		if len(a) > 1 && a[0] == '-' {
+			name, value, eq := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if has(name, true) || (eq && has(value, false)) {
+				return true
+			}
+		}
+	}
+	for k, v := range env {
+		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "NETREADY_")), "_", "-")
+		if has(k, false) || has(flag, true) || has(v, false) {
+			return true
+		}
+		if k == "NETREADY_TARGETS" {
+			for _, w := range strings.Fields(v) {
+				if has(w, false) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// fromInput reports whether a string flag's value got is its default or a
+// value the input gave: an argument (a flag's value is the next
+// argument), the part after "=" of one, or the environment variable's.
+func fromInput(got, def string, args []string, env string) bool {
+	if got == def || got == env {
+		return true
+	}
+	for _, a := range args {
+		if a == got {
+			return true
+		}
+		if _, v, ok := strings.Cut(a, "="); ok && v == got {
+			return true
+		}
+	}
+	return false
+}
+
+// knownMessageGap says why msg, a usage error that names none of the
+// input, is a known gap in the product's messages, or "" if it is not.
+// Remove each case once the product names the flag (see the report on
+// issue 5): then the fuzzer checks those messages too.
+func knownMessageGap(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "backoff: "):
+		return "pacing wraps backoff.New's error without naming --backoff-initial, --backoff-max or --backoff-multiplier"
+	}
+	return ""
+}
+
+// knownScheduleBug says why a non-positive or too long backoff interval
+// is a known bug, or "" if it is not. Remove it once the backoff package
+// refuses a multiplier that is not a number and keeps a jittered interval
+// within time.Duration (see the report on issue 5).
+func knownScheduleBug(multiplier float64, max time.Duration) string {
+	switch {
+	case math.IsNaN(multiplier):
+		return "--backoff-multiplier NaN passes the check multiplier < 1, and time.Duration(NaN) is negative: rounds run back to back"
+	case float64(max)*(1+backoff.DefaultJitter) > math.MaxInt64:
+		return "the +10% jitter on a --backoff-max within 10% of time.Duration's limit (~292 years) overflows to a negative interval"
+	}
+	return ""
+}
+
+// knownNonUsageError says why a failure that is not a *usageError is a
+// known bug, or "" if it is not. Remove each case once it is fixed (see
+// the report on issue 5).
+func knownNonUsageError(p *parsed, err error) string {
+	switch {
+	case p.noOnUsageError:
+		return "the command has no OnUsageError: a flag error is a plain error (exit 1) and urfave/cli prints \"Incorrect Usage\" and help on stdout"
+	case strings.HasPrefix(err.Error(), "No help topic for "):
+		return "urfave/cli looks up a help topic: for the first target after -h/--help (\"netready check dns:. --help\") and for an argument after a command's \"help\" or \"h\" subcommand (\"netready check h x\"); exit 1"
+	}
+	return ""
+}
+
+// knownValueBug says why a string flag's value that is not in the input
+// is a known bug, or "" if it is not. Remove it once permuteArgs no longer
+// gives a trailing value flag the "--" it inserts (see the report on
+// issue 5).
+func knownValueBug(got string, argv []string) string {
+	if got == "--" && len(argv) > 2 && strings.HasPrefix(argv[len(argv)-1], "-") {
+		return "permuteArgs appends \"--\" after a value flag that ends the line, and the flag takes it as its value"
+	}
+	return ""
+}
