@@ -21,6 +21,28 @@ import (
 // fast bounds each attempt, for targets that are meant to time out.
 var fast = []string{"--probe-timeout", "1s"}
 
+// labCase is a check in a fresh lab, after setup changes it.
+type labCase struct {
+	name    string
+	setup   func(t *testing.T, l *lab)
+	targets []string
+	wants   []want
+}
+
+// runLabCases runs each case in parallel, each in a lab of its own.
+func runLabCases(t *testing.T, cases []labCase) {
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			if tt.setup != nil {
+				tt.setup(t, l)
+			}
+			checkTargets(t, l.client, opts{}, tt.targets, tt.wants)
+		})
+	}
+}
+
 // peerDown takes the server's end of the veth down, so the client's end
 // loses its carrier.
 func peerDown(t *testing.T, l *lab) {
@@ -30,12 +52,7 @@ func peerDown(t *testing.T, l *lab) {
 
 func TestIntegrationLink(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		setup   func(t *testing.T, l *lab)
-		targets []string
-		wants   []want
-	}{
+	tests := []labCase{
 		{
 			name:    "up with addresses",
 			targets: []string{"link:any", "link:veth0"},
@@ -90,16 +107,7 @@ func TestIntegrationLink(t *testing.T) {
 			wants:   []want{fail("no link other than loopback")},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l := newLab(t)
-			if tt.setup != nil {
-				tt.setup(t, l)
-			}
-			checkTargets(t, l.client, opts{}, tt.targets, tt.wants)
-		})
-	}
+	runLabCases(t, tests)
 }
 
 func TestIntegrationRoute(t *testing.T) {
@@ -108,12 +116,7 @@ func TestIntegrationRoute(t *testing.T) {
 		l.client.IP(t, "route", "del", "default")
 		l.client.IP(t, "-6", "route", "del", "default")
 	}
-	tests := []struct {
-		name    string
-		setup   func(t *testing.T, l *lab)
-		targets []string
-		wants   []want
-	}{
+	tests := []labCase{
 		{
 			name:    "default routes present",
 			targets: []string{"route:default", "route:default4", "route:default6", "route:10.213.1.1", "route:fd00:213::1", "route:10.213.77.7"},
@@ -167,16 +170,7 @@ func TestIntegrationRoute(t *testing.T) {
 			wants:   []want{pass()},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l := newLab(t)
-			if tt.setup != nil {
-				tt.setup(t, l)
-			}
-			checkTargets(t, l.client, opts{}, tt.targets, tt.wants)
-		})
-	}
+	runLabCases(t, tests)
 }
 
 // zone is what the test DNS servers answer.
