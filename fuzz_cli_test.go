@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -116,15 +115,9 @@ func FuzzCommandLine(f *testing.F) {
 		if err != nil {
 			var ue *usageError
 			if !errors.As(err, &ue) {
-				if bug := knownNonUsageError(p, err); bug != "" {
-					t.Skipf("%q %q: %T %q: known bug: %s", argv, envs, err, err, bug)
-				}
 				t.Fatalf("%q %q: got error %T %q, want a *usageError (exit 2)", argv, envs, err, err)
 			}
 			if msg := err.Error(); !namesInput(msg, argv[1:], envs) {
-				if bug := knownMessageGap(msg); bug != "" {
-					t.Skipf("%q %q: %q: known gap: %s", argv, envs, msg, bug)
-				}
 				t.Fatalf("%q %q: got message %q, want it to name the offending flag, value, argument or variable", argv, envs, msg)
 			}
 			if len(argv) > 1 && slices.Contains(fuzzCommands[:4], argv[1]) && stdout != "" {
@@ -147,9 +140,6 @@ func FuzzCommandLine(f *testing.F) {
 			{"hosts-file", "NETREADY_HOSTS_FILE", o.hostsFile, p.defHostsFile},
 		} {
 			if !fromInput(v.got, v.def, argv[1:], envs[v.env]) {
-				if bug := knownValueBug(v.got, argv); bug != "" {
-					t.Skipf("%q %q: --%s is %q: known bug: %s", argv, envs, v.flag, v.got, bug)
-				}
 				t.Fatalf("%q %q: --%s is %q, which is neither its default %q nor a value in the input", argv, envs, v.flag, v.got, v.def)
 			}
 		}
@@ -161,9 +151,6 @@ func FuzzCommandLine(f *testing.F) {
 		}
 		for i := range 12 {
 			if d := p.sched.Next(); d <= 0 || d > p.max {
-				if bug := knownScheduleBug(p.multiplier, p.max); bug != "" {
-					t.Skipf("%q %q: interval %d is %s: known bug: %s", argv, envs, i+1, d, bug)
-				}
 				t.Fatalf("%q %q: backoff interval %d is %s, want in (0, %s]", argv, envs, i+1, d, p.max)
 			}
 		}
@@ -386,54 +373,4 @@ func fromInput(got, def string, args []string, env string) bool {
 		}
 	}
 	return false
-}
-
-// knownMessageGap says why msg, a usage error that names none of the
-// input, is a known gap in the product's messages, or "" if it is not.
-// Remove each case once the product names the flag (see the report on
-// issue 5): then the fuzzer checks those messages too.
-func knownMessageGap(msg string) string {
-	switch {
-	case strings.HasPrefix(msg, "backoff: "):
-		return "pacing wraps backoff.New's error without naming --backoff-initial, --backoff-max or --backoff-multiplier"
-	}
-	return ""
-}
-
-// knownScheduleBug says why a non-positive or too long backoff interval
-// is a known bug, or "" if it is not. Remove it once the backoff package
-// refuses a multiplier that is not a number and keeps a jittered interval
-// within time.Duration (see the report on issue 5).
-func knownScheduleBug(multiplier float64, max time.Duration) string {
-	switch {
-	case math.IsNaN(multiplier):
-		return "--backoff-multiplier NaN passes the check multiplier < 1, and time.Duration(NaN) is negative: rounds run back to back"
-	case float64(max)*(1+backoff.DefaultJitter) > math.MaxInt64:
-		return "the +10% jitter on a --backoff-max within 10% of time.Duration's limit (~292 years) overflows to a negative interval"
-	}
-	return ""
-}
-
-// knownNonUsageError says why a failure that is not a *usageError is a
-// known bug, or "" if it is not. Remove each case once it is fixed (see
-// the report on issue 5).
-func knownNonUsageError(p *parsed, err error) string {
-	switch {
-	case p.noOnUsageError:
-		return "the command has no OnUsageError: a flag error is a plain error (exit 1) and urfave/cli prints \"Incorrect Usage\" and help on stdout"
-	case strings.HasPrefix(err.Error(), "No help topic for "):
-		return "urfave/cli looks up a help topic: for the first target after -h/--help (\"netready check dns:. --help\") and for an argument after a command's \"help\" or \"h\" subcommand (\"netready check h x\"); exit 1"
-	}
-	return ""
-}
-
-// knownValueBug says why a string flag's value that is not in the input
-// is a known bug, or "" if it is not. Remove it once permuteArgs no longer
-// gives a trailing value flag the "--" it inserts (see the report on
-// issue 5).
-func knownValueBug(got string, argv []string) string {
-	if got == "--" && len(argv) > 2 && strings.HasPrefix(argv[len(argv)-1], "-") {
-		return "permuteArgs appends \"--\" after a value flag that ends the line, and the flag takes it as its value"
-	}
-	return ""
 }

@@ -109,7 +109,7 @@ type signalError struct{ sig syscall.Signal }
 func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "netready",
 		Usage:     "wait until the network is actually usable",
 		UsageText: "netready COMMAND [FLAGS] [TARGET...]",
@@ -139,6 +139,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return &usageError{errors.New("no command given")}
 		},
 	}
+	for _, c := range app.Commands {
+		// No "help" subcommand: "netready check help" would look up a help
+		// topic and fail with exit 1; --help is there. Every flag error is
+		// a usage error.
+		c.HideHelpCommand = true
+		if c.OnUsageError == nil {
+			c.OnUsageError = onUsageError
+		}
+	}
+	return app
 }
 
 const targetHelp = `TARGETS:
@@ -363,6 +373,11 @@ func permuteArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
+	if h := strings.TrimLeft(args[1], "-"); len(h) < len(args[1]) && (h == "h" || h == "help") {
+		// urfave/cli takes the argument after a help flag as a help topic,
+		// and fails with exit 1 when it names no command.
+		return args[:2]
+	}
 	cmd := app.Command(args[1])
 	if cmd == nil {
 		return args
@@ -388,7 +403,17 @@ func permuteArgs(app *cli.App, args []string) []string {
 		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+		if name == "h" || name == "help" {
+			// urfave/cli takes the first positional argument after a
+			// help flag as a help topic: "check dns:. --help" would fail.
+			return []string{args[0], args[1], a}
+		}
+		if !strings.Contains(name, "=") && takesValue[name] {
+			if i+1 == len(rest) {
+				// No value: let the flag parser say so, rather than
+				// give the flag the "--" added below.
+				return append([]string{args[0], args[1]}, flags...)
+			}
 			i++
 			flags = append(flags, rest[i])
 		}

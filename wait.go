@@ -87,13 +87,17 @@ func pacingFlags() []cli.Flag {
 
 // pacing reads the pacing flags into a schedule and intervals.
 func pacing(c *cli.Context) (sched *backoff.Schedule, settle, local time.Duration, err error) {
-	sched, err = backoff.New(c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier"), backoff.DefaultJitter)
+	initial, max, mult := c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+	sched, err = backoff.New(initial, max, mult, backoff.DefaultJitter)
 	if err != nil {
-		return nil, 0, 0, &usageError{fmt.Errorf("backoff: %w", err)}
+		return nil, 0, 0, &usageError{fmt.Errorf("--backoff-initial %s --backoff-max %s --backoff-multiplier %g: %w", initial, max, mult, err)}
 	}
 	settle, local = c.Duration("settle"), c.Duration("local-interval")
-	if settle < 0 || local <= 0 {
-		return nil, 0, 0, &usageError{fmt.Errorf("--settle must not be negative and --local-interval must be positive")}
+	if settle < 0 {
+		return nil, 0, 0, &usageError{fmt.Errorf("--settle %s is negative", settle)}
+	}
+	if local <= 0 {
+		return nil, 0, 0, &usageError{fmt.Errorf("--local-interval %s must be positive", local)}
 	}
 	return sched, settle, local, nil
 }

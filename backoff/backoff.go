@@ -40,7 +40,7 @@ func New(initial, max time.Duration, multiplier, jitter float64) (*Schedule, err
 		return nil, fmt.Errorf("initial interval %s must be positive", initial)
 	case max < initial:
 		return nil, fmt.Errorf("maximum interval %s is below the initial interval %s", max, initial)
-	case multiplier < 1:
+	case !(multiplier >= 1): // NaN too
 		return nil, fmt.Errorf("multiplier %g must be at least 1", multiplier)
 	case jitter < 0 || jitter >= 1:
 		return nil, fmt.Errorf("jitter %g must be in [0, 1)", jitter)
@@ -60,7 +60,13 @@ func New(initial, max time.Duration, multiplier, jitter float64) (*Schedule, err
 
 // Next returns the interval to wait before the next round, and advances.
 func (s *Schedule) Next() time.Duration {
-	return min(s.b.NextBackOff(), s.max)
+	d := s.b.NextBackOff()
+	if d <= 0 || d > s.max {
+		// The jitter on an interval near time.Duration's limit (~292
+		// years) overflows to a negative one.
+		return s.max
+	}
+	return d
 }
 
 // Reset starts the schedule again from the initial interval: the network
