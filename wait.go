@@ -217,14 +217,26 @@ func (p *prober) round(ctx context.Context, due []int) []gate.Result {
 	rs := probe.Round(ctx, env, ts, p.o.probeTimeout)
 	out := make([]gate.Result, len(rs))
 	abandoned := errors.Is(ctx.Err(), context.Canceled)
+	// The deadline, not ctx.Err(): an attempt can end on it a moment
+	// before ctx's own timer fires.
+	dl, hasDL := ctx.Deadline()
+	cut := hasDL && !time.Now().Before(dl)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for j, r := range rs {
 		out[j] = gate.Result{OK: r.OK, Local: r.Local}
-		if !abandoned {
-			p.last[due[j]] = r
-			logResult(p.log, p.o.names[due[j]], r)
+		if abandoned {
+			continue
 		}
+		i := due[j]
+		if prev := p.last[i]; cut && !r.OK && prev.Err != nil && prev.Err.Error() != r.Err.Error() {
+			// --timeout cut this attempt short, maybe a moment after it
+			// began: the attempt before may name the real cause.
+			r.Err = fmt.Errorf("%w (cut short by --timeout; the attempt before: %v)", r.Err, prev.Err)
+			r.Hint = prev.Hint
+		}
+		p.last[i] = r
+		logResult(p.log, p.o.names[i], r)
 	}
 	return out
 }
