@@ -11,7 +11,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 1m
 
-.PHONY: build test deps lint bench bench-probe bench-wait bench-check fuzz clean
+.PHONY: build test deps lint bench bench-probe bench-wait fuzz clean
 .PHONY: package package-stage package-deb package-rpm clean-dist
 
 build:
@@ -29,7 +29,7 @@ lint:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-bench: bench-probe bench-wait bench-check
+bench: bench-probe bench-wait bench-table
 
 # One check round over 1, 100 and 1,000 TCP targets on loopback.
 bench-probe:
@@ -43,9 +43,6 @@ bench-wait: deps
 	$(GO) test -run '^$$' -bench Idle -benchtime 3x .
 	$(GO) test -run '^$$' -bench Storm -benchtime 5x .
 
-# Wall time of "netready check" (default policy) beside starting "true".
-bench-check: deps
-	scripts/bench-check.sh
 
 fuzz:
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME)
