@@ -23,28 +23,15 @@ func BenchmarkRound(b *testing.B) {
 	raiseNoFile(b, 8192)
 	var addrs []string
 	for range benchListeners {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				// Close only after the probe has: a TIME_WAIT socket on the
-				// listener's side, which a close before the probe's leaves,
-				// makes the kernel drop a later SYN that reuses its 4-tuple
-				// ("PAWSTimewait" in nstat), and that connect then waits
-				// for a SYN retransmission.
-				go func() {
-					c.Read(make([]byte, 1))
-					c.Close()
-				}()
-			}
-		}()
+		// Close only after the probe has: a TIME_WAIT socket on the
+		// listener's side, which a close before the probe's leaves, makes
+		// the kernel drop a later SYN that reuses its 4-tuple
+		// ("PAWSTimewait" in nstat), and that connect then waits for a SYN
+		// retransmission.
+		l := serve(b, func(c net.Conn) {
+			c.Read(make([]byte, 1))
+			c.Close()
+		})
 		addrs = append(addrs, l.Addr().String())
 	}
 	rc := loopbackEnv(b, noResolvers, "").ResolvConf

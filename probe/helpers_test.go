@@ -179,10 +179,25 @@ func deadTCPPort(t testing.TB) string {
 // until the test ends. It returns the listener's port.
 func tcpListener(t testing.TB) string {
 	t.Helper()
+	l := serve(t, func(c net.Conn) { c.Close() })
+	return port(t, l.Addr())
+}
+
+// serve listens on 127.0.0.1 and hands each connection to handle, on a
+// goroutine of its own, until the test ends.
+func serve(t testing.TB, handle func(net.Conn)) net.Listener {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveOn(t, l, handle)
+	return l
+}
+
+// serveOn is serve on a listener the caller made; it closes l when the
+// test ends.
+func serveOn(t testing.TB, l net.Listener, handle func(net.Conn)) {
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -190,10 +205,9 @@ func tcpListener(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go handle(c)
 		}
 	}()
-	return port(t, l.Addr())
 }
 
 // port returns the port of a TCP address.
@@ -214,19 +228,10 @@ func tlsServer(t testing.TB, cert tls.Certificate) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				c.(*tls.Conn).Handshake()
-			}()
-		}
-	}()
+	serveOn(t, l, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.(*tls.Conn).Handshake()
+	})
 	return port(t, l.Addr())
 }

@@ -204,22 +204,9 @@ func TestHTTP(t *testing.T) {
 // never writes, until the test ends. It returns host:port.
 func muteServer(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(io.Discard, c) // until the client hangs up
-			}()
-		}
-	}()
+	l := serve(t, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(io.Discard, c) // until the client hangs up
+	})
 	return l.Addr().String()
 }

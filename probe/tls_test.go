@@ -141,27 +141,14 @@ func certTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(
 // port.
 func plainServer(t testing.TB, greeting string, reset bool) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				c.Read(make([]byte, 64<<10))
-				io.WriteString(c, greeting)
-				if reset {
-					c.(*net.TCPConn).SetLinger(0)
-				}
-			}()
+	l := serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 64<<10))
+		io.WriteString(c, greeting)
+		if reset {
+			c.(*net.TCPConn).SetLinger(0)
 		}
-	}()
+	})
 	return port(t, l.Addr())
 }
