@@ -236,6 +236,22 @@ func parseOptions(c *cli.Context) (*options, error) {
 	return o, nil
 }
 
+// probing makes the Action of a command that probes: it parses the
+// options, refuses a command after "--" unless takesCmd, and calls run with
+// a logger on stderr.
+func probing(name string, takesCmd bool, stderr io.Writer, run func(c *cli.Context, o *options, log *slog.Logger) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		o, err := parseOptions(c)
+		if err != nil {
+			return err
+		}
+		if len(o.cmd) > 0 && !takesCmd {
+			return &usageError{fmt.Errorf("%s runs no command: use netready wait TARGET... -- CMD", name)}
+		}
+		return run(c, o, newLogger(stderr, o))
+	}
+}
+
 func newLogger(w io.Writer, o *options) *slog.Logger {
 	level := slog.LevelInfo
 	switch {
@@ -256,16 +272,9 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 			"is printed. Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
 		Flags:        probeFlags(0, "give up after this long in all (0: no limit beyond --probe-timeout)"),
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
-			o, err := parseOptions(c)
-			if err != nil {
-				return err
-			}
-			if len(o.cmd) > 0 {
-				return &usageError{errors.New("check runs no command: use netready wait TARGET... -- CMD")}
-			}
-			return check(c.Context, o, newLogger(stderr, o), stdout)
-		},
+		Action: probing("check", false, stderr, func(c *cli.Context, o *options, log *slog.Logger) error {
+			return check(c.Context, o, log, stdout)
+		}),
 	}
 }
 

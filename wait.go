@@ -57,13 +57,9 @@ func waitCommand(stdout, stderr io.Writer) *cli.Command {
 			"130/143 on SIGINT/SIGTERM.",
 		Flags:        flags,
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
-			o, err := parseOptions(c)
-			if err != nil {
-				return err
-			}
-			return wait(c.Context, c, o, newLogger(stderr, o), stdout, stderr)
-		},
+		Action: probing("wait", true, stderr, func(c *cli.Context, o *options, log *slog.Logger) error {
+			return wait(c.Context, c, o, log, stdout, stderr)
+		}),
 	}
 }
 

@@ -32,16 +32,9 @@ func watchCommand(stdout, stderr io.Writer) *cli.Command {
 			"first time it is ready. Exit 0 on SIGINT or SIGTERM.",
 		Flags:        flags,
 		OnUsageError: onUsageError,
-		Action: func(c *cli.Context) error {
-			o, err := parseOptions(c)
-			if err != nil {
-				return err
-			}
-			if len(o.cmd) > 0 {
-				return &usageError{errors.New("watch runs no command: use netready wait TARGET... -- CMD")}
-			}
-			return watch(c.Context, c, o, newLogger(stderr, o), stdout)
-		},
+		Action: probing("watch", false, stderr, func(c *cli.Context, o *options, log *slog.Logger) error {
+			return watch(c.Context, c, o, log, stdout)
+		}),
 	}
 }
 
