@@ -83,8 +83,50 @@ func (fw *fileWatcher) chain() []string {
 }
 
 // rewatch follows the chain again and watches the directories it needs.
+//
+// Looking and watching are not one atomic step: a directory or link
+// created after the look but before the watch on its parent is in place
+// would go unseen (a target directory made, then the file written into it,
+// in that window, was missed about once in 400 times). So it looks again
+// after adding watches, until a look needs no new one: every directory that
+// look relied on was watched before it was taken, and any later change
+// raises an event.
 func (fw *fileWatcher) rewatch() {
-	fw.names = fw.chain()
+	var want map[string]bool
+	for range maxHops {
+		fw.names = fw.chain()
+		want = fw.wanted()
+		added := false
+		for d := range want {
+			if fw.dirs[d] {
+				continue
+			}
+			if err := fw.fsw.Add(d); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					added = true // gone since the look: look again
+				} else {
+					fw.log.Warn("cannot watch directory", "dir", d, "error", err)
+				}
+				continue
+			}
+			fw.dirs[d] = true
+			added = true
+		}
+		if !added {
+			break
+		}
+	}
+	for d := range fw.dirs {
+		if !want[d] {
+			fw.fsw.Remove(d)
+			delete(fw.dirs, d)
+		}
+	}
+}
+
+// wanted lists the directories to watch for fw.names: each one's directory,
+// or its nearest existing ancestor while that does not exist.
+func (fw *fileWatcher) wanted() map[string]bool {
 	want := map[string]bool{}
 	for _, n := range fw.names {
 		dir := filepath.Dir(n)
@@ -100,22 +142,7 @@ func (fw *fileWatcher) rewatch() {
 		}
 		want[dir] = true
 	}
-	for d := range want {
-		if fw.dirs[d] {
-			continue
-		}
-		if err := fw.fsw.Add(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fw.log.Warn("cannot watch directory", "dir", d, "error", err)
-			continue
-		}
-		fw.dirs[d] = true
-	}
-	for d := range fw.dirs {
-		if !want[d] {
-			fw.fsw.Remove(d)
-			delete(fw.dirs, d)
-		}
-	}
+	return want
 }
 
 // relevant reports whether an event on name can concern the file: it is a
