@@ -240,14 +240,14 @@ func askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns
 	all = make([]serverReply, len(servers))
 	done := make(chan int, len(servers))
 	for i, s := range servers {
-		go func() {
+		pool.Go(func() {
 			msg, tr, err := exchange(ctx, s, q, rc.Timeout, rc.Attempts)
 			if err == nil {
 				err = accept(msg)
 			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
 			done <- i
-		}()
+		})
 	}
 	for range servers {
 		i := <-done

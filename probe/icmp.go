@@ -36,10 +36,10 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	defer cancel()
 	ch := make(chan reply, len(addrs))
 	for _, a := range addrs {
-		go func() {
+		pool.Go(func() {
 			rtt, err := ping(ctx, a)
 			ch <- reply{a, rtt, err}
-		}()
+		})
 	}
 	var errs []error
 	for range addrs {

@@ -120,8 +120,10 @@ var probers = map[Kind]func(ctx context.Context, env *Env, t Target) Result{
 func Round(ctx context.Context, env *Env, targets []Target, perProbe time.Duration) []Result {
 	results := make([]Result, len(targets))
 	var wg sync.WaitGroup
+	wg.Add(len(targets))
 	for i, t := range targets {
-		wg.Go(func() {
+		pool.Go(func() {
+			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, perProbe)
 			defer cancel()
 			results[i] = Probe(pctx, env, t)

@@ -73,8 +73,10 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 		addrs [2][]netip.Addr
 		errs  [2]error
 	)
+	wg.Add(2)
 	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
-		wg.Go(func() {
+		pool.Go(func() {
+			defer wg.Done()
 			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
 			// accept runs in askAll's goroutines, one per server: it
 			// must not write to anything they share.

@@ -65,7 +65,7 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 	}
 	ch := make(chan res, len(addrs))
 	for _, a := range addrs {
-		go func() {
+		pool.Go(func() {
 			ap := netip.AddrPortFrom(a, uint16(p)).String()
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "tcp", ap)
@@ -73,7 +73,7 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 				err = &dialError{ap, cleanNetError(ctx, err)}
 			}
 			ch <- res{c, err}
-		}()
+		})
 	}
 	var (
 		won  net.Conn
