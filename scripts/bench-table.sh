@@ -173,6 +173,10 @@ def bm(name, unit, fmt="{:.1f}"):
     v = metrics.get(name, {}).get(unit)
     return "n/a" if v is None else fmt.format(v)
 
+def ratio(name, base, unit):
+    v, b = metrics.get(name, {}).get(unit), metrics.get(base, {}).get(unit)
+    return "n/a x" if not v or not b else f"{v / b:.2f}x"
+
 rows = [
     ("`true` via ip netns exec (floor)", f"{floor:.2f} ms", f"median of {runs}", "hyperfine -N"),
     ("`wait`, default policy, already up", *wall("wait"), "hyperfine -N"),
@@ -185,8 +189,12 @@ rows = [
      "BenchmarkEventToReady"),
     ("idle 10 s, remote target (backoff)", f"{bm('BenchmarkIdle/remote', 'cpu-ms/10s', '{:.2f}')} ms CPU",
      f"{bm('BenchmarkIdle/remote', 'ctxsw/10s', '{:.0f}')} context switches (median)", "BenchmarkIdle"),
-    ("idle 10 s, local target (every 250 ms)", f"{bm('BenchmarkIdle/local', 'cpu-ms/10s', '{:.2f}')} ms CPU",
-     f"{bm('BenchmarkIdle/local', 'ctxsw/10s', '{:.0f}')} context switches (median)", "BenchmarkIdle"),
+    *[(f"idle 10 s, local target {what} (every 250 ms)", f"{bm('BenchmarkIdle/' + name, 'cpu-ms/10s', '{:.2f}')} ms CPU",
+       f"{bm('BenchmarkIdle/' + name, 'ctxsw/10s', '{:.0f}')} context switches (median); "
+       f"{ratio('BenchmarkIdle/' + name, 'BenchmarkIdle/floor', 'cpu-ms/10s')} the floor", "BenchmarkIdle")
+      for name, what in (("local-route", "route:default4"), ("local-tcp", "tcp://127.0.0.1:9"))],
+    ("idle 10 s, floor: bare Go dialing 127.0.0.1:9 every 250 ms", f"{bm('BenchmarkIdle/floor', 'cpu-ms/10s', '{:.2f}')} ms CPU",
+     f"{bm('BenchmarkIdle/floor', 'ctxsw/10s', '{:.0f}')} context switches (median)", "internal/idlefloor"),
     ("rounds during a 2,000-change storm", bm("BenchmarkStorm", "storm-rounds", "{:.0f}"), "median", "BenchmarkStorm"),
     ("peak RSS, `check` 1,000 targets", f"{int(rss_c) / 1024:.1f} MiB", "", "/usr/bin/time %M"),
     ("peak RSS, `wait` already up", f"{int(rss_w) / 1024:.1f} MiB", "", "/usr/bin/time %M"),
