@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/netready/netready/internal/dnstest"
 )
 
@@ -382,7 +384,8 @@ func TestResolveHost(t *testing.T) {
 		hosts    string
 		zone     []string // {N} is the subnet, PORT the listener's port
 		behavior dnstest.Behavior
-		second   bool // a second resolver, with the same zone, at 127.213.{N}.2
+		servfail []string // names the resolver answers with SERVFAIL
+		second   bool     // a second resolver, with the same zone, at 127.213.{N}.2
 		host     string
 		want     want  // {N} is the subnet, PORT the listener's port
 		udp      int64 // queries the first resolver saw; -1 to not check
@@ -484,12 +487,42 @@ func TestResolveHost(t *testing.T) {
 			udp:  2,
 		},
 		{
+			// glibc's res_search goes on after SERVFAIL, as after NXDOMAIN.
+			name:     "SERVFAIL under one search domain, found under the next",
+			conf:     "search broken.test. test.\n",
+			zone:     []string{"db.test. 60 IN A 127.0.0.1"},
+			servfail: []string{"db.broken.test."},
+			host:     "db",
+			want:     want{ok: true, detail: "connected to 127.0.0.1:PORT"},
+			udp:      4, // db.broken.test. then db.test.
+		},
+		{
+			// ...and says SERVFAIL, not "no such host", if nothing else
+			// resolves: the name may exist.
+			name:     "SERVFAIL under one search domain, nothing under the rest",
+			conf:     "search broken.test. test.\n",
+			servfail: []string{"db.broken.test."},
+			host:     "db",
+			want:     want{err: []string{`resolve "db": 127.213.{N}.1:53: rcode SERVFAIL`}, hint: "could not get an answer upstream"},
+			udp:      6, // db.broken.test., db.test. and db.
+		},
+		{
+			// REFUSED is not SERVFAIL: glibc stops there.
+			name:     "REFUSED under the first search domain ends the search",
+			conf:     "search broken.test. test.\n",
+			zone:     []string{"db.test. 60 IN A 127.0.0.1"},
+			behavior: dnstest.Refused,
+			host:     "db",
+			want:     want{err: []string{`resolve "db": 127.213.{N}.1:53: rcode REFUSED`}},
+			udp:      2,
+		},
+		{
 			name:     "resolver failing",
 			conf:     "search test.\n",
 			behavior: dnstest.ServFail,
 			host:     "db",
 			want:     want{err: []string{`resolve "db": 127.213.{N}.1:53: rcode SERVFAIL`}, hint: "could not get an answer upstream"},
-			udp:      2,
+			udp:      4, // db.test. and db., as glibc
 		},
 	}
 	for _, tc := range tests {
@@ -504,6 +537,7 @@ func TestResolveHost(t *testing.T) {
 			}
 			srv := serveAt53(t, n.addr(1), zone...)
 			srv.SetBehavior(tc.behavior)
+			srv.SetRcode(dns.RcodeServerFailure, tc.servfail...)
 			conf := fmt.Sprintf("nameserver %s\n%s", n.addr(1), tc.conf)
 			if tc.second {
 				serveAt53(t, n.addr(2), zone...)

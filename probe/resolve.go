@@ -36,14 +36,50 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 	if key == "localhost" || strings.HasSuffix(key, ".localhost") {
 		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
 	}
+	// As glibc's res_search: a name that does not exist, or whose every
+	// server answered SERVFAIL, moves on to the next name of the search
+	// list; any other failure (a timeout, REFUSED, no route) ends the
+	// search. A SERVFAIL seen on the way is the answer if no later name
+	// resolves: the name may exist, so "no such host" would be wrong.
+	var servfail error
 	for _, name := range searchNames(rc, host) {
 		addrs, err := lookupName(ctx, rc, name)
-		if errors.Is(err, errNoSuchHost) {
+		switch {
+		case errors.Is(err, errNoSuchHost):
+			continue
+		case isServfail(err):
+			if servfail == nil {
+				servfail = err
+			}
 			continue
 		}
 		return addrs, err
 	}
+	if servfail != nil {
+		return nil, servfail
+	}
 	return nil, errNoSuchHost
+}
+
+// isServfail reports whether err is a lookup whose every server answered
+// SERVFAIL.
+func isServfail(err error) bool {
+	var se *serversError
+	if !errors.As(err, &se) {
+		return false
+	}
+	n := 0
+	for _, r := range se.all {
+		if r.err == nil {
+			continue
+		}
+		var rc *rcodeError
+		if !errors.As(r.err, &rc) || rc.rcode != dns.RcodeServerFailure {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // searchNames lists the fully qualified names to try for host, in the order

@@ -56,8 +56,9 @@ type Server struct {
 	udpQ     atomic.Int64
 	tcpQ     atomic.Int64
 
-	mu   sync.Mutex
-	zone map[string][]dns.RR // by lower-case owner name
+	mu     sync.Mutex
+	zone   map[string][]dns.RR // by lower-case owner name
+	rcodes map[string]int      // names answered with an rcode, whatever the zone says
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -88,7 +89,7 @@ func Start(t testing.TB, addr string, zone ...string) *Server {
 // leave that transport out. The server stops when the test ends.
 func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
 	t.Helper()
-	s := &Server{zone: map[string][]dns.RR{}}
+	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}}
 	s.AddRecords(t, zone...)
 	var servers []*dns.Server
 	start := func(srv *dns.Server) {
@@ -127,6 +128,16 @@ func (s *Server) AddRecords(t testing.TB, zone ...string) {
 		}
 		k := strings.ToLower(rr.Header().Name)
 		s.zone[k] = append(s.zone[k], rr)
+	}
+}
+
+// SetRcode makes the server answer every later query for one of names
+// (fully qualified) with rcode and no records, whatever the zone has.
+func (s *Server) SetRcode(rcode int, names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.rcodes[strings.ToLower(n)] = rcode
 	}
 }
 
@@ -209,6 +220,10 @@ func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := strings.ToLower(qq.Name)
+	if rc, ok := s.rcodes[name]; ok {
+		r.Rcode = rc
+		return r
+	}
 	rrs, ok := s.zone[name]
 	if !ok {
 		r.Rcode = dns.RcodeNameError
