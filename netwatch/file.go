@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -32,9 +33,9 @@ type fileWatcher struct {
 	path    string
 	fsw     *fsnotify.Watcher
 	log     *slog.Logger
-	dirs    map[string]bool // watched directories
-	names   []string        // every path of the symlink chain
-	content []byte          // last contents; nil if the file did not exist
+	dirs    map[string]dirID // watched directories, and which ones they were
+	names   []string         // every path of the symlink chain
+	content []byte           // last contents; nil if the file did not exist
 }
 
 func newFileWatcher(path string, log *slog.Logger) (*fileWatcher, error) {
@@ -47,7 +48,7 @@ func newFileWatcher(path string, log *slog.Logger) (*fileWatcher, error) {
 		fsw.Close()
 		return nil, err
 	}
-	fw := &fileWatcher{path: abs, fsw: fsw, log: log, dirs: map[string]bool{}}
+	fw := &fileWatcher{path: abs, fsw: fsw, log: log, dirs: map[string]dirID{}}
 	fw.rewatch()
 	fw.content = readOrNil(abs)
 	return fw, nil
@@ -92,14 +93,22 @@ func (fw *fileWatcher) chain() []string {
 // look relied on was watched before it was taken, and any later change
 // raises an event.
 func (fw *fileWatcher) rewatch() {
-	var want map[string]bool
+	var want map[string]dirID
 	for range maxHops {
 		fw.names = fw.chain()
 		want = fw.wanted()
 		added := false
-		for d := range want {
-			if fw.dirs[d] {
+		for d, id := range want {
+			old, watched := fw.dirs[d]
+			if watched && old == id {
 				continue
+			}
+			if watched {
+				// Another directory by that name now (the one watched
+				// was removed or renamed away): its watch says nothing
+				// of this one.
+				fw.fsw.Remove(d)
+				delete(fw.dirs, d)
 			}
 			if err := fw.fsw.Add(d); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -109,7 +118,7 @@ func (fw *fileWatcher) rewatch() {
 				}
 				continue
 			}
-			fw.dirs[d] = true
+			fw.dirs[d] = id
 			added = true
 		}
 		if !added {
@@ -117,21 +126,28 @@ func (fw *fileWatcher) rewatch() {
 		}
 	}
 	for d := range fw.dirs {
-		if !want[d] {
+		if _, ok := want[d]; !ok {
 			fw.fsw.Remove(d)
 			delete(fw.dirs, d)
 		}
 	}
 }
 
+// dirID tells one directory from another that later takes its name.
+type dirID struct{ dev, ino uint64 }
+
 // wanted lists the directories to watch for fw.names: each one's directory,
 // or its nearest existing ancestor while that does not exist.
-func (fw *fileWatcher) wanted() map[string]bool {
-	want := map[string]bool{}
+func (fw *fileWatcher) wanted() map[string]dirID {
+	want := map[string]dirID{}
 	for _, n := range fw.names {
 		dir := filepath.Dir(n)
+		var id dirID
 		for {
 			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+					id = dirID{uint64(sys.Dev), sys.Ino}
+				}
 				break
 			}
 			parent := filepath.Dir(dir)
@@ -140,7 +156,7 @@ func (fw *fileWatcher) wanted() map[string]bool {
 			}
 			dir = parent
 		}
-		want[dir] = true
+		want[dir] = id
 	}
 	return want
 }
@@ -170,6 +186,13 @@ func (fw *fileWatcher) run(ctx context.Context, changed func()) {
 			}
 			if !fw.relevant(ev.Name) {
 				continue
+			}
+			if _, ok := fw.dirs[ev.Name]; ok && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				// A watched directory went away. Its watch is gone or
+				// useless, and one made in its place may even have its
+				// inode number: watch whatever is there afresh.
+				fw.fsw.Remove(ev.Name)
+				delete(fw.dirs, ev.Name)
 			}
 		case err, ok := <-fw.fsw.Errors:
 			if !ok {

@@ -324,3 +324,40 @@ func TestResolvConfLateTargetRace(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvConfDirectoryReplaced: the file's directory is renamed away or
+// removed, and a new one made in its place. The watch on the old directory
+// says nothing of the new one, which must be watched in turn (it once was
+// taken for watched already, and every later change went unseen).
+func TestResolvConfDirectoryReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replace func(dir string) error
+	}{
+		{"renamed away", func(dir string) error { return os.Rename(dir, dir+".old") }},
+		{"removed", os.RemoveAll},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 20 {
+				sub := filepath.Join(t.TempDir(), "run")
+				if err := os.Mkdir(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(sub, "resolv.conf")
+				write(t, path, "nameserver 10.213.0.1\n")
+				w, _ := start(t, Options{ResolvConf: path})
+				if err := tc.replace(sub); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Mkdir(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				waitEvent(t, w, fmt.Sprintf("run %d: the file gone with its directory", i))
+				drain(w, 50*time.Millisecond)
+				write(t, path, "nameserver 10.213.0.2\n")
+				waitEvent(t, w, fmt.Sprintf("run %d: the file written in the new directory", i))
+				w.Close()
+			}
+		})
+	}
+}
