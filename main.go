@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,16 +64,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case s := <-sigs:
-			cancel(&signalError{s.(syscall.Signal)})
-		case <-ctx.Done():
-		}
-	}()
+	release := catchSignals(cancel)
+	defer release()
+	ctx = context.WithValue(ctx, releaseKey{}, release)
 
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, permuteArgs(app, args))
@@ -101,6 +95,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "netready: %v\n", err)
 	return exitNotReady
+}
+
+// catchSignals turns the first SIGINT or SIGTERM into the cancellation of
+// ctx (through cancel), for a prompt, orderly exit with 130 or 143. A second
+// one is not caught: it ends netready at once, should stopping hang.
+//
+// The function it returns gives both signals back their first disposition,
+// and returns only once a signal caught before has cancelled ctx. wait
+// calls it before exec: a signal caught by netready just before would be
+// lost to the command, which would then run although it was asked to stop.
+func catchSignals(cancel context.CancelCauseFunc) (release func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		if s, ok := <-sigs; ok {
+			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+			cancel(&signalError{s.(syscall.Signal)})
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs) // no more sends on sigs after this
+			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+			close(sigs)
+			<-handled
+		})
+	}
+}
+
+type releaseKey struct{}
+
+// releaseSignals is catchSignals' release for run's ctx.
+func releaseSignals(ctx context.Context) {
+	if f, ok := ctx.Value(releaseKey{}).(func()); ok {
+		f()
+	}
 }
 
 // signalError is the cause of a context cancelled by a signal.

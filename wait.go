@@ -147,6 +147,11 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 	if err != nil && !errors.Is(err, gate.ErrTimeout) {
 		return err // a signal: run picks the exit code
 	}
+	if ctx.Err() != nil {
+		// A signal came as the wait ended: it was asked to stop, so it
+		// neither says ready nor runs the command.
+		return context.Cause(ctx)
+	}
 	if o.json {
 		if err := report.JSON(stdout, rep); err != nil {
 			return err
@@ -165,6 +170,13 @@ func wait(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, std
 	notify.ready(report.Summary(rep), cmdPath != "")
 	if cmdPath != "" {
 		stop()
+		// From here a signal has its default effect, as it will in the
+		// command; one caught before it cancels ctx, and the command does
+		// not run.
+		releaseSignals(ctx)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		err := syscall.Exec(cmdPath, o.cmd, os.Environ())
 		return &cmdError{126, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
 	}
@@ -184,6 +196,7 @@ func watching(c *cli.Context, o *options, log *slog.Logger) (w *netwatch.Watcher
 		return nil, nil, nil, err
 	}
 	nl := netlinkHandle(log)
+	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", o.resolvConf)
 	return w, newProber(o, nl, log), func() { w.Close(); nl.Close() }, nil
 }
 

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,63 +9,7 @@ import (
 	"time"
 
 	"github.com/netready/netready/internal/dnstest"
-	"github.com/netready/netready/internal/netnstest"
 )
-
-// running is a netready process started in the background.
-type running struct {
-	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
-	start          time.Time
-}
-
-func startNetready(t *testing.T, ns *netnstest.NS, args ...string) *running {
-	t.Helper()
-	bin, err := exec.LookPath("netready")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &running{cmd: ns.Command(context.Background(), bin, args...)}
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	r.start = time.Now()
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			r.cmd.Wait()
-		}
-	})
-	return r
-}
-
-// wait waits for the process, 60 s at most, and returns its exit code and
-// how long it ran.
-func (r *running) wait(t *testing.T) (int, time.Duration) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case err := <-done:
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, time.Since(r.start)
-	case <-time.After(60 * time.Second):
-		r.cmd.Process.Kill()
-		t.Fatalf("netready still running after 60s\nstdout: %s\nstderr: %s", &r.stdout, &r.stderr)
-		return 0, 0
-	}
-}
-
-func (r *running) String() string {
-	return "stdout: " + r.stdout.String() + "\nstderr: " + r.stderr.String()
-}
 
 // noRetry makes sure that only a change event can cause a second round:
 // both the backoff schedule and the local re-check are an hour away.
@@ -124,19 +63,14 @@ func TestIntegrationWaitEvents(t *testing.T) {
 			l.server.Listen(t, serverIP4+":8080")
 			l.server.Listen(t, "["+serverIP6+"]:8080")
 			tt.before(t, l)
-			r := startNetready(t, l.client, waitArgs(append([]string{"--json"}, tt.args...)...)...)
-			time.Sleep(time.Second) // let the first round fail
+			p := startFault(t, l.client, nil, waitArgs(append([]string{"--json", "-v"}, tt.args...)...)...)
+			p.waitStderr(t, " ok=false") // the first round has failed
 			tt.change(t, l)
-			code, _ := r.wait(t)
-			if code != 0 {
-				t.Fatalf("exit code: got %d, want 0\n%s", code, r)
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit code: got %d, want 0\n%s", code, p)
 			}
-			var doc jsonDoc
-			if err := json.Unmarshal(r.stdout.Bytes(), &doc); err != nil {
-				t.Fatalf("stdout is not JSON: %v\n%s", err, r)
-			}
-			if !doc.Ready || doc.Rounds < 2 {
-				t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after the change)", doc.Ready, doc.Rounds)
+			if doc := p.doc(t); !doc.Ready || doc.Rounds < 2 {
+				t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after the change)\n%s", doc.Ready, doc.Rounds, p)
 			}
 		})
 	}
@@ -148,11 +82,11 @@ func TestIntegrationWaitNoNetlink(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
 	l.client.IP(t, "route", "del", "default")
-	r := startNetready(t, l.client, append([]string{"wait", "--timeout", "3s", "--no-netlink"}, append(noRetry, "route:default4")...)...)
-	time.Sleep(500 * time.Millisecond)
+	p := startFault(t, l.client, nil, append([]string{"wait", "-v", "--timeout", "3s", "--no-netlink"}, append(noRetry, "route:default4")...)...)
+	p.waitStderr(t, "msg=probe target=route:default4 ok=false")
 	l.client.IP(t, "route", "add", "default", "via", serverIP4)
-	if code, _ := r.wait(t); code != 1 {
-		t.Fatalf("exit code: got %d, want 1 (no event without netlink)\n%s", code, r)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit code: got %d, want 1 (no event without netlink)\n%s", code, p)
 	}
 }
 
@@ -168,9 +102,9 @@ func TestIntegrationWaitResolvConfRename(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("nameserver 10.213.1.13\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := startNetready(t, l.client, waitArgs("--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
 	l.server.Listen(t, serverIP4+":8080")
-	time.Sleep(time.Second)
+	p := startFault(t, l.client, nil, waitArgs("-v", "--json", "--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
 	tmp := filepath.Join(dir, "resolv.conf.new")
 	if err := os.WriteFile(tmp, []byte("nameserver 10.213.1.1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -178,53 +112,63 @@ func TestIntegrationWaitResolvConfRename(t *testing.T) {
 	if err := os.Rename(tmp, conf); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := r.wait(t); code != 0 {
-		t.Fatalf("exit code: got %d, want 0\n%s", code, r)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if doc := p.doc(t); doc.Rounds < 2 {
+		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the rename)\n%s", doc.Rounds, p)
 	}
 }
 
 func TestIntegrationWaitTimeout(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	r := startNetready(t, l.client, "wait", "--timeout", "2s", "route:"+serverIP4, "tcp://10.213.1.1:9")
-	code, took := r.wait(t)
-	if code != 1 {
-		t.Fatalf("exit code: got %d, want 1\n%s", code, r)
+	p := startFault(t, l.client, nil, "wait", "--timeout", "2s", "route:"+serverIP4, "tcp://10.213.1.1:9")
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit code: got %d, want 1\n%s", code, p)
 	}
-	if took < 2*time.Second {
+	if took := p.exited.Sub(p.start); took < 2*time.Second {
 		t.Errorf("gave up after %s, before --timeout 2s", took)
 	}
 	for _, s := range []string{"not ready after 2s", "tcp://10.213.1.1:9", "FAIL", "connect 10.213.1.1:9: connection refused", "route:10.213.1.1", "not ready: 1/2 targets pass"} {
-		if !strings.Contains(r.stderr.String(), s) {
-			t.Errorf("stderr does not contain %q\n%s", s, r)
+		if !strings.Contains(p.stderr.String(), s) {
+			t.Errorf("stderr does not contain %q\n%s", s, p)
 		}
 	}
-	if r.stdout.Len() != 0 {
-		t.Errorf("stdout: got %q, want nothing (results go there only with --json)", &r.stdout)
+	if out := p.stdout.String(); out != "" {
+		t.Errorf("stdout: got %q, want nothing (results go there only with --json)", out)
 	}
 }
 
 func TestIntegrationWaitSignals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		sig  syscall.Signal
-		args []string
-		want int
+		name  string
+		sig   syscall.Signal
+		args  []string
+		after string // on stderr before the signal is sent
+		want  int
 	}{
-		{"SIGTERM during the backoff sleep", syscall.SIGTERM, []string{"tcp://10.213.1.1:9"}, 143},
-		{"SIGINT during a round", syscall.SIGINT, []string{"--probe-timeout", "20s", "dns://10.213.1.13/ready.test"}, 130},
+		{"SIGTERM during the backoff sleep", syscall.SIGTERM, []string{"tcp://10.213.1.1:9"}, `msg="not ready"`, 143},
+		{"SIGINT during a round", syscall.SIGINT, []string{"--probe-timeout", "20s", "dns://10.213.1.13/ready.test"}, "msg=started", 130},
+		// A signal cuts the round short: what its attempts return then is
+		// no verdict, though --any would accept the target that passed.
+		// Neither "ready" nor the command.
+		{"SIGTERM during a round --any would accept", syscall.SIGTERM, []string{"--any", "--json", "--probe-timeout", "20s", "route:default", "dns://10.213.1.13/ready.test", "--", "sh", "-c", "echo the command ran"}, "msg=started", 143},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			l := newLab(t)
 			l.dnsServer(t, "10.213.1.13", dnstest.Silent)
-			r := startNetready(t, l.client, append([]string{"wait", "--timeout", "0"}, tt.args...)...)
-			time.Sleep(time.Second)
-			r.cmd.Process.Signal(tt.sig)
-			if code, _ := r.wait(t); code != tt.want {
-				t.Errorf("exit code: got %d, want %d\n%s", code, tt.want, r)
+			p := startFault(t, l.client, nil, append([]string{"wait", "-v", "--timeout", "0"}, tt.args...)...)
+			p.waitStderr(t, tt.after)
+			p.cmd.Process.Signal(tt.sig)
+			if code := p.wait(t); code != tt.want {
+				t.Errorf("exit code: got %d, want %d\n%s", code, tt.want, p)
+			}
+			if out := p.stdout.String(); out != "" {
+				t.Errorf("stdout: got %q, want nothing\n%s", out, p)
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func Wait(ctx context.Context, cfg Config) (Outcome, error) {
 		events:   cfg.Events,
 	}
 	w.allDue(start)
-	out, err := w.loop(ctx)
+	out, err := w.loop(ctx, parent)
 	out.Elapsed = time.Since(start)
 	if err != nil && parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		err = ErrTimeout
@@ -125,6 +125,7 @@ type waiter struct {
 	events   <-chan struct{}
 
 	rounds, abandons, nevents int
+	abandonsInRow             int       // rounds abandoned since the last completed one
 	lastEventRound            time.Time // start of the last round an event caused
 	eventPending              bool      // an event arrived: the next round is event-caused
 	settleFrom                time.Time // when the policy began to hold, with no change since; zero if it does not
@@ -168,7 +169,16 @@ func (w *waiter) nextRound() time.Time {
 	return next
 }
 
-func (w *waiter) loop(ctx context.Context) (Outcome, error) {
+// maxAbandonsInRow is how many rounds in a row a change may abandon. The
+// next one runs to its end whatever changes meanwhile, so that changes
+// arriving faster than a round takes (a container host creating veths all
+// the time) cannot keep every round from finishing until --timeout.
+const maxAbandonsInRow = 3
+
+// loop runs rounds until the wait is over. parent is Wait's own context,
+// which only a caller's cancellation (a signal) ends: ctx also ends at the
+// deadline.
+func (w *waiter) loop(ctx, parent context.Context) (Outcome, error) {
 	for {
 		// Wait for the next round, a change, or the end.
 		next := w.nextRound()
@@ -208,20 +218,27 @@ func (w *waiter) loop(ctx context.Context) (Outcome, error) {
 			w.lastEventRound = now
 			w.eventPending = false
 		}
-		res, abandoned, err := w.round(ctx, due)
-		if err != nil {
-			return w.outcome(false), err
-		}
+		res, abandoned, changed := w.round(ctx, due)
 		if abandoned {
 			w.abandons++
+			w.abandonsInRow++
 			continue
 		}
+		w.abandonsInRow = 0
 		w.rounds++
 		w.apply(due, res)
+		if changed {
+			// The network changed during a round that was not to be
+			// abandoned: probe everything again, and settle from now.
+			w.onEvent()
+			now = time.Now()
+		}
 		if ctx.Err() != nil {
 			// The deadline came during the round: its results are the
-			// last word, and they may say ready.
-			if Ready(w.ok, w.cfg.Any) && w.cfg.Settle == 0 {
+			// last word, and they may say ready. Not so if the caller
+			// gave up (a signal): its attempts were cut short, not
+			// finished.
+			if parent.Err() == nil && Ready(w.ok, w.cfg.Any) && w.cfg.Settle == 0 {
 				return w.outcome(true), nil
 			}
 			return w.outcome(false), ctx.Err()
@@ -243,28 +260,61 @@ func (w *waiter) eventOrClosed(open bool) {
 	w.onEvent()
 }
 
-// round runs one round. It reports abandoned when a change event arrived
-// during it (onEvent has then been applied), and returns ctx's error only
-// if ctx ended before the round could finish.
-func (w *waiter) round(ctx context.Context, due []int) (res []Result, abandoned bool, err error) {
+// round runs one round. A change event during it abandons it (onEvent has
+// then been applied), even one that comes with its results, since they may
+// predate the change — unless maxAbandonsInRow rounds were abandoned in a
+// row: this one then runs to its end and reports changed instead, and the
+// caller applies the change after its results. The prober returns promptly
+// once ctx ends, so the round ends with it too.
+func (w *waiter) round(ctx context.Context, due []int) (res []Result, abandoned, changed bool) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan []Result, 1)
 	go func() { done <- w.cfg.Probe(rctx, due) }()
+	abandonable := w.abandonsInRow < maxAbandonsInRow
 	for {
 		select {
 		case res := <-done:
-			return res, false, nil
-		case _, open := <-w.events:
+			if abandonable && w.pendingEvent() {
+				w.onEvent()
+				return nil, true, false
+			}
+			return res, false, changed
+		case _, open := <-w.eventsUnless(changed):
 			if !open {
 				w.events = nil
+				continue
+			}
+			if !abandonable {
+				changed = true // later ones wait in the channel
 				continue
 			}
 			cancel()
 			<-done
 			w.onEvent()
-			return nil, true, nil
+			return nil, true, false
 		}
+	}
+}
+
+// eventsUnless is w.events, or nil (never ready) once seen is true.
+func (w *waiter) eventsUnless(seen bool) <-chan struct{} {
+	if seen {
+		return nil
+	}
+	return w.events
+}
+
+// pendingEvent takes a change event if one is waiting, without blocking.
+func (w *waiter) pendingEvent() bool {
+	select {
+	case _, open := <-w.events:
+		if !open {
+			w.events = nil
+		}
+		return open
+	default:
+		return false
 	}
 }
 

@@ -410,3 +410,103 @@ func TestWaitProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitCancelDuringRound: the caller's cancellation (a signal) during a
+// round cuts its attempts short; what they return is not a verdict, even
+// when --any would accept it. Only the deadline gives a round the last
+// word.
+func TestWaitCancelDuringRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: always}, fakeTarget{block: true})
+		cfg := config(t, p)
+		cfg.Any = true
+		cause := errors.New("SIGTERM")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		time.AfterFunc(50*time.Millisecond, func() { cancel(cause) })
+		out, err := Wait(ctx, cfg)
+		if out.Ready || !errors.Is(err, cause) {
+			t.Errorf("got ready=%v err=%v, want not ready and the cause", out.Ready, err)
+		}
+	})
+}
+
+// TestWaitChangesFasterThanRounds: changes every 50ms, rounds that take
+// 300ms. Three rounds are abandoned; the fourth runs to its end, and since
+// it passes, the wait is over.
+func TestWaitChangesFasterThanRounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var starts []time.Duration
+		begin := time.Now()
+		events := make(chan struct{}, 1)
+		cfg := Config{
+			Targets:  1,
+			Schedule: schedule(t),
+			Events:   events,
+			EventGap: 100 * time.Millisecond,
+			Timeout:  10 * time.Second,
+			Probe: func(ctx context.Context, due []int) []Result {
+				starts = append(starts, time.Since(begin)) // one round at a time
+				select {
+				case <-time.After(300 * time.Millisecond):
+					return []Result{{OK: true}}
+				case <-ctx.Done():
+					return []Result{{OK: false}}
+				}
+			},
+		}
+		stop := make(chan struct{})
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				select {
+				case events <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		out, err := Wait(t.Context(), cfg)
+		close(stop)
+		<-stopped
+		if err != nil || !out.Ready {
+			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
+		}
+		if out.Abandons != maxAbandonsInRow || out.Rounds != 1 {
+			t.Errorf("got %d abandoned and %d completed, want %d and 1 (round starts %v)", out.Abandons, out.Rounds, maxAbandonsInRow, starts)
+		}
+	})
+}
+
+// TestWaitEventWithResults: a change that arrives together with a round's
+// results abandons the round, since they may predate it.
+func TestWaitEventWithResults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		events := make(chan struct{}, 1)
+		n := 0
+		cfg := Config{
+			Targets:  1,
+			Schedule: schedule(t),
+			Events:   events,
+			EventGap: 100 * time.Millisecond,
+			Probe: func(ctx context.Context, due []int) []Result {
+				n++
+				if n == 1 {
+					events <- struct{}{} // the change, as the attempt ends
+				}
+				return []Result{{OK: true}}
+			},
+		}
+		out, err := Wait(t.Context(), cfg)
+		if err != nil || !out.Ready {
+			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
+		}
+		if out.Abandons != 1 || out.Rounds != 1 || n != 2 {
+			t.Errorf("got %d abandoned, %d completed, %d probed; want 1, 1, 2", out.Abandons, out.Rounds, n)
+		}
+	})
+}
