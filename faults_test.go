@@ -1035,3 +1035,44 @@ func TestFaultExecNotExecutable(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultWatchStorm: watch, ready, during a storm of route changes. The
+// rounds the changes start are eventGap apart at least, as in wait: the
+// storm must not make watch probe back to back (it once did, since only
+// wait's loop bounded the rate).
+func TestFaultWatchStorm(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	var batch strings.Builder
+	const n = 5_000
+	for i := range n {
+		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
+	}
+	for i := range n {
+		fmt.Fprintf(&batch, "route del 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
+	}
+	p := startFault(t, l.client, nil, append([]string{"watch", "--json", "-v", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
+	p.waitStderr(t, "msg=probe target=route:default4 ok=true")
+	before := strings.Count(p.stderr.String(), "msg=probe ")
+	start := time.Now()
+	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
+	ip.Stdin = strings.NewReader(batch.String())
+	if out, err := ip.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	storm := time.Since(start)
+	time.Sleep(3 * eventGap) // the round the last change left pending
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	rounds := strings.Count(p.stderr.String(), "msg=probe ") - before
+	// One round at the first change, then at most one per gap while the
+	// storm lasted, the one pending at its end, and one for messages the
+	// kernel delivered after ip exited; a slower machine only means fewer.
+	limit := int(storm/eventGap) + 4
+	t.Logf("%d changes in %s: %d rounds (at most %d)", 2*n, storm.Round(time.Millisecond), rounds, limit)
+	if rounds < 1 || rounds > limit {
+		t.Errorf("got %d rounds during a %s storm, want 1 to %d", rounds, storm.Round(time.Millisecond), limit)
+	}
+}

@@ -123,7 +123,11 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 			notify.progress("ready", 0)
 		}
 		// Ready: probe everything again on a change or every recheck,
-		// until something fails.
+		// until something fails. As in gate.Wait, rounds that changes
+		// start are eventGap apart at least, so that a storm of them
+		// cannot make watch probe back to back; changes meanwhile wait in
+		// the events channel, folded into one.
+		var last time.Time
 		for ready := true; ready; {
 			t := time.NewTimer(recheck)
 			select {
@@ -131,9 +135,17 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 				t.Stop()
 				return errStopped
 			case <-w.Events():
+				t.Reset(time.Until(last.Add(eventGap)))
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return errStopped
+				case <-t.C:
+				}
 			case <-t.C:
 			}
 			t.Stop()
+			last = time.Now()
 			res := pr.round(ctx, all)
 			if ctx.Err() != nil {
 				return errStopped
