@@ -51,6 +51,9 @@ func TestSdNotify(t *testing.T) {
 		args     []string
 		wantCode int
 		want     []string // regular expressions, one per message, in order
+		// optional is how many of the last messages may be missing: a
+		// loaded machine may fit one round fewer into --timeout.
+		optional int
 	}{
 		{
 			name: "ready at once",
@@ -66,10 +69,12 @@ func TestSdNotify(t *testing.T) {
 			wantCode: 1,
 			want: []string{
 				`^STATUS=probing 1 targets\nEXTEND_TIMEOUT_USEC=8000000$`,
-				`^STATUS=waiting for tcp://127.0.0.1:1 \(connect 127.0.0.1:1: connection refused\)\nEXTEND_TIMEOUT_USEC=8(3\d\d|400)000$`,
-				`^EXTEND_TIMEOUT_USEC=8(3\d\d|400)000$`,
-				`^EXTEND_TIMEOUT_USEC=8(3\d\d|400)000$`,
+				// The next round is 400ms away, less what reporting took.
+				`^STATUS=waiting for tcp://127.0.0.1:1 \(connect 127.0.0.1:1: connection refused\)\nEXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
+				`^EXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
+				`^EXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
 			},
+			optional: 1,
 		},
 		{
 			name: "no READY=1 when a command replaces netready",
@@ -87,10 +92,10 @@ func TestSdNotify(t *testing.T) {
 			if code != tt.wantCode {
 				t.Errorf("exit code: got %d, want %d", code, tt.wantCode)
 			}
-			if len(msgs) != len(tt.want) {
-				t.Fatalf("got %d messages %q, want %d", len(msgs), msgs, len(tt.want))
+			if len(msgs) > len(tt.want) || len(msgs) < len(tt.want)-tt.optional {
+				t.Fatalf("got %d messages %q, want %d (%d of them optional)", len(msgs), msgs, len(tt.want), tt.optional)
 			}
-			for i, re := range tt.want {
+			for i, re := range tt.want[:len(msgs)] {
 				if !regexp.MustCompile(re).MatchString(msgs[i]) {
 					t.Errorf("message %d: got %q, want /%s/", i, msgs[i], re)
 				}
