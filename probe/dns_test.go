@@ -384,8 +384,9 @@ func TestResolveHost(t *testing.T) {
 		hosts    string
 		zone     []string // {N} is the subnet, PORT the listener's port
 		behavior dnstest.Behavior
-		servfail []string // names the resolver answers with SERVFAIL
-		second   bool     // a second resolver, with the same zone, at 127.213.{N}.2
+		servfail []string          // names the resolver answers with SERVFAIL
+		aaaa     *dnstest.Behavior // how the resolver treats AAAA queries, if not as the rest
+		second   bool              // a second resolver, with the same zone, at 127.213.{N}.2
 		host     string
 		want     want  // {N} is the subnet, PORT the listener's port
 		udp      int64 // queries the first resolver saw; -1 to not check
@@ -517,6 +518,26 @@ func TestResolveHost(t *testing.T) {
 			udp:      2,
 		},
 		{
+			// The A answer is used 50ms after it came; the attempt
+			// neither waits for its deadline nor blames the connect.
+			name: "AAAA queries dropped",
+			conf: "search test.\n",
+			zone: []string{"db.test. 60 IN A 127.0.0.1"},
+			aaaa: ptr(dnstest.Silent),
+			host: "db",
+			want: want{ok: true, detail: "connected to 127.0.0.1:PORT", phases: []string{"resolve", "connect"}},
+			udp:  -1, // AAAA may be asked more than once
+		},
+		{
+			name: "AAAA queries refused",
+			conf: "search test.\n",
+			zone: []string{"db.test. 60 IN A 127.0.0.1"},
+			aaaa: ptr(dnstest.Refused),
+			host: "db",
+			want: want{ok: true, detail: "connected to 127.0.0.1:PORT"},
+			udp:  2,
+		},
+		{
 			name:     "resolver failing",
 			conf:     "search test.\n",
 			behavior: dnstest.ServFail,
@@ -538,6 +559,9 @@ func TestResolveHost(t *testing.T) {
 			srv := serveAt53(t, n.addr(1), zone...)
 			srv.SetBehavior(tc.behavior)
 			srv.SetRcode(dns.RcodeServerFailure, tc.servfail...)
+			if tc.aaaa != nil {
+				srv.SetTypeBehavior(dns.TypeAAAA, *tc.aaaa)
+			}
 			conf := fmt.Sprintf("nameserver %s\n%s", n.addr(1), tc.conf)
 			if tc.second {
 				serveAt53(t, n.addr(2), zone...)
@@ -674,6 +698,24 @@ func TestRoundOrder(t *testing.T) {
 		}
 		if r.OK != tc.ok {
 			t.Errorf("results[%d] (%s) OK: got %v, want %v (err: %v)", i, tc.target, r.OK, tc.ok, r.Err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestResolveFailureIsLocal: a name that a loopback resolver could not
+// resolve (nothing listens there yet: systemd-resolved at boot) makes the
+// attempt a local one, re-checked every --local-interval, whatever the
+// name would resolve to.
+func TestResolveFailureIsLocal(t *testing.T) {
+	t.Parallel()
+	n := newLoopSubnet()
+	env := loopbackEnv(t, fmt.Sprintf("nameserver %s\n", n.addr(1)), "")
+	for _, target := range []string{"tcp://db.test:1", "http://db.test:1/", "tls://db.test:1"} {
+		r := probeWithin(t, env, target, passTimeout)
+		if r.OK || !r.Local || !strings.Contains(r.Err.Error(), "connection refused") {
+			t.Errorf("%s: got ok=%v local=%v err=%v, want a local failure to resolve", target, r.OK, r.Local, r.Err)
 		}
 	}
 }

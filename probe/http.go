@@ -28,11 +28,11 @@ const maxBody = 64 << 10
 func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
 	host, port := t.Endpoint()
-	addrs, err := env.resolveHost(ctx, host, tm)
+	addrs, local, err := env.resolveHost(ctx, host, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot()}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local}
 	}
-	res := Result{Local: allLoopbackAddrs(addrs)}
+	res := Result{Local: local}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialFirst(ctx, addrs, port)

@@ -22,11 +22,11 @@ const icmpInterval = 500 * time.Millisecond
 // (CAP_NET_RAW) otherwise.
 func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
-	addrs, err := env.resolveHost(ctx, t.Host, tm)
+	addrs, local, err := env.resolveHost(ctx, t.Host, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot()}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local}
 	}
-	res := Result{Local: allLoopbackAddrs(addrs)}
+	res := Result{Local: local}
 	type reply struct {
 		addr netip.Addr
 		rtt  time.Duration

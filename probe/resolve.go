@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -100,19 +100,26 @@ func searchNames(rc *ResolvConf, host string) []string {
 	return append(names, abs)
 }
 
+// resolutionDelay is how long the other of the A and AAAA queries is waited
+// for once one has brought addresses (RFC 8305 section 3 suggests 50 ms):
+// a resolver that drops or refuses AAAA queries must not hold every name
+// until the attempt's deadline, leaving no time to connect.
+const resolutionDelay = 50 * time.Millisecond
+
 // lookupName asks for name's A and AAAA records at once. It returns
 // errNoSuchHost when the answers are definitive (NXDOMAIN or no records)
 // and an error naming the servers when no server gave a definitive answer.
 func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
-		wg    sync.WaitGroup
 		addrs [2][]netip.Addr
 		errs  [2]error
 	)
-	wg.Add(2)
+	done := make(chan int, 2)
 	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
 		pool.Go(func() {
-			defer wg.Done()
+			defer func() { done <- i }()
 			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
 			// accept runs in askAll's goroutines, one per server: it
 			// must not write to anything they share.
@@ -140,7 +147,19 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 			}
 		})
 	}
-	wg.Wait()
+	first := <-done
+	if len(addrs[first]) > 0 {
+		t := time.NewTimer(resolutionDelay)
+		select {
+		case <-done:
+		case <-t.C:
+			cancel() // what it would have said no longer matters
+			<-done
+		}
+		t.Stop()
+	} else {
+		<-done
+	}
 	if all := append(addrs[0], addrs[1]...); len(all) > 0 {
 		return all, nil
 	}
@@ -155,24 +174,28 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 
 // resolveHost is lookupHost for the host of a tcp, tls, http or icmp target,
 // reading the round's resolver configuration. It marks the resolve phase in
-// tm when a lookup was needed.
-func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) ([]netip.Addr, error) {
+// tm when a lookup was needed. local reports whether the attempt stays on
+// this host: its addresses are all loopback ones or, when the name could
+// not be resolved, the resolvers asked were — a local resolver that starts
+// late announces itself by no event, so the target is re-checked as often
+// as a local one.
+func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) (addrs []netip.Addr, local bool, err error) {
 	if a, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{a}, nil
+		return []netip.Addr{a}, a.IsLoopback(), nil
 	}
 	rc, err := e.Resolvers()
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	addrs, err := e.lookupHost(ctx, rc, host)
+	addrs, err = e.lookupHost(ctx, rc, host)
 	tm.mark("resolve")
 	if err != nil {
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
 			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
-		return nil, &resolveError{host: host, err: err}
+		return nil, allLoopback(rc.Servers), &resolveError{host: host, err: err}
 	}
-	return addrs, nil
+	return addrs, allLoopbackAddrs(addrs), nil
 }
 
 // resolveError is a failure to resolve the host of a target, kept apart so

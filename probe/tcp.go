@@ -25,14 +25,13 @@ func probeTCP(ctx context.Context, env *Env, t Target) Result {
 
 // connect resolves t's host and connects to every address at once; the
 // first established connection wins and the others are closed. local
-// reports whether every address was a loopback one.
+// reports whether the attempt stayed on this host (see resolveHost).
 func (e *Env) connect(ctx context.Context, t Target, tm *timing) (net.Conn, bool, error) {
 	host, port := t.Endpoint()
-	addrs, err := e.resolveHost(ctx, host, tm)
+	addrs, local, err := e.resolveHost(ctx, host, tm)
 	if err != nil {
-		return nil, false, err
+		return nil, local, err
 	}
-	local := allLoopbackAddrs(addrs)
 	c, err := dialFirst(ctx, addrs, port)
 	tm.mark("connect")
 	if err != nil {

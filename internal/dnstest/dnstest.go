@@ -59,6 +59,7 @@ type Server struct {
 	mu     sync.Mutex
 	zone   map[string][]dns.RR // by lower-case owner name
 	rcodes map[string]int      // names answered with an rcode, whatever the zone says
+	types  map[uint16]Behavior // behaviour for queries of a type, instead of behavior
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -89,7 +90,7 @@ func Start(t testing.TB, addr string, zone ...string) *Server {
 // leave that transport out. The server stops when the test ends.
 func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
 	t.Helper()
-	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}}
+	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{}}
 	s.AddRecords(t, zone...)
 	var servers []*dns.Server
 	start := func(srv *dns.Server) {
@@ -141,6 +142,15 @@ func (s *Server) SetRcode(rcode int, names ...string) {
 	}
 }
 
+// SetTypeBehavior makes queries of type qtype treated as b, whatever
+// SetBehavior says: a resolver that drops AAAA queries is
+// SetTypeBehavior(dns.TypeAAAA, Silent).
+func (s *Server) SetTypeBehavior(qtype uint16, b Behavior) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.types[qtype] = b
+}
+
 // SetBehavior changes how every later query is treated.
 func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
 
@@ -165,6 +175,13 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		time.Sleep(d)
 	}
 	b := Behavior(s.behavior.Load())
+	if len(q.Question) == 1 {
+		s.mu.Lock()
+		if tb, ok := s.types[q.Question[0].Qtype]; ok {
+			b = tb
+		}
+		s.mu.Unlock()
+	}
 	r := s.reply(q, b)
 	switch b {
 	case Silent:
