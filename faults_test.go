@@ -1076,3 +1076,57 @@ func TestFaultWatchStorm(t *testing.T) {
 		t.Errorf("got %d rounds during a %s storm, want 1 to %d", rounds, storm.Round(time.Millisecond), limit)
 	}
 }
+
+// TestFaultWatchAbandonsStuckRound: watch is ready when resolv.conf is
+// replaced by one naming a resolver that never answers, and replaced back
+// while a round is stuck on it. That round is abandoned: watch stays
+// ready, instead of reporting, when the stuck probe times out, an outage
+// that was over by then.
+func TestFaultWatchAbandonsStuckRound(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	good := l.dnsServer(t, serverIP4, dnstest.Answer)
+	silent := l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	replace := func(server string) {
+		t.Helper()
+		tmp := filepath.Join(dir, "new")
+		if err := os.WriteFile(tmp, []byte("nameserver "+server+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(serverIP4)
+	const probeTimeout = 2 * time.Second
+	p := startFault(t, l.client, nil, append([]string{"watch", "-v", "--recheck", "1h", "--probe-timeout", probeTimeout.String(), "--resolv-conf", conf}, append(noRetry, "dns:ready.test")...)...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
+	replace("10.213.1.13")
+	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	before, _ := good.Queries()
+	replace(serverIP4)
+	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
+	// Time for the stuck probe to have timed out, had it been waited for.
+	time.Sleep(probeTimeout + time.Second)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if out := p.stdout.String(); strings.Contains(out, "not ready") || strings.Count(out, " ready") != 1 {
+		t.Errorf("got transitions %q, want one: ready\n%s", out, p)
+	}
+}
+
+// waitFor polls cond until it holds, 20 s at most.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 20s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

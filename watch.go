@@ -125,31 +125,54 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 		// Ready: probe everything again on a change or every recheck,
 		// until something fails. As in gate.Wait, rounds that changes
 		// start are eventGap apart at least, so that a storm of them
-		// cannot make watch probe back to back; changes meanwhile wait in
-		// the events channel, folded into one.
-		var last time.Time
+		// cannot make watch probe back to back (changes meanwhile wait in
+		// the events channel, folded into one), and a change during a
+		// round abandons it — a probe stuck on a resolver that was just
+		// replaced must not report an outage that is already over —
+		// unless gate.MaxAbandonsInRow rounds in a row were.
+		var (
+			last     time.Time
+			changed  bool
+			abandons int
+		)
 		for ready := true; ready; {
-			t := time.NewTimer(recheck)
-			select {
-			case <-ctx.Done():
+			if !changed {
+				t := time.NewTimer(recheck)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return errStopped
+				case <-w.Events():
+					changed = true
+				case <-t.C:
+				}
 				t.Stop()
-				return errStopped
-			case <-w.Events():
-				t.Reset(time.Until(last.Add(eventGap)))
+			}
+			if changed {
+				t := time.NewTimer(time.Until(last.Add(eventGap)))
 				select {
 				case <-ctx.Done():
 					t.Stop()
 					return errStopped
 				case <-t.C:
 				}
-			case <-t.C:
+				changed = false
 			}
-			t.Stop()
 			last = time.Now()
-			res := pr.round(ctx, all)
+			var res []gate.Result
+			if abandons < gate.MaxAbandonsInRow {
+				res, changed = gate.RoundUnlessChanged(ctx, pr.round, all, w.Events())
+			} else {
+				res = pr.round(ctx, all)
+			}
 			if ctx.Err() != nil {
 				return errStopped
 			}
+			if changed {
+				abandons++
+				continue
+			}
+			abandons = 0
 			ok := make([]bool, len(res))
 			for i, r := range res {
 				ok[i] = r.OK

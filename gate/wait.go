@@ -169,11 +169,11 @@ func (w *waiter) nextRound() time.Time {
 	return next
 }
 
-// maxAbandonsInRow is how many rounds in a row a change may abandon. The
+// MaxAbandonsInRow is how many rounds in a row a change may abandon. The
 // next one runs to its end whatever changes meanwhile, so that changes
 // arriving faster than a round takes (a container host creating veths all
 // the time) cannot keep every round from finishing until --timeout.
-const maxAbandonsInRow = 3
+const MaxAbandonsInRow = 3
 
 // loop runs rounds until the wait is over. parent is Wait's own context,
 // which only a caller's cancellation (a signal) ends: ctx also ends at the
@@ -262,37 +262,63 @@ func (w *waiter) eventOrClosed(open bool) {
 
 // round runs one round. A change event during it abandons it (onEvent has
 // then been applied), even one that comes with its results, since they may
-// predate the change — unless maxAbandonsInRow rounds were abandoned in a
+// predate the change — unless MaxAbandonsInRow rounds were abandoned in a
 // row: this one then runs to its end and reports changed instead, and the
 // caller applies the change after its results. The prober returns promptly
 // once ctx ends, so the round ends with it too.
 func (w *waiter) round(ctx context.Context, due []int) (res []Result, abandoned, changed bool) {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	if w.abandonsInRow < MaxAbandonsInRow {
+		res, changed := RoundUnlessChanged(ctx, w.cfg.Probe, due, w.events)
+		if changed {
+			w.onEvent()
+			return nil, true, false
+		}
+		return res, false, false
+	}
 	done := make(chan []Result, 1)
-	go func() { done <- w.cfg.Probe(rctx, due) }()
-	abandonable := w.abandonsInRow < maxAbandonsInRow
+	go func() { done <- w.cfg.Probe(ctx, due) }()
 	for {
 		select {
 		case res := <-done:
-			if abandonable && w.pendingEvent() {
-				w.onEvent()
-				return nil, true, false
-			}
 			return res, false, changed
 		case _, open := <-w.eventsUnless(changed):
 			if !open {
 				w.events = nil
 				continue
 			}
-			if !abandonable {
-				changed = true // later ones wait in the channel
+			changed = true // later ones wait in the channel
+		}
+	}
+}
+
+// RoundUnlessChanged runs probe over due unless a change arrives on events
+// first, or together with the results, which may then predate it. If so it
+// cancels the round, waits for probe to return, and reports changed; the
+// change event is consumed. A nil or closed events never reports a change.
+func RoundUnlessChanged(ctx context.Context, probe Prober, due []int, events <-chan struct{}) (res []Result, changed bool) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan []Result, 1)
+	go func() { done <- probe(rctx, due) }()
+	for {
+		select {
+		case res := <-done:
+			select {
+			case _, open := <-events:
+				if open {
+					return nil, true
+				}
+			default:
+			}
+			return res, false
+		case _, open := <-events:
+			if !open {
+				events = nil
 				continue
 			}
 			cancel()
 			<-done
-			w.onEvent()
-			return nil, true, false
+			return nil, true
 		}
 	}
 }
@@ -303,19 +329,6 @@ func (w *waiter) eventsUnless(seen bool) <-chan struct{} {
 		return nil
 	}
 	return w.events
-}
-
-// pendingEvent takes a change event if one is waiting, without blocking.
-func (w *waiter) pendingEvent() bool {
-	select {
-	case _, open := <-w.events:
-		if !open {
-			w.events = nil
-		}
-		return open
-	default:
-		return false
-	}
 }
 
 // apply records a round's results and plans when each failing target is

@@ -476,8 +476,8 @@ func TestWaitChangesFasterThanRounds(t *testing.T) {
 		if err != nil || !out.Ready {
 			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
 		}
-		if out.Abandons != maxAbandonsInRow || out.Rounds != 1 {
-			t.Errorf("got %d abandoned and %d completed, want %d and 1 (round starts %v)", out.Abandons, out.Rounds, maxAbandonsInRow, starts)
+		if out.Abandons != MaxAbandonsInRow || out.Rounds != 1 {
+			t.Errorf("got %d abandoned and %d completed, want %d and 1 (round starts %v)", out.Abandons, out.Rounds, MaxAbandonsInRow, starts)
 		}
 	})
 }
