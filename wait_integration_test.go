@@ -103,7 +103,7 @@ func TestIntegrationWaitResolvConfRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.server.Listen(t, serverIP4+":8080")
-	p := startFault(t, l.client, nil, waitArgs("-v", "--json", "--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
+	p := startFault(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
 	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
 	tmp := filepath.Join(dir, "resolv.conf.new")
 	if err := os.WriteFile(tmp, []byte("nameserver 10.213.1.1\n"), 0o644); err != nil {
@@ -208,5 +208,29 @@ func TestIntegrationWaitLocalResolverLate(t *testing.T) {
 	}
 	if doc := p.doc(t); doc.Rounds < 2 {
 		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the resolver started)\n%s", doc.Rounds, p)
+	}
+}
+
+// TestIntegrationWaitResolvConfBindMounted: /etc/resolv.conf is a bind
+// mount, as ip netns exec (and nspawn, Docker, Podman) provide it, and is
+// rewritten in place through its other name. The events of that write go
+// to the directory the file really is in, not /etc: only the watch on the
+// file itself sees them.
+func TestIntegrationWaitResolvConfBindMounted(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.13\n")
+	// --no-netlink: the lab's own address changes (IPv6 DAD finishing)
+	// must not be what starts the next round.
+	p := startFault(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "dns:ready.test")...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n") // in place: same inode
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if doc := p.doc(t); doc.Rounds < 2 {
+		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the write)\n%s", doc.Rounds, p)
 	}
 }

@@ -24,18 +24,20 @@ const maxHops = 40
 // whose target is rewritten or appears late (systemd-resolved's
 // /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf).
 //
-// It watches directories, not files — an inotify watch on a file is lost
-// when the file is renamed over — namely the directory of every hop of the
-// symlink chain, or the nearest existing ancestor of a directory that does
-// not exist yet. After each relevant event the chain is followed again and
-// the contents compared, so an event is reported only for a real change.
+// It watches directories — an inotify watch on a file is lost when the file
+// is renamed over — namely the directory of every hop of the symlink chain,
+// or the nearest existing ancestor of a directory that does not exist yet;
+// and the file at the end of the chain too, for a bind-mounted one. After
+// each relevant event the chain is followed again, the watches renewed,
+// and the contents compared, so an event is reported only for a real
+// change.
 type fileWatcher struct {
 	path    string
 	fsw     *fsnotify.Watcher
 	log     *slog.Logger
-	dirs    map[string]dirID // watched directories, and which ones they were
-	names   []string         // every path of the symlink chain
-	content []byte           // last contents; nil if the file did not exist
+	watched map[string]fileID // watched paths, and which files they were
+	names   []string          // every path of the symlink chain
+	content []byte            // last contents; nil if the file did not exist
 }
 
 func newFileWatcher(path string, log *slog.Logger) (*fileWatcher, error) {
@@ -48,7 +50,7 @@ func newFileWatcher(path string, log *slog.Logger) (*fileWatcher, error) {
 		fsw.Close()
 		return nil, err
 	}
-	fw := &fileWatcher{path: abs, fsw: fsw, log: log, dirs: map[string]dirID{}}
+	fw := &fileWatcher{path: abs, fsw: fsw, log: log, watched: map[string]fileID{}}
 	fw.rewatch()
 	fw.content = readOrNil(abs)
 	return fw, nil
@@ -83,7 +85,7 @@ func (fw *fileWatcher) chain() []string {
 	return names
 }
 
-// rewatch follows the chain again and watches the directories it needs.
+// rewatch follows the chain again and watches the paths it needs.
 //
 // Looking and watching are not one atomic step: a directory or link
 // created after the look but before the watch on its parent is in place
@@ -93,22 +95,22 @@ func (fw *fileWatcher) chain() []string {
 // look relied on was watched before it was taken, and any later change
 // raises an event.
 func (fw *fileWatcher) rewatch() {
-	var want map[string]dirID
+	var want map[string]fileID
 	for range maxHops {
 		fw.names = fw.chain()
 		want = fw.wanted()
 		added := false
 		for d, id := range want {
-			old, watched := fw.dirs[d]
+			old, watched := fw.watched[d]
 			if watched && old == id {
 				continue
 			}
 			if watched {
-				// Another directory by that name now (the one watched
-				// was removed or renamed away): its watch says nothing
-				// of this one.
+				// Another file or directory by that name now (the one
+				// watched was removed or renamed away): its watch says
+				// nothing of this one.
 				fw.fsw.Remove(d)
-				delete(fw.dirs, d)
+				delete(fw.watched, d)
 			}
 			if err := fw.fsw.Add(d); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -118,36 +120,47 @@ func (fw *fileWatcher) rewatch() {
 				}
 				continue
 			}
-			fw.dirs[d] = id
+			fw.watched[d] = id
 			added = true
 		}
 		if !added {
 			break
 		}
 	}
-	for d := range fw.dirs {
+	for d := range fw.watched {
 		if _, ok := want[d]; !ok {
 			fw.fsw.Remove(d)
-			delete(fw.dirs, d)
+			delete(fw.watched, d)
 		}
 	}
 }
 
-// dirID tells one directory from another that later takes its name.
-type dirID struct{ dev, ino uint64 }
+// fileID tells one file or directory from another that later takes its
+// name.
+type fileID struct{ dev, ino uint64 }
 
-// wanted lists the directories to watch for fw.names: each one's directory,
-// or its nearest existing ancestor while that does not exist.
-func (fw *fileWatcher) wanted() map[string]dirID {
-	want := map[string]dirID{}
+func idOf(st os.FileInfo) fileID {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fileID{uint64(sys.Dev), sys.Ino}
+	}
+	return fileID{}
+}
+
+// wanted lists the paths to watch for fw.names: each one's directory, or
+// its nearest existing ancestor while that does not exist; and the file at
+// the end of the chain itself, if it exists. Events of a file written in
+// place reach its directory's watch — except when the file is bind-mounted
+// (as ip netns exec, nspawn, Docker and Podman provide /etc/resolv.conf):
+// they then go to the directory the file really is in, and only a watch on
+// the file itself sees them.
+func (fw *fileWatcher) wanted() map[string]fileID {
+	want := map[string]fileID{}
 	for _, n := range fw.names {
 		dir := filepath.Dir(n)
-		var id dirID
+		var id fileID
 		for {
 			if st, err := os.Stat(dir); err == nil && st.IsDir() {
-				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-					id = dirID{uint64(sys.Dev), sys.Ino}
-				}
+				id = idOf(st)
 				break
 			}
 			parent := filepath.Dir(dir)
@@ -157,6 +170,11 @@ func (fw *fileWatcher) wanted() map[string]dirID {
 			dir = parent
 		}
 		want[dir] = id
+	}
+	if last := fw.names[len(fw.names)-1]; last != "" {
+		if st, err := os.Stat(last); err == nil && !st.IsDir() {
+			want[last] = idOf(st)
+		}
 	}
 	return want
 }
@@ -187,12 +205,12 @@ func (fw *fileWatcher) run(ctx context.Context, changed func()) {
 			if !fw.relevant(ev.Name) {
 				continue
 			}
-			if _, ok := fw.dirs[ev.Name]; ok && ev.Has(fsnotify.Remove|fsnotify.Rename) {
-				// A watched directory went away. Its watch is gone or
-				// useless, and one made in its place may even have its
-				// inode number: watch whatever is there afresh.
+			if _, ok := fw.watched[ev.Name]; ok && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				// A watched file or directory went away. Its watch is
+				// gone or useless, and one made in its place may even
+				// have its inode number: watch whatever is there afresh.
 				fw.fsw.Remove(ev.Name)
-				delete(fw.dirs, ev.Name)
+				delete(fw.watched, ev.Name)
 			}
 		case err, ok := <-fw.fsw.Errors:
 			if !ok {
