@@ -9,6 +9,10 @@ import (
 // systemdResolved is the stub listener of systemd-resolved.
 var systemdResolved = netip.MustParseAddr("127.0.0.53")
 
+// loopbackHint is for a loopback address that is unreachable or silent:
+// with lo down, the kernel has no local route for it.
+const loopbackHint = "nothing answers on loopback: is the loopback interface down (ip link set lo up), or a firewall rule dropping it?"
+
 // hintFor suggests a likely cause for a probe error that its probe did not
 // explain itself. It looks at the first server or address that failed.
 func hintFor(err error) string {
@@ -34,6 +38,8 @@ func hintFor(err error) string {
 		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing is listening on that port: is the service running?"
+	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && dialsLoopback(err):
+		return loopbackHint
 	case errors.Is(err, syscall.ENETUNREACH):
 		return "no route to that network: is there a default route?"
 	case errors.Is(err, syscall.EHOSTUNREACH):
@@ -53,6 +59,8 @@ func serverHint(server netip.AddrPort, err error) string {
 		return "no resolver listens on " + server.String() + ": is the local resolver (dnsmasq, unbound) running?"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "the resolver at " + server.String() + " refuses DNS: is it running?"
+	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && server.Addr().IsLoopback():
+		return loopbackHint
 	case errors.As(err, &rc) && rc.rcode == 5: // REFUSED
 		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 	case errors.As(err, &rc) && rc.rcode == 2: // SERVFAIL
@@ -63,4 +71,15 @@ func serverHint(server netip.AddrPort, err error) string {
 		return "no answer from " + server.String() + ": is the resolver reachable (route, firewall)?"
 	}
 	return ""
+}
+
+// dialsLoopback reports whether err is a failed connection to a loopback
+// address.
+func dialsLoopback(err error) bool {
+	var de *dialError
+	if !errors.As(err, &de) {
+		return false
+	}
+	ap, perr := netip.ParseAddrPort(de.addr)
+	return perr == nil && ap.Addr().IsLoopback()
 }

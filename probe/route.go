@@ -54,6 +54,10 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	}
 	res.Err = errors.New(strings.Join(why, "; "))
 	res.Hint = "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
+	if strings.Contains(res.Err.Error(), "no usable") {
+		// There is a default route; its link is what is wrong.
+		res.Hint = "the default route's link is not up: check the cable or the peer, or the interface's configuration"
+	}
 	return res
 }
 
