@@ -198,9 +198,15 @@ func parseDNS(raw, rest string) (Target, error) {
 	}
 	if hasQuery {
 		// RFC 4501 separates query attributes with ';'; '&' is accepted too.
+		seen := map[string]bool{}
 		for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == ';' || r == '&' }) {
 			k, v, _ := strings.Cut(kv, "=")
-			switch strings.ToLower(k) {
+			k = strings.ToLower(k)
+			if seen[k] && (k == "type" || k == "class") {
+				return Target{}, &ParseError{raw, fmt.Sprintf("%s= given twice", k)}
+			}
+			seen[k] = true
+			switch k {
 			case "type":
 				qt, err := parseQType(v)
 				if err != nil {

@@ -169,6 +169,8 @@ func invalidTargetCases() []invalidTargetCase {
 		{"dns type Reserved", "dns:example.com?type=Reserved", `unknown query type "Reserved"`},
 		{"dns unknown parameter", "dns:example.com?foo=bar", `unknown query parameter "foo"`},
 		{"dns empty parameter", "dns:example.com?=A", `unknown query parameter ""`},
+		{"dns type twice", "dns:example.com?type=AAAA&type=A", `type= given twice`},
+		{"dns class twice", "dns://10.213.0.1/example.com?class=IN;class=IN", `class= given twice`},
 		{"dns unsupported class", "dns:example.com?class=CH", `unsupported query class "CH"`},
 		{"dns unsupported class after type", "dns:example.com?type=TXT;class=ANY", `unsupported query class "ANY"`},
 
