@@ -419,13 +419,13 @@ func TestIntegrationHints(t *testing.T) {
 				l.client.IP(t, "link", "set", "lo", "down")
 			},
 			target: "dns:.",
-			want:   []string{"127.0.0.53:53", "hint: nothing answers on loopback: is the loopback interface down (ip link set lo up)"},
+			want:   []string{"127.0.0.53:53", "hint: the loopback interface is down: ip link set lo up"},
 		},
 		{
 			name:   "loopback down, loopback endpoint",
 			setup:  func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "lo", "down") },
 			target: "tcp://127.0.0.1:80",
-			want:   []string{"connect 127.0.0.1:80", "hint: nothing answers on loopback: is the loopback interface down (ip link set lo up)"},
+			want:   []string{"connect 127.0.0.1:80", "hint: the loopback interface is down: ip link set lo up"},
 		},
 	}
 	for _, tt := range tests {

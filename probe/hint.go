@@ -2,6 +2,7 @@ package probe
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"syscall"
 )
@@ -9,9 +10,16 @@ import (
 // systemdResolved is the stub listener of systemd-resolved.
 var systemdResolved = netip.MustParseAddr("127.0.0.53")
 
-// loopbackHint is for a loopback address that is unreachable or silent:
-// with lo down, the kernel has no local route for it.
-const loopbackHint = "nothing answers on loopback: is the loopback interface down (ip link set lo up), or a firewall rule dropping it?"
+// loopbackHint is for a loopback address that is unreachable or silent
+// while lo is down: the kernel then has no local route for it.
+const loopbackHint = "the loopback interface is down: ip link set lo up"
+
+// loopbackDown reports whether the loopback interface is known to be down.
+// It asks the kernel, once, for a failure that already happened.
+func loopbackDown() bool {
+	lo, err := net.InterfaceByName("lo")
+	return err == nil && lo.Flags&net.FlagUp == 0
+}
 
 // hintFor suggests a likely cause for a probe error that its probe did not
 // explain itself. It looks at the first server or address that failed.
@@ -38,7 +46,7 @@ func hintFor(err error) string {
 		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing is listening on that port: is the service running?"
-	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && dialsLoopback(err):
+	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && dialsLoopback(err) && loopbackDown():
 		return loopbackHint
 	case errors.Is(err, syscall.ENETUNREACH):
 		return "no route to that network: is there a default route?"
@@ -59,7 +67,7 @@ func serverHint(server netip.AddrPort, err error) string {
 		return "no resolver listens on " + server.String() + ": is the local resolver (dnsmasq, unbound) running?"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "the resolver at " + server.String() + " refuses DNS: is it running?"
-	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && server.Addr().IsLoopback():
+	case (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, errIOTimeout)) && server.Addr().IsLoopback() && loopbackDown():
 		return loopbackHint
 	case errors.As(err, &rc) && rc.rcode == 5: // REFUSED
 		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
