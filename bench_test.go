@@ -222,18 +222,12 @@ var waitOver = regexp.MustCompile(`msg="wait over" .*rounds=(\d+) abandoned=(\d+
 // debug log.
 func BenchmarkStorm(b *testing.B) {
 	l := benchLab(b)
-	var batch strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
-	for i := range 1000 {
-		fmt.Fprintf(&batch, "route del 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
+	batch := stormBatch(1000)
 	var rounds []int
 	for b.Loop() {
 		cmd, sc := startWaiting(b, l.client, append([]string{"--timeout", "60s", "-v"}, append(noRetry, "route:default4")...)...)
 		ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
-		ip.Stdin = strings.NewReader(batch.String())
+		ip.Stdin = strings.NewReader(batch)
 		if out, err := ip.CombinedOutput(); err != nil {
 			b.Fatalf("ip -batch: %v: %s", err, out)
 		}

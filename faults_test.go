@@ -765,21 +765,14 @@ func TestFaultRouteStorm(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
 	l.client.IP(t, "route", "del", "default")
-	var batch strings.Builder
 	const n = 10_000
-	for i := range n {
-		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
-	for i := range n {
-		fmt.Fprintf(&batch, "route del 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
-	fmt.Fprintf(&batch, "route add default via %s\n", serverIP4)
+	batch := stormBatch(n) + "route add default via " + serverIP4 + "\n"
 
 	args := append([]string{"wait", "--json", "-v", "--timeout", "60s"}, noRetry...)
 	p := startFault(t, l.client, nil, append(args, "route:default4")...)
 	p.waitStderr(t, `msg=probe target=route:default4 ok=false`)
 	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
-	ip.Stdin = strings.NewReader(batch.String())
+	ip.Stdin = strings.NewReader(batch)
 	if out, err := ip.CombinedOutput(); err != nil {
 		t.Fatalf("ip -batch: %v: %s", err, out)
 	}
@@ -1043,20 +1036,14 @@ func TestFaultExecNotExecutable(t *testing.T) {
 func TestFaultWatchStorm(t *testing.T) {
 	t.Parallel()
 	l := newLab(t)
-	var batch strings.Builder
 	const n = 5_000
-	for i := range n {
-		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
-	for i := range n {
-		fmt.Fprintf(&batch, "route del 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
-	}
+	batch := stormBatch(n)
 	p := startFault(t, l.client, nil, append([]string{"watch", "--json", "-v", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
 	p.waitStderr(t, "msg=probe target=route:default4 ok=true")
 	before := strings.Count(p.stderr.String(), "msg=probe ")
 	start := time.Now()
 	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
-	ip.Stdin = strings.NewReader(batch.String())
+	ip.Stdin = strings.NewReader(batch)
 	if out, err := ip.CombinedOutput(); err != nil {
 		t.Fatalf("ip -batch: %v: %s", err, out)
 	}
@@ -1129,4 +1116,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// stormBatch is an "ip -batch" script of 2n route changes on veth0: n host
+// routes in 10.213.100.0/22 added, then deleted.
+func stormBatch(n int) string {
+	var b strings.Builder
+	for _, op := range []string{"add", "del"} {
+		for i := range n {
+			fmt.Fprintf(&b, "route %s 10.213.%d.%d/32 dev veth0\n", op, 100+i/250, i%250)
+		}
+	}
+	return b.String()
 }
