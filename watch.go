@@ -66,8 +66,10 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 		all[i] = i
 	}
 	attempts := make([]int, len(o.targets))
+	var failing []string // of the last transition
 	emit := func(ready bool) error {
 		t := transition{Time: time.Now().UTC(), Ready: ready}
+		defer func() { failing = t.Failing }()
 		rep := pr.outcome(ready, 0, attempts, 0)
 		for _, tg := range rep.Targets {
 			if !tg.OK && tg.Err != nil {
@@ -183,6 +185,6 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 		if err := emit(false); err != nil {
 			return err
 		}
-		notify.progress("not ready", 0)
+		notify.progress("not ready: "+strings.Join(failing, "; "), 0)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,7 +72,10 @@ func TestIntegrationWatch(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("watch after SIGTERM: %v, want exit 0", err)
 	}
-	var readies int
+	var (
+		readies  int
+		statuses []string
+	)
 	buf := make([]byte, 4096)
 	for {
 		notify.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -83,10 +87,18 @@ func TestIntegrationWatch(t *testing.T) {
 			if line == "READY=1" {
 				readies++
 			}
+			if s, ok := strings.CutPrefix(line, "STATUS="); ok {
+				statuses = append(statuses, s)
+			}
 		}
 	}
 	if readies != 1 {
 		t.Errorf("got READY=1 %d times, want once", readies)
+	}
+	// systemctl status says what is failing, not just "not ready".
+	const lost = "not ready: route:default4: no IPv4 default route"
+	if !slices.Contains(statuses, lost) {
+		t.Errorf("STATUS= messages %q do not include %q", statuses, lost)
 	}
 }
 
