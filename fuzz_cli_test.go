@@ -96,6 +96,19 @@ func FuzzCommandLine(f *testing.F) {
 		{"wait", "", "LOCAL_INTERVAL=0s"},
 		{"wait", "", "EXTEND_TIMEOUT=sure"},
 		{"watch", "", "RECHECK=1s\nNO_NETLINK=1"},
+		{"wait", "--backoff-initial 1h", ""},
+		{"wait", "--backoff-max=100ms", ""},
+		{"wait", "", "BACKOFF_MAX=1s"},
+		{"wait", "--backoff-initial 2562047h", ""},
+		{"wait", "--backoff-max 2h", "BACKOFF_INITIAL=1h\nBACKOFF_MAX=1s"},
+		{"watch", "--backoff-initial=1h", "BACKOFF_MAX=1s"},
+		{"check", "--timeout 5", ""},
+		{"check", "-timeout=-5s", "TIMEOUT=-5s"},
+		{"check", "-q --quiet -v", ""},
+		{"check", "--resolv-conf --resolv-conf=x", ""},
+		{"check", "", "PROBE_TIMEOUT=5"},
+		{"", "-x check", ""},
+		{"", "help wait", ""},
 	}
 	for _, s := range seeds {
 		f.Add(uint8(slices.Index(fuzzCommands, s.cmd)), s.args, s.env)
@@ -150,8 +163,14 @@ func FuzzCommandLine(f *testing.F) {
 			t.Fatalf("%q %q: parsed --settle %s --local-interval %s, want >= 0 and > 0", argv, envs, p.settle, p.local)
 		}
 		for i := range 12 {
-			if d := p.sched.Next(); d <= 0 || d > p.max {
+			d := p.sched.Next()
+			if d <= 0 || d > p.max {
 				t.Fatalf("%q %q: backoff interval %d is %s, want in (0, %s]", argv, envs, i+1, d, p.max)
+			}
+			// The first interval is the initial one, give or take the
+			// jitter, unless it is above the cap.
+			if low := float64(min(p.initial, p.max)) * (1 - backoff.DefaultJitter); i == 0 && float64(d) < low-1 {
+				t.Fatalf("%q %q: first backoff interval is %s, want at least %s", argv, envs, d, time.Duration(low))
 			}
 		}
 	})
@@ -168,8 +187,10 @@ type parsed struct {
 	// wait and watch only:
 	sched         *backoff.Schedule
 	settle, local time.Duration
-	max           time.Duration
-	multiplier    float64
+	// initial and max are the backoff intervals the schedule should
+	// use: a value set (flag or environment) wins over a default.
+	initial, max time.Duration
+	multiplier   float64
 	// noOnUsageError: the command named first has no OnUsageError, so a
 	// flag error from it comes back as a plain error.
 	noOnUsageError bool
@@ -204,7 +225,12 @@ func parseCommandLine(argv []string) (*parsed, string, error) {
 					return err
 				}
 				p.sched, p.settle, p.local = sched, settle, local
-				p.max, p.multiplier = c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+				p.initial, p.max, p.multiplier = c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+				if !c.IsSet("backoff-max") {
+					// An initial interval set above the default cap
+					// raises the cap; one set explicitly is kept.
+					p.max = max(p.max, p.initial)
+				}
 				return nil
 			}
 		case "version":

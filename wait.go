@@ -82,18 +82,38 @@ func pacingFlags() []cli.Flag {
 }
 
 // pacing reads the pacing flags into a schedule and intervals.
+//
+// A backoff interval the user set (flag or NETREADY_* variable) wins over
+// a default: --backoff-initial alone above the default cap raises the cap
+// to it, --backoff-max alone below the default initial interval lowers
+// that to it. Only two settings that contradict each other are an error.
 func pacing(c *cli.Context) (sched *backoff.Schedule, settle, local time.Duration, err error) {
 	initial, max, mult := c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+	switch {
+	case initial <= 0:
+		return nil, 0, 0, &usageError{fmt.Errorf("%s must be positive", setting(c, "backoff-initial"))}
+	case max <= 0:
+		return nil, 0, 0, &usageError{fmt.Errorf("%s must be positive", setting(c, "backoff-max"))}
+	case !(mult >= 1): // NaN too
+		return nil, 0, 0, &usageError{fmt.Errorf("%s must be at least 1", setting(c, "backoff-multiplier"))}
+	case max >= initial:
+	case c.IsSet("backoff-initial") && c.IsSet("backoff-max"):
+		return nil, 0, 0, &usageError{fmt.Errorf("%s is below %s", setting(c, "backoff-max"), setting(c, "backoff-initial"))}
+	case c.IsSet("backoff-max"):
+		initial = max
+	default:
+		max = initial
+	}
 	sched, err = backoff.New(initial, max, mult, backoff.DefaultJitter)
 	if err != nil {
-		return nil, 0, 0, &usageError{fmt.Errorf("--backoff-initial %s --backoff-max %s --backoff-multiplier %g: %w", initial, max, mult, err)}
+		return nil, 0, 0, &usageError{fmt.Errorf("%s %s %s: %w", setting(c, "backoff-initial"), setting(c, "backoff-max"), setting(c, "backoff-multiplier"), err)}
 	}
 	settle, local = c.Duration("settle"), c.Duration("local-interval")
 	if settle < 0 {
-		return nil, 0, 0, &usageError{fmt.Errorf("--settle %s is negative", settle)}
+		return nil, 0, 0, &usageError{fmt.Errorf("%s is negative", setting(c, "settle"))}
 	}
 	if local <= 0 {
-		return nil, 0, 0, &usageError{fmt.Errorf("--local-interval %s must be positive", local)}
+		return nil, 0, 0, &usageError{fmt.Errorf("%s must be positive", setting(c, "local-interval"))}
 	}
 	return sched, settle, local, nil
 }
