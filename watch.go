@@ -52,7 +52,7 @@ func watch(ctx context.Context, c *cli.Context, o *options, log *slog.Logger, st
 	}
 	recheck := c.Duration("recheck")
 	if recheck <= 0 {
-		return &usageError{fmt.Errorf("--recheck must be positive")}
+		return &usageError{fmt.Errorf("%s must be positive", setting(c, "recheck"))}
 	}
 	w, pr, stop, err := watching(c, o, log)
 	if err != nil {
