@@ -59,7 +59,7 @@ func TestSdNotify(t *testing.T) {
 			name: "ready at once",
 			args: []string{"wait", "route:127.0.0.1"},
 			want: []string{
-				`^STATUS=probing 1 targets$`,
+				`^STATUS=probing 1 target$`,
 				`^STATUS=ready: 1/1 targets pass \(\S+ms\)\nREADY=1$`,
 			},
 		},
@@ -68,7 +68,7 @@ func TestSdNotify(t *testing.T) {
 			args:     []string{"wait", "--timeout", "1s", "--extend-timeout", "--local-interval", "400ms", "tcp://127.0.0.1:1"},
 			wantCode: 1,
 			want: []string{
-				`^STATUS=probing 1 targets\nEXTEND_TIMEOUT_USEC=8000000$`,
+				`^STATUS=probing 1 target\nEXTEND_TIMEOUT_USEC=8000000$`,
 				// The next round is 400ms away, less what reporting took.
 				`^STATUS=waiting for tcp://127.0.0.1:1 \(connect 127.0.0.1:1: connection refused\)\nEXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
 				`^EXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
@@ -80,7 +80,7 @@ func TestSdNotify(t *testing.T) {
 			name: "no READY=1 when a command replaces netready",
 			args: []string{"wait", "route:127.0.0.1", "--", "true"},
 			want: []string{
-				`^STATUS=probing 1 targets$`,
+				`^STATUS=probing 1 target$`,
 				`^STATUS=ready: 1/1 targets pass \(\S+ms\)$`,
 			},
 		},

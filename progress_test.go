@@ -35,8 +35,8 @@ func TestProgress(t *testing.T) {
 			t.Fatalf("got %d lines, want 2 (round 2 changes nothing, ready prints nothing):\n%s", len(lines), out.String())
 		}
 		for i, want := range []string{
-			`round=1 status="waiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout)" next=5s`,
-			`round=3 status="all targets pass; settling" next=1s`,
+			`msg="not ready" round=1 status="waiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout)" next=5s`,
+			`msg=settling round=3 status="all targets pass; settling" next=1s`,
 		} {
 			if !strings.Contains(lines[i], want) {
 				t.Errorf("line %d: got %q, want it to contain %q", i, lines[i], want)
@@ -56,6 +56,18 @@ func TestProgress(t *testing.T) {
 			"\r\033[Kwaiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout) — round 2, next in 15s" +
 			"\r\033[K"
 		if got := out.String(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("terminal: the line fits the terminal's width", func(t *testing.T) {
+		var out bytes.Buffer
+		var mu sync.Mutex
+		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p.tty = true
+		p.cols = func() int { return 30 }
+		p.update(rounds[0])
+		// 28 runes and an ellipsis: the 30th column stays free.
+		if got, want := out.String(), "\r\033[Kwaiting for dns:. (query \".\"…"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	})

@@ -299,19 +299,38 @@ type progress struct {
 	drawn bool
 	// notify receives the same picture for systemd; nil for none.
 	notify *notifier
+	// cols is the terminal's width now; 0 if unknown.
+	cols func() int
 }
 
 func newProgress(w io.Writer, o *options, last []probe.Result, mu *sync.Mutex, log *slog.Logger) *progress {
-	return &progress{w: w, tty: isTerminal(w), quiet: o.quiet || o.json, names: o.names, last: last, mu: mu, log: log}
+	p := &progress{w: w, quiet: o.quiet || o.json, names: o.names, last: last, mu: mu, log: log, cols: func() int { return 0 }}
+	if f, ok := w.(*os.File); ok {
+		fd := int(f.Fd())
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			p.tty = true
+			// Asked at every line: the terminal may be resized.
+			p.cols = func() int {
+				ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+				if err != nil {
+					return 0
+				}
+				return int(ws.Col)
+			}
+		}
+	}
+	return p
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// fit cuts line to fit in cols columns (0: unknown, no cut), keeping the
+// last column free so that the terminal does not wrap: a wrapped line is
+// not rewritten in place, and the rows would pile up.
+func fit(line string, cols int) string {
+	r := []rune(line)
+	if cols < 2 || len(r) < cols {
+		return line
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return string(r[:cols-2]) + "…"
 }
 
 // failing describes the failing targets: "dns:. (i/o timeout), tcp://db:5432 (connection refused)".
@@ -348,7 +367,7 @@ func (p *progress) update(pr gate.Progress) {
 	}
 	if p.tty {
 		line := fmt.Sprintf("%s — round %d, next in %s", msg, pr.Round, pr.Next.Round(time.Millisecond))
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		fmt.Fprintf(p.w, "\r\033[K%s", fit(line, p.cols()))
 		p.drawn = true
 		return
 	}
@@ -356,7 +375,11 @@ func (p *progress) update(pr gate.Progress) {
 		return
 	}
 	p.prev = msg
-	p.log.Info("not ready", "round", pr.Round, "status", msg, "next", pr.Next.Round(time.Millisecond))
+	what := "not ready"
+	if pr.Settling {
+		what = "settling"
+	}
+	p.log.Info(what, "round", pr.Round, "status", msg, "next", pr.Next.Round(time.Millisecond))
 }
 
 // done clears the live line.
@@ -410,7 +433,11 @@ func (n *notifier) start(targets int) {
 	if n == nil {
 		return
 	}
-	lines := []string{fmt.Sprintf("STATUS=probing %d targets", targets)}
+	noun := "targets"
+	if targets == 1 {
+		noun = "target"
+	}
+	lines := []string{fmt.Sprintf("STATUS=probing %d %s", targets, noun)}
 	if n.extend {
 		lines = append(lines, n.extendBy(0))
 	}
