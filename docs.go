@@ -184,6 +184,26 @@ func envDocs(app *cli.App) []envDoc {
 	return docs
 }
 
+// synopsis is the man page's SYNOPSIS: one line per command, where
+// urfave/cli would print only the root's own flags.
+const synopsis = "```" + `
+netready check [FLAGS] [TARGET...]
+netready wait [FLAGS] [TARGET...] [-- COMMAND [ARG...]]
+netready watch [FLAGS] [TARGET...]
+netready version
+` + "```\n"
+
+// init gives urfave/cli's man page template netready's SYNOPSIS, and drops
+// the "Usage" block it would print after the description, which the
+// synopsis says already. If a new urfave/cli changed the template, the
+// replacements miss and TestManPage says so.
+func init() {
+	t := cli.MarkdownDocTemplate
+	t = strings.Replace(t, "{{ .App.Name }}\n{{ if .SynopsisArgs }}\n```\n{{ range $v := .SynopsisArgs }}{{ $v }}{{ end }}```\n{{ end }}", synopsis, 1)
+	t = strings.Replace(t, "**Usage**:\n\n```{{ if .App.UsageText }}\n{{ .App.UsageText }}\n{{ else }}\n{{ .App.Name }} [GLOBAL OPTIONS] command [COMMAND OPTIONS] [ARGUMENTS...]\n{{ end }}```\n", "", 1)
+	cli.MarkdownDocTemplate = t
+}
+
 func manPage(app *cli.App) (string, error) {
 	var extra strings.Builder
 	if err := template.Must(template.New("man").Parse(manExtra)).Execute(&extra, envDocs(app)); err != nil {

@@ -85,10 +85,14 @@ func TestManPage(t *testing.T) {
 		`.TH netready 8`, ".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH EXAMPLES", ".SH TARGETS",
 		"NETREADY_PROBE_TIMEOUT", "NETREADY_BACKOFF_INITIAL", "NETREADY_TARGETS",
 		"link:any, link:IFACE", "icmp://HOST", "--probe-timeout",
+		".SH SYNOPSIS\n.EX\nnetready check [FLAGS] [TARGET...]\nnetready wait [FLAGS] [TARGET...] [-- COMMAND [ARG...]]\n",
 	} {
 		if !strings.Contains(page, s) {
 			t.Errorf("man page lacks %q", s)
 		}
+	}
+	if strings.Contains(page, "Usage") {
+		t.Errorf("man page has a Usage block: the SYNOPSIS says it")
 	}
 	// Every flag of every command is in the page, since both come from the
 	// same definition.

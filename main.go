@@ -168,6 +168,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			if c.Args().Present() {
 				return &usageError{unknownCommand(c)}
 			}
+			// A usage error: the help goes to stderr with the error.
+			c.App.Writer = c.App.ErrWriter
 			cli.ShowAppHelp(c)
 			return &usageError{errors.New("no command given")}
 		},

@@ -21,6 +21,11 @@ var errStopped = errors.New("stopped")
 
 func watchCommand(stdout, stderr io.Writer) *cli.Command {
 	flags := append(probeFlags(0, "ignored by watch, which runs until stopped"), pacingFlags()...)
+	for _, f := range flags {
+		if b, ok := f.(*cli.BoolFlag); ok && b.Name == "json" {
+			b.Usage = "print each transition as one line of JSON on stdout"
+		}
+	}
 	flags = append(flags, &cli.DurationFlag{Name: "recheck", Value: 30 * time.Second,
 		Usage: "while ready, probe every target again after this long (and at once on a network change)", EnvVars: []string{"NETREADY_RECHECK"}})
 	return &cli.Command{
