@@ -3,12 +3,143 @@ package probe
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 )
+
+var dnsKind = KindDef{
+	Schemes: []Kind{KindDNS},
+	Usage: []Usage{
+		{"dns:NAME[?type=T]", "a resolver from resolv.conf answers NAME (default type A; NS for .)"},
+		{"dns://SERVER[:PORT]/NAME", "that server answers NAME"},
+	},
+	ManTitle: "dns:NAME[?type=TYPE], dns://SERVER[:PORT]/NAME[?type=TYPE]",
+	Man: `The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
+NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
+**.**), following CNAMEs. Replies must match the query's id and question; others are
+ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.`,
+	Complete: []string{"dns:", "dns://"},
+	parse:    parseDNS,
+	format:   formatDNS,
+	probe:    probeDNS,
+}
+
+// parseDNS parses "dns:NAME[?query]" and the RFC 4501 "dns://SERVER[:PORT]/NAME[?query]".
+func parseDNS(raw, rest string) (Target, error) {
+	var t Target
+	if auth, ok := strings.CutPrefix(rest, "//"); ok {
+		server, name, ok := strings.Cut(auth, "/")
+		if !ok {
+			return Target{}, &ParseError{raw, "missing /NAME after the server (want dns://SERVER[:PORT]/NAME)"}
+		}
+		host, port, err := splitHostPort(server, "53")
+		if err != nil {
+			return Target{}, &ParseError{raw, "server: " + err.Error()}
+		}
+		if err := checkHost(host); err != nil {
+			return Target{}, &ParseError{raw, "server: " + err.Error()}
+		}
+		t.Server = net.JoinHostPort(host, port)
+		rest = name
+	}
+	escaped, query, hasQuery := strings.Cut(rest, "?")
+	name, err := url.PathUnescape(escaped)
+	if err != nil {
+		return Target{}, &ParseError{raw, fmt.Sprintf("name %q: bad percent-escape", escaped)}
+	}
+	fqdn, err := checkDNSName(name)
+	if err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	t.Name = fqdn
+	t.QType = dns.TypeA
+	if fqdn == "." {
+		t.QType = dns.TypeNS
+	}
+	if hasQuery {
+		// RFC 4501 separates query attributes with ';'; '&' is accepted too.
+		seen := map[string]bool{}
+		for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == ';' || r == '&' }) {
+			k, v, _ := strings.Cut(kv, "=")
+			k = strings.ToLower(k)
+			if seen[k] && (k == "type" || k == "class") {
+				return Target{}, &ParseError{raw, fmt.Sprintf("%s= given twice", k)}
+			}
+			seen[k] = true
+			switch k {
+			case "type":
+				qt, err := parseQType(v)
+				if err != nil {
+					return Target{}, &ParseError{raw, err.Error()}
+				}
+				t.QType = qt
+			case "class":
+				if !strings.EqualFold(v, "IN") {
+					return Target{}, &ParseError{raw, fmt.Sprintf("unsupported query class %q (only IN)", v)}
+				}
+			default:
+				return Target{}, &ParseError{raw, fmt.Sprintf("unknown query parameter %q (want type= or class=)", k)}
+			}
+		}
+	}
+	return t, nil
+}
+
+func parseQType(s string) (uint16, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty query type")
+	}
+	u := strings.ToUpper(s)
+	if qt, ok := dns.StringToType[u]; ok && qt != dns.TypeNone && qt != dns.TypeReserved {
+		return qt, nil
+	}
+	if n, ok := strings.CutPrefix(u, "TYPE"); ok { // RFC 3597 form, e.g. TYPE65
+		if v, err := strconv.ParseUint(n, 10, 16); err == nil && uint16(v) != dns.TypeNone && uint16(v) != dns.TypeReserved {
+			return uint16(v), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown query type %q", s)
+}
+
+// qtypeString is the inverse of parseQType.
+func qtypeString(qt uint16) string {
+	if s, ok := dns.TypeToString[qt]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(qt))
+}
+
+// formatDNS is the canonical form of a dns target.
+func formatDNS(t Target) string {
+	var b strings.Builder
+	b.WriteString("dns:")
+	if t.Server != "" {
+		host, port, _ := net.SplitHostPort(t.Server)
+		b.WriteString("//")
+		b.WriteString(joinHostPort(host, port, "53"))
+		b.WriteString("/")
+	}
+	if t.Name == "." {
+		b.WriteString(".")
+	} else {
+		// Parse unescapes the name: a literal '%' must be escaped back.
+		b.WriteString(strings.ReplaceAll(strings.TrimSuffix(t.Name, "."), "%", "%25"))
+	}
+	def := uint16(dns.TypeA)
+	if t.Name == "." {
+		def = dns.TypeNS
+	}
+	if t.QType != def {
+		b.WriteString("?type=")
+		b.WriteString(qtypeString(t.QType))
+	}
+	return b.String()
+}
 
 // probeDNS asks the target's server, or every resolver from resolv.conf at
 // once, for t.Name and t.QType. It passes on the first reply with rcode
@@ -24,7 +155,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, t.Server)
 		if err != nil {
-			return Result{Err: fmt.Errorf("server %s: %w", t.Server, err), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).with(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
 		}
 		tm.mark("resolve")
 	} else {
@@ -44,11 +175,12 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	tm.mark("query")
 	res.Phases = tm.snapshot()
 	if ok == nil {
-		err := joinServerErrors(all)
+		f := joinServerErrors(all)
+		var err error = f
 		if t.Server == "" && rc.Defaulted {
 			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
-		res.Err = fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err)
+		res.Err = f.with(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
 		return res
 	}
 	rrs, _ := answers(ok.msg, q)

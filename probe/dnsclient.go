@@ -111,7 +111,12 @@ func ctxDone(ctx context.Context) bool {
 }
 
 // errIOTimeout is what every probe reports when its attempt ran out of time.
-var errIOTimeout = errors.New("i/o timeout")
+var errIOTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "i/o timeout" }
+func (timeoutError) Timeout() bool { return true }
 
 func exchangeUDP(ctx context.Context, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
 	var d net.Dialer
@@ -245,6 +250,9 @@ func askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns
 			if err == nil {
 				err = accept(msg)
 			}
+			if err != nil {
+				err = serverFailure(s, err)
+			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
 			done <- i
 		})
@@ -260,18 +268,52 @@ func askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns
 }
 
 // joinServerErrors names every failing server: "10.0.0.1:53: rcode
-// SERVFAIL; [::1]:53: connection refused".
-func joinServerErrors(all []serverReply) error {
-	var parts []string
+// SERVFAIL; [::1]:53: connection refused". Its cause is that of the server
+// that got furthest (an answer says more than silence).
+func joinServerErrors(all []serverReply) *Failure {
+	var (
+		parts []string
+		fs    []*Failure
+	)
 	for _, r := range all {
 		if r.err != nil {
 			parts = append(parts, fmt.Sprintf("%s: %v", r.server, r.err))
+			fs = append(fs, FailureOf(r.err))
 		}
 	}
-	return &serversError{all: all, msg: strings.Join(parts, "; ")}
+	se := &serversError{all: all, msg: strings.Join(parts, "; ")}
+	if len(fs) == 0 {
+		return fail(CauseOther, "query", "", se)
+	}
+	return furthest(fs).with(se)
 }
 
-// serversError keeps the per-server errors, for hints.
+// serverFailure classifies what went wrong with one server: the exchange
+// (phase "query") or its reply (phase "answer").
+func serverFailure(server netip.AddrPort, err error) *Failure {
+	var (
+		rc *rcodeError
+		nd *noDataError
+	)
+	switch {
+	case errors.As(err, &rc):
+		c := CauseResolverError
+		switch rc.rcode {
+		case dns.RcodeServerFailure:
+			c = CauseResolverServfail
+		case dns.RcodeRefused:
+			c = CauseResolverRefused
+		case dns.RcodeNameError:
+			c = CauseNXDomain
+		}
+		return fail(c, "answer", server.String(), err)
+	case errors.As(err, &nd):
+		return fail(CauseNoRecords, "answer", server.String(), err)
+	}
+	return classify(err, "query", server)
+}
+
+// serversError keeps the per-server errors.
 type serversError struct {
 	all []serverReply
 	msg string

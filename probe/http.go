@@ -14,6 +14,59 @@ import (
 	"time"
 )
 
+var httpKind = KindDef{
+	Schemes:  []Kind{KindHTTP, KindHTTPS},
+	Usage:    []Usage{{"http://..., https://...", "a 2xx response arrives (redirects are not followed)"}},
+	ManTitle: "http://URL, https://URL",
+	Man: `A GET of the URL gets a 2xx status. Redirects are not followed; one to another host is
+reported as a likely captive portal. https verifies the certificate. No proxy is used.`,
+	Authority: true,
+	Complete:  []string{"http://", "https://"},
+	parse:     parseHTTP,
+	format:    func(t Target) string { return t.URL.String() },
+	probe:     probeHTTP,
+}
+
+func parseHTTP(raw, _ string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		reason := err.Error()
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		return Target{}, &ParseError{raw, reason}
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Opaque != "" || !strings.HasPrefix(raw[len(u.Scheme)+1:], "//") {
+		return Target{}, &ParseError{raw, fmt.Sprintf("want %s://HOST[:PORT]/PATH", u.Scheme)}
+	}
+	if u.User != nil {
+		return Target{}, &ParseError{raw, "credentials in the URL are not supported"}
+	}
+	if u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#") {
+		return Target{}, &ParseError{raw, "a URL fragment is meaningless here"}
+	}
+	host, port := u.Hostname(), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return Target{}, &ParseError{raw, "empty port"}
+	}
+	if err := checkHost(host); err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	if port != "" {
+		if err := checkPort(port); err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+	}
+	// net/url accepts some hosts it cannot print back in a form it accepts
+	// (a raw non-ASCII byte in an IPv6 zone comes back as "%92", which it
+	// refuses in a zone), and the canonical form is u.String().
+	if v, err := url.Parse(u.String()); err != nil || v.String() != u.String() {
+		return Target{}, &ParseError{raw, fmt.Sprintf("host %q has a character that cannot be written in a URL", host)}
+	}
+	return Target{Host: host, Port: port, URL: u}, nil
+}
+
 // userAgent is sent with every HTTP probe, so a server's logs say who asked.
 const userAgent = "netready (network readiness probe)"
 
@@ -71,7 +124,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	resp, err := client.Do(req)
 	if err != nil {
 		res.Phases = tm.snapshot()
-		res.Err, res.Hint = httpError(ctx, t, err, tm)
+		res.Err = httpError(ctx, t, err, tm)
 		return res
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -84,18 +137,16 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	case code >= 300 && code <= 399:
 		loc, err := resp.Location()
 		if err != nil {
-			res.Err = fmt.Errorf("%s without a usable Location header", status)
+			res.Err = fail(CauseHTTPStatus, "request", "", fmt.Errorf("%s without a usable Location header", status))
 			return res
 		}
 		if !strings.EqualFold(loc.Hostname(), t.URL.Hostname()) {
-			res.Err = fmt.Errorf("%s redirects to another host: %s", status, redact(loc))
-			res.Hint = "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"
+			res.Err = fail(CauseCaptivePortal, "redirect", loc.Hostname(), fmt.Errorf("%s redirects to another host: %s", status, redact(loc)))
 			return res
 		}
-		res.Err = fmt.Errorf("%s redirects to %s", status, redact(loc))
-		res.Hint = "redirects are not followed: use the final URL as the target"
+		res.Err = fail(CauseHTTPStatus, "redirect", "", fmt.Errorf("%s redirects to %s", status, redact(loc)))
 	default:
-		res.Err = errors.New(status)
+		res.Err = fail(CauseHTTPStatus, "request", "", errors.New(status))
 	}
 	return res
 }
@@ -104,29 +155,37 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 func redact(u *url.URL) string { return u.Redacted() }
 
 // httpError says which step of the request failed.
-func httpError(ctx context.Context, t Target, err error, tm *timing) (error, string) {
+func httpError(ctx context.Context, t Target, err error, tm *timing) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	var de *dialError
-	var re *resolveError
+	var f *Failure
 	switch {
-	case errors.As(err, &de), errors.As(err, &re):
-		return err, ""
+	case errors.As(err, &f):
+		return err // resolving or connecting, which said why
 	case isTLSError(err):
 		return tlsError(ctx, err, time.Now())
 	case ctx.Err() != nil || errTimeout(err):
-		step := "response headers"
+		step, phase := "response headers", "request"
 		if !tm.has("connect") {
-			step = "connection"
+			step, phase = "connection", "connect"
 		} else if t.Kind == KindHTTPS && !tm.has("tls") {
-			step = "TLS handshake"
+			step, phase = "TLS handshake", "tls"
 		}
-		return fmt.Errorf("no %s before the probe timed out: %w", step, ctxErr(ctx, context.DeadlineExceeded)), ""
+		c := CauseTimeout
+		if phase == "connect" {
+			c = CauseFiltered
+		}
+		return fail(c, phase, "", fmt.Errorf("no %s before the probe timed out: %w", step, ctxErr(ctx, context.DeadlineExceeded)))
 	}
 	// cleanNetError drops what net/http and net put around the cause
 	// ("readLoopPeekFailLocked: read tcp 10.0.0.2:41234->10.0.0.1:80:
 	// read: "), which names a function and a port, not a step.
-	return fmt.Errorf("request: %w", cleanNetError(ctx, err)), ""
+	err = cleanNetError(ctx, err)
+	c := errnoCause(err, "request")
+	if c == CauseOther && errors.Is(err, io.EOF) {
+		c = CauseReset // closed before the response
+	}
+	return fail(c, "request", "", fmt.Errorf("request: %w", err))
 }

@@ -7,10 +7,52 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
 )
+
+var icmpKind = KindDef{
+	Schemes:  []Kind{KindICMP},
+	Usage:    []Usage{{"icmp://HOST", "an echo reply comes back"}},
+	ManTitle: "icmp://HOST",
+	Man: `An echo reply comes back, over an unprivileged ICMP socket when
+net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).`,
+	Authority: true,
+	Complete:  []string{"icmp://"},
+	parse:     parseICMP,
+	format: func(t Target) string {
+		if strings.Contains(t.Host, ":") {
+			return "icmp://[" + t.Host + "]"
+		}
+		return "icmp://" + t.Host
+	},
+	probe: probeICMP,
+}
+
+func parseICMP(raw, rest string) (Target, error) {
+	auth, err := authority(raw, rest, KindICMP)
+	if err != nil {
+		return Target{}, err
+	}
+	host := auth
+	if end := strings.IndexByte(auth, ']'); strings.HasPrefix(auth, "[") && end >= 0 && strings.HasPrefix(auth[end+1:], ":") {
+		return Target{}, &ParseError{raw, "an icmp target has no port"}
+	}
+	if strings.HasPrefix(auth, "[") && strings.HasSuffix(auth, "]") {
+		host = auth[1 : len(auth)-1]
+		if !strings.Contains(host, ":") {
+			return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid IPv6 address", host)}
+		}
+	} else if strings.Count(auth, ":") == 1 {
+		return Target{}, &ParseError{raw, "an icmp target has no port"}
+	}
+	if err := checkHost(host); err != nil {
+		return Target{}, &ParseError{raw, err.Error()}
+	}
+	return Target{Host: host}, nil
+}
 
 // icmpInterval is how often an echo request is sent again while no reply
 // has come: the first one is often lost to ARP or neighbour discovery.
@@ -50,14 +92,17 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 			res.Detail = fmt.Sprintf("echo reply from %s in %s", r.addr, r.rtt.Round(time.Microsecond))
 			return res
 		}
-		errs = append(errs, fmt.Errorf("ping %s: %w", r.addr, r.err))
+		err := fmt.Errorf("ping %s: %w", r.addr, r.err)
+		var pe *icmpPermissionError
+		if errors.As(err, &pe) {
+			err = fail(CauseICMPNotPermitted, "echo", "", err)
+		} else {
+			err = classify(err, "echo", netip.AddrPortFrom(r.addr, 0))
+		}
+		errs = append(errs, err)
 	}
 	res.Phases = tm.done("echo")
-	res.Err = joinErrors(errs)
-	var pe *icmpPermissionError
-	if errors.As(res.Err, &pe) {
-		res.Hint = "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"
-	}
+	res.Err = joinFailures(errs)
 	return res
 }
 

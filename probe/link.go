@@ -11,6 +11,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+var linkKind = KindDef{
+	Schemes:  []Kind{KindLink},
+	Usage:    []Usage{{"link:any, link:IFACE", "the link (or some non-loopback link) is up with a global address"}},
+	ManTitle: "link:any, link:IFACE",
+	Man: `The link (for **any**: some link other than loopback) is operationally up, or reports no
+operstate but is up with a carrier (tun, wireguard), and has a global-scope address whose
+duplicate address detection has finished.`,
+	Complete: []string{"link:any", "link:"},
+	parse:    parseLink,
+	format:   func(t Target) string { return "link:" + t.Iface },
+	probe:    probeLink,
+}
+
+func parseLink(raw, rest string) (Target, error) {
+	if rest == "" {
+		return Target{}, &ParseError{raw, "empty interface name (want link:any or link:IFACE)"}
+	}
+	if rest == LinkAny {
+		return Target{Iface: LinkAny}, nil
+	}
+	// The kernel's dev_valid_name: at most IFNAMSIZ-1 bytes, not "." or
+	// "..", no '/', ':' or whitespace.
+	if len(rest) > 15 {
+		return Target{}, &ParseError{raw, fmt.Sprintf("interface name %q is longer than 15 bytes", rest)}
+	}
+	if rest == "." || rest == ".." || strings.ContainsAny(rest, "/: \t\n\v\f\r") {
+		return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid interface name", rest)}
+	}
+	return Target{Iface: rest}, nil
+}
+
 // probeLink passes when the named link, or for link:any some non-loopback
 // link, is operationally up and has a global-scope address whose duplicate
 // address detection is over. It is the netlink form of
@@ -22,7 +53,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 	if t.Iface == LinkAny {
 		all, err := retryDump(h.LinkList)
 		if err != nil {
-			res.Err = fmt.Errorf("list links: %w", netlinkErr(err))
+			res.Err = linkFailure("", fmt.Errorf("list links: %w", netlinkErr(err)))
 			return res
 		}
 		for _, l := range all {
@@ -31,7 +62,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 			}
 		}
 		if len(links) == 0 {
-			res.Err = errors.New("no link other than loopback")
+			res.Err = fail(CauseNoLink, "link", "", errors.New("no link other than loopback"))
 			return res
 		}
 	} else {
@@ -39,78 +70,92 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 		if err != nil {
 			var nf netlink.LinkNotFoundError
 			if errors.As(err, &nf) {
-				res.Err = fmt.Errorf("no link named %s", t.Iface)
-				res.Hint = "`ip link` lists the links this host has"
+				res.Err = fail(CauseNoLink, "link", t.Iface, fmt.Errorf("no link named %s", t.Iface))
 				return res
 			}
-			res.Err = fmt.Errorf("link %s: %w", t.Iface, netlinkErr(err))
+			res.Err = linkFailure(t.Iface, fmt.Errorf("link %s: %w", t.Iface, netlinkErr(err)))
 			return res
 		}
 		links = []netlink.Link{l}
 	}
-	var why []string
+	var (
+		why []string
+		fs  []*Failure
+	)
 	for _, l := range links {
 		detail, problem, err := linkReady(h, l)
 		if err != nil {
 			res.Err = err
 			return res
 		}
-		if problem == "" {
+		if problem == nil {
 			res.Detail = detail
 			return res
 		}
-		why = append(why, l.Attrs().Name+" "+problem)
+		why = append(why, problem.Error())
+		fs = append(fs, problem)
 	}
-	if t.Iface == LinkAny {
-		res.Err = fmt.Errorf("no link is up with a global address: %s", strings.Join(why, "; "))
-	} else {
-		res.Err = errors.New(why[0])
+	if t.Iface != LinkAny {
+		res.Err = fs[0]
+		return res
 	}
-	switch {
-	case strings.Contains(res.Err.Error(), "tentative"):
-		res.Hint = "duplicate address detection has not finished yet"
-	case strings.Contains(res.Err.Error(), "no global address"):
-		res.Hint = "is an address being configured (DHCP, SLAAC, networkd, NetworkManager)?"
-	case strings.Contains(res.Err.Error(), "is down") || strings.Contains(res.Err.Error(), "no carrier"):
-		res.Hint = "check the cable or the peer, or the interface's configuration"
-	}
+	// The link that got furthest explains most.
+	f := furthest(fs)
+	res.Err = fail(f.Cause, f.Phase, f.Hop, fmt.Errorf("no link is up with a global address: %s", strings.Join(why, "; ")))
 	return res
 }
 
-// linkUp reports whether l is operationally up, and its state for a person:
-// "up", or a reason such as "is down" or "has no carrier". Links that do not
-// report an operstate (tun, wireguard) count as up when the administrator
-// set them up and the driver reports a carrier (IFF_LOWER_UP).
-func linkUp(l netlink.Link) (bool, string) {
+// linkFailure is a netlink request about a link that failed.
+func linkFailure(iface string, err error) *Failure {
+	c := CauseOther
+	if errors.Is(err, errNetlinkRefused) {
+		c = CauseNetlinkRefused
+	}
+	return fail(c, "link", iface, err)
+}
+
+// linkUp reports whether l is operationally up and, if not, why: a
+// Failure whose message is the link's name and state, such as "veth0 is
+// down (administratively)". Links that do not report an operstate (tun,
+// wireguard) count as up when the administrator set them up and the
+// driver reports a carrier (IFF_LOWER_UP).
+func linkUp(l netlink.Link) *Failure {
 	a := l.Attrs()
+	down := func(c Cause, state string) *Failure {
+		return fail(c, "link", a.Name, errors.New(a.Name+" "+state))
+	}
 	if a.Flags&net.FlagUp == 0 {
-		return false, "is down (administratively)"
+		return down(CauseLinkDown, "is down (administratively)")
 	}
 	switch a.OperState {
 	case netlink.OperUp:
-		return true, "up"
+		return nil
 	case netlink.OperUnknown:
 		if a.RawFlags&unix.IFF_LOWER_UP != 0 {
-			return true, "up"
+			return nil
 		}
-		return false, "has no carrier"
+		return down(CauseNoCarrier, "has no carrier")
 	case netlink.OperLowerLayerDown, netlink.OperDown:
-		return false, "is down (no carrier)"
+		return down(CauseNoCarrier, "is down (no carrier)")
 	}
-	return false, "is " + a.OperState.String()
+	return down(CauseNoCarrier, "is "+a.OperState.String())
 }
 
 // linkReady returns a description of a ready link, or what keeps it from
 // being ready.
-func linkReady(h *netlink.Handle, l netlink.Link) (detail, problem string, err error) {
-	if up, state := linkUp(l); !up {
-		return "", state, nil
+func linkReady(h *netlink.Handle, l netlink.Link) (detail string, problem *Failure, err error) {
+	if f := linkUp(l); f != nil {
+		return "", f, nil
 	}
+	name := l.Attrs().Name
 	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
-		return "", "", fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, netlinkErr(err))
+		return "", nil, linkFailure(name, fmt.Errorf("list addresses of %s: %w", name, netlinkErr(err)))
 	}
-	var pending []string
+	var (
+		pending   []string
+		tentative bool
+	)
 	for _, a := range addrs {
 		if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IP.IsLinkLocalUnicast() {
 			continue
@@ -120,14 +165,20 @@ func linkReady(h *netlink.Handle, l netlink.Link) (detail, problem string, err e
 			pending = append(pending, a.IPNet.String()+" failed duplicate address detection")
 		case a.Flags&unix.IFA_F_TENTATIVE != 0:
 			pending = append(pending, a.IPNet.String()+" tentative")
+			tentative = true
 		default:
-			return fmt.Sprintf("%s up, %s", l.Attrs().Name, a.IPNet), "", nil
+			return fmt.Sprintf("%s up, %s", name, a.IPNet), nil, nil
 		}
 	}
-	if len(pending) > 0 {
-		return "", "is up, no global address yet (" + strings.Join(pending, ", ") + ")", nil
+	switch {
+	case tentative:
+		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no global address yet (%s)", name, strings.Join(pending, ", "))), nil
+	case len(pending) > 0:
+		// Only addresses another host holds: the conflict, not a
+		// configuration still under way, is what is wrong.
+		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable global address (%s)", name, strings.Join(pending, ", "))), nil
 	}
-	return "", "is up, no global address", nil
+	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no global address", name)), nil
 }
 
 // errNetlinkRefused is a netlink request that failed because no netlink

@@ -32,9 +32,12 @@ type Result struct {
 	// Detail says what a passing probe found ("default via 10.213.1.1 dev
 	// veth0", "10.213.1.1:53 answered 1 A record"); empty on failure.
 	Detail string
-	// Err says why the attempt failed; nil when OK.
+	// Err says why the attempt failed; nil when OK. Probe makes it a
+	// *Failure.
 	Err error
-	// Hint is a likely cause or remedy for Err, for a person; may be empty.
+	// Cause is Err's cause; empty when OK.
+	Cause Cause
+	// Hint is a likely remedy for Err, for a person; may be empty.
 	Hint string
 	// Local reports that the attempt's traffic stayed on this host (link and
 	// route lookups, loopback endpoints), so repeating it is cheap.
@@ -91,27 +94,17 @@ func (e *Env) netlinkHandle() *netlink.Handle {
 // until the attempt is over; the caller bounds it with ctx's deadline.
 func Probe(ctx context.Context, env *Env, t Target) Result {
 	start := time.Now()
-	r := probers[t.Kind](ctx, env, t)
+	r := kindOf(t.Kind).probe(ctx, env, t)
 	r.Target = t
 	r.Latency = time.Since(start)
 	r.OK = r.Err == nil
-	if r.Err != nil && r.Hint == "" {
-		r.Hint = hintFor(r.Err)
+	if f := FailureOf(r.Err); f != nil {
+		r.Err, r.Cause = f, f.Cause
+		if r.Hint == "" {
+			r.Hint = f.Hint()
+		}
 	}
 	return r
-}
-
-// probers maps each kind to its probe function. A probe function fills in
-// Err (nil for success), Detail, Phases, Hint and Local.
-var probers = map[Kind]func(ctx context.Context, env *Env, t Target) Result{
-	KindLink:  probeLink,
-	KindRoute: probeRoute,
-	KindDNS:   probeDNS,
-	KindTCP:   probeTCP,
-	KindTLS:   probeTLS,
-	KindHTTP:  probeHTTP,
-	KindHTTPS: probeHTTP,
-	KindICMP:  probeICMP,
 }
 
 // Round probes every target once, all concurrently, each attempt bounded by

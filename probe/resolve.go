@@ -42,10 +42,14 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 	// search. A SERVFAIL seen on the way is the answer if no later name
 	// resolves: the name may exist, so "no such host" would be wrong.
 	var servfail error
+	noSuch := noSuchHost(CauseNXDomain, host)
 	for _, name := range searchNames(rc, host) {
 		addrs, err := lookupName(ctx, rc, name)
 		switch {
 		case errors.Is(err, errNoSuchHost):
+			if f := FailureOf(err); f.Cause == CauseNoRecords {
+				noSuch = f // the name exists, at least under this form
+			}
 			continue
 		case isServfail(err):
 			if servfail == nil {
@@ -58,8 +62,12 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 	if servfail != nil {
 		return nil, servfail
 	}
-	return nil, errNoSuchHost
+	return nil, noSuch
 }
+
+// noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
+// no AAAA records.
+func noSuchHost(c Cause, name string) *Failure { return fail(c, "resolve", name, errNoSuchHost) }
 
 // isServfail reports whether err is a lookup whose every server answered
 // SERVFAIL.
@@ -115,6 +123,7 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 	var (
 		addrs [2][]netip.Addr
 		errs  [2]error
+		nx    [2]bool // the answer was NXDOMAIN
 	)
 	done := make(chan int, 2)
 	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
@@ -134,6 +143,7 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 				errs[i] = joinServerErrors(all)
 				return
 			}
+			nx[i] = ok.msg.Rcode == dns.RcodeNameError
 			rrs, _ := answers(ok.msg, q)
 			for _, rr := range rrs {
 				switch rr := rr.(type) {
@@ -169,7 +179,10 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 	if errs[1] != nil {
 		return nil, errs[1]
 	}
-	return nil, errNoSuchHost
+	if nx[0] && nx[1] {
+		return nil, noSuchHost(CauseNXDomain, name)
+	}
+	return nil, noSuchHost(CauseNoRecords, name)
 }
 
 // resolveHost is lookupHost for the host of a tcp, tls, http or icmp target,
@@ -190,10 +203,11 @@ func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) (addrs [
 	addrs, err = e.lookupHost(ctx, rc, host)
 	tm.mark("resolve")
 	if err != nil {
+		f := FailureOf(err)
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
 			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
-		return nil, allLoopback(rc.Servers), &resolveError{host: host, err: err}
+		return nil, allLoopback(rc.Servers), f.with(&resolveError{host: host, err: err})
 	}
 	return addrs, allLoopbackAddrs(addrs), nil
 }

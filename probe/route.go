@@ -5,11 +5,52 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
+
+var routeKind = KindDef{
+	Schemes: []Kind{KindRoute},
+	Usage: []Usage{
+		{"route:default[4|6]", "a default route (IPv4 or IPv6) goes out through an up link"},
+		{"route:ADDR", "the kernel has a route to ADDR through an up link"},
+	},
+	ManTitle: "route:default, route:default4, route:default6, route:ADDR",
+	Man: `**default4** and **default6**: some routing table has a unicast default route of that
+family whose output link (or one of whose nexthops' links) is up; blackhole and
+unreachable defaults do not count. **default** accepts either family. **ADDR**: the kernel
+has a route for ADDR (as **ip route get**) through a link that is up; an address of this
+host passes through its local route. No packet is sent.`,
+	Complete: []string{"route:default", "route:default4", "route:default6", "route:"},
+	parse:    parseRoute,
+	format: func(t Target) string {
+		if t.Route != "" {
+			return "route:" + t.Route
+		}
+		return "route:" + t.Addr.String()
+	},
+	probe: probeRoute,
+}
+
+func parseRoute(raw, rest string) (Target, error) {
+	switch rest {
+	case "":
+		return Target{}, &ParseError{raw, "empty route (want default, default4, default6 or an IP address)"}
+	case RouteDefault, RouteDefault4, RouteDefault6:
+		return Target{Route: rest}, nil
+	}
+	a, err := netip.ParseAddr(rest)
+	if err != nil {
+		return Target{}, &ParseError{raw, fmt.Sprintf("%q is neither default, default4, default6 nor an IP address", rest)}
+	}
+	if a.Zone() != "" {
+		return Target{}, &ParseError{raw, "a route address cannot have a zone"}
+	}
+	return Target{Addr: a}, nil
+}
 
 // probeRoute checks the kernel's routing state; no packet is sent.
 //
@@ -25,9 +66,6 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	links := linkCache{h: h}
 	if t.Route == "" {
 		res.Detail, res.Err = routeTo(h, &links, t.Addr.AsSlice())
-		if res.Err != nil && strings.Contains(res.Err.Error(), "unreachable") {
-			res.Hint = "no route covers this address: is the default route missing?"
-		}
 		return res
 	}
 	var families []int
@@ -39,25 +77,26 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	default:
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
-	var why []string
+	var (
+		why []string
+		fs  []*Failure
+	)
 	for _, fam := range families {
 		detail, problem, err := defaultRoute(h, &links, fam)
 		if err != nil {
 			res.Err = err
 			return res
 		}
-		if problem == "" {
+		if problem == nil {
 			res.Detail = detail
 			return res
 		}
-		why = append(why, problem)
+		why = append(why, problem.Error())
+		fs = append(fs, problem)
 	}
-	res.Err = errors.New(strings.Join(why, "; "))
-	res.Hint = "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
-	if strings.Contains(res.Err.Error(), "no usable") {
-		// There is a default route; its link is what is wrong.
-		res.Hint = "the default route's link is not up: check the cable or the peer, or the interface's configuration"
-	}
+	// A default route whose link is down says more than a missing one.
+	f := furthest(fs)
+	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
 	return res
 }
 
@@ -70,14 +109,18 @@ func familyName(fam int) string {
 
 // defaultRoute looks for a usable default route of one family in every
 // table. It returns what keeps the family from having one in problem.
-func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail, problem string, err error) {
+func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, problem *Failure, err error) {
 	routes, err := retryDump(func() ([]netlink.Route, error) {
 		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("list %s routes: %w", familyName(fam), netlinkErr(err))
+		return "", nil, routeFailure("default", fmt.Errorf("list %s routes: %w", familyName(fam), netlinkErr(err)))
 	}
-	var down []string
+	var (
+		down  []string
+		cause Cause
+		dev   string
+	)
 	for _, r := range routes {
 		// vishvananda/netlink v1.3 reports a default route's Dst as
 		// 0.0.0.0/0 or ::/0, older versions as nil.
@@ -99,17 +142,30 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail, problem
 				continue // the link went away since the dump
 			}
 			desc := describeRoute("default", nh.Gw, l, r.Table)
-			if up, state := linkUp(l); up {
-				return desc, "", nil
-			} else {
-				down = append(down, fmt.Sprintf("%s, but %s %s", desc, l.Attrs().Name, state))
+			f := linkUp(l)
+			if f == nil {
+				return desc, nil, nil
+			}
+			down = append(down, desc+", but "+f.Error())
+			if cause == "" {
+				cause, dev = f.Cause, f.Hop
 			}
 		}
 	}
 	if len(down) > 0 {
-		return "", "no usable " + familyName(fam) + " default route: " + strings.Join(down, "; "), nil
+		// There is a default route; its link is what is wrong.
+		return "", fail(cause, "route", dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
-	return "", "no " + familyName(fam) + " default route", nil
+	return "", fail(CauseNoRoute, "route", "default", errors.New("no "+familyName(fam)+" default route")), nil
+}
+
+// routeFailure is a netlink request about a route that failed.
+func routeFailure(hop string, err error) *Failure {
+	c := CauseOther
+	if errors.Is(err, errNetlinkRefused) {
+		c = CauseNetlinkRefused
+	}
+	return fail(c, "route", hop, err)
 }
 
 func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
@@ -133,25 +189,25 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 	routes, err := h.RouteGet(addr)
 	if err != nil {
 		if err := netlinkErr(err); errors.Is(err, errNetlinkRefused) {
-			return "", fmt.Errorf("route get %s: %w", addr, err)
+			return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 		}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return "", fmt.Errorf("no route to %s: %s", addr, errno.Error())
+			return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
 		}
-		return "", fmt.Errorf("route get %s: %w", addr, err)
+		return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 	}
 	if len(routes) == 0 {
-		return "", fmt.Errorf("no route to %s", addr)
+		return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s", addr))
 	}
 	r := routes[0]
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
-		return "", fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, netlinkErr(err))
+		return "", routeFailure(addr.String(), fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, netlinkErr(err)))
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
-	if up, state := linkUp(l); !up && l.Attrs().Flags&net.FlagLoopback == 0 {
-		return "", fmt.Errorf("%s, but %s %s", desc, l.Attrs().Name, state)
+	if f := linkUp(l); f != nil && l.Attrs().Flags&net.FlagLoopback == 0 {
+		return "", fail(f.Cause, "link", f.Hop, fmt.Errorf("%s, but %s", desc, f))
 	}
 	return desc, nil
 }

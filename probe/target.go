@@ -1,15 +1,12 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // Kind is the scheme of a target URI.
@@ -79,36 +76,23 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("invalid target %q: %s", e.Target, e.Reason)
 }
 
-// parsers maps each URI scheme to the function that parses the rest of it.
-// rest is what follows "scheme:".
-var parsers = map[Kind]func(raw, rest string) (Target, error){
-	KindLink:  parseLink,
-	KindRoute: parseRoute,
-	KindDNS:   parseDNS,
-	KindTCP:   parseHostPort(KindTCP),
-	KindTLS:   parseHostPort(KindTLS),
-	KindICMP:  parseICMP,
-	KindHTTP:  parseHTTP,
-	KindHTTPS: parseHTTP,
-}
-
 // Parse parses one target URI such as "dns:example.com?type=AAAA" or
 // "tcp://db.internal:5432". The scheme is case-insensitive.
 func Parse(raw string) (Target, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || scheme == "" {
-		return Target{}, &ParseError{raw, "missing scheme (want link:, route:, dns:, tcp://, http://, https://, tls:// or icmp://)"}
+		return Target{}, &ParseError{raw, "missing scheme (want " + schemeList(prefix) + ")"}
 	}
 	kind := Kind(strings.ToLower(scheme))
-	parse, ok := parsers[kind]
-	if !ok {
+	d := kindOf(kind)
+	if d == nil {
 		if _, err := strconv.ParseUint(rest, 10, 16); err == nil && strings.Contains(scheme, ".") {
 			// "db.internal:5432": a host and port without a scheme.
 			return Target{}, &ParseError{raw, fmt.Sprintf("missing scheme (did you mean tcp://%s?)", raw)}
 		}
-		return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (want link, route, dns, tcp, http, https, tls or icmp)", scheme)}
+		return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (want %s)", scheme, schemeList(func(_ *KindDef, s Kind) string { return string(s) }))}
 	}
-	t, err := parse(raw, rest)
+	t, err := d.parse(raw, rest)
 	if err != nil {
 		return Target{}, err
 	}
@@ -127,126 +111,6 @@ func ParseAll(raws []string) ([]Target, error) {
 		ts = append(ts, t)
 	}
 	return ts, nil
-}
-
-func parseLink(raw, rest string) (Target, error) {
-	if rest == "" {
-		return Target{}, &ParseError{raw, "empty interface name (want link:any or link:IFACE)"}
-	}
-	if rest == LinkAny {
-		return Target{Iface: LinkAny}, nil
-	}
-	// The kernel's dev_valid_name: at most IFNAMSIZ-1 bytes, not "." or
-	// "..", no '/', ':' or whitespace.
-	if len(rest) > 15 {
-		return Target{}, &ParseError{raw, fmt.Sprintf("interface name %q is longer than 15 bytes", rest)}
-	}
-	if rest == "." || rest == ".." || strings.ContainsAny(rest, "/: \t\n\v\f\r") {
-		return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid interface name", rest)}
-	}
-	return Target{Iface: rest}, nil
-}
-
-func parseRoute(raw, rest string) (Target, error) {
-	switch rest {
-	case "":
-		return Target{}, &ParseError{raw, "empty route (want default, default4, default6 or an IP address)"}
-	case RouteDefault, RouteDefault4, RouteDefault6:
-		return Target{Route: rest}, nil
-	}
-	a, err := netip.ParseAddr(rest)
-	if err != nil {
-		return Target{}, &ParseError{raw, fmt.Sprintf("%q is neither default, default4, default6 nor an IP address", rest)}
-	}
-	if a.Zone() != "" {
-		return Target{}, &ParseError{raw, "a route address cannot have a zone"}
-	}
-	return Target{Addr: a}, nil
-}
-
-// parseDNS parses "dns:NAME[?query]" and the RFC 4501 "dns://SERVER[:PORT]/NAME[?query]".
-func parseDNS(raw, rest string) (Target, error) {
-	var t Target
-	if auth, ok := strings.CutPrefix(rest, "//"); ok {
-		server, name, ok := strings.Cut(auth, "/")
-		if !ok {
-			return Target{}, &ParseError{raw, "missing /NAME after the server (want dns://SERVER[:PORT]/NAME)"}
-		}
-		host, port, err := splitHostPort(server, "53")
-		if err != nil {
-			return Target{}, &ParseError{raw, "server: " + err.Error()}
-		}
-		if err := checkHost(host); err != nil {
-			return Target{}, &ParseError{raw, "server: " + err.Error()}
-		}
-		t.Server = net.JoinHostPort(host, port)
-		rest = name
-	}
-	escaped, query, hasQuery := strings.Cut(rest, "?")
-	name, err := url.PathUnescape(escaped)
-	if err != nil {
-		return Target{}, &ParseError{raw, fmt.Sprintf("name %q: bad percent-escape", escaped)}
-	}
-	fqdn, err := checkDNSName(name)
-	if err != nil {
-		return Target{}, &ParseError{raw, err.Error()}
-	}
-	t.Name = fqdn
-	t.QType = dns.TypeA
-	if fqdn == "." {
-		t.QType = dns.TypeNS
-	}
-	if hasQuery {
-		// RFC 4501 separates query attributes with ';'; '&' is accepted too.
-		seen := map[string]bool{}
-		for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == ';' || r == '&' }) {
-			k, v, _ := strings.Cut(kv, "=")
-			k = strings.ToLower(k)
-			if seen[k] && (k == "type" || k == "class") {
-				return Target{}, &ParseError{raw, fmt.Sprintf("%s= given twice", k)}
-			}
-			seen[k] = true
-			switch k {
-			case "type":
-				qt, err := parseQType(v)
-				if err != nil {
-					return Target{}, &ParseError{raw, err.Error()}
-				}
-				t.QType = qt
-			case "class":
-				if !strings.EqualFold(v, "IN") {
-					return Target{}, &ParseError{raw, fmt.Sprintf("unsupported query class %q (only IN)", v)}
-				}
-			default:
-				return Target{}, &ParseError{raw, fmt.Sprintf("unknown query parameter %q (want type= or class=)", k)}
-			}
-		}
-	}
-	return t, nil
-}
-
-func parseQType(s string) (uint16, error) {
-	if s == "" {
-		return 0, fmt.Errorf("empty query type")
-	}
-	u := strings.ToUpper(s)
-	if qt, ok := dns.StringToType[u]; ok && qt != dns.TypeNone && qt != dns.TypeReserved {
-		return qt, nil
-	}
-	if n, ok := strings.CutPrefix(u, "TYPE"); ok { // RFC 3597 form, e.g. TYPE65
-		if v, err := strconv.ParseUint(n, 10, 16); err == nil && uint16(v) != dns.TypeNone && uint16(v) != dns.TypeReserved {
-			return uint16(v), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown query type %q", s)
-}
-
-// qtypeString is the inverse of parseQType.
-func qtypeString(qt uint16) string {
-	if s, ok := dns.TypeToString[qt]; ok {
-		return s
-	}
-	return "TYPE" + strconv.Itoa(int(qt))
 }
 
 // checkDNSName validates a DNS name and returns it fully qualified.
@@ -387,129 +251,10 @@ func article(kind Kind) string {
 	return "a " + string(kind)
 }
 
-func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
-	return func(raw, rest string) (Target, error) {
-		auth, err := authority(raw, rest, kind)
-		if err != nil {
-			return Target{}, err
-		}
-		host, port, err := splitHostPort(auth, "")
-		if err != nil {
-			return Target{}, &ParseError{raw, err.Error()}
-		}
-		if err := checkHost(host); err != nil {
-			return Target{}, &ParseError{raw, err.Error()}
-		}
-		return Target{Host: host, Port: port}, nil
-	}
-}
-
-func parseICMP(raw, rest string) (Target, error) {
-	auth, err := authority(raw, rest, KindICMP)
-	if err != nil {
-		return Target{}, err
-	}
-	host := auth
-	if end := strings.IndexByte(auth, ']'); strings.HasPrefix(auth, "[") && end >= 0 && strings.HasPrefix(auth[end+1:], ":") {
-		return Target{}, &ParseError{raw, "an icmp target has no port"}
-	}
-	if strings.HasPrefix(auth, "[") && strings.HasSuffix(auth, "]") {
-		host = auth[1 : len(auth)-1]
-		if !strings.Contains(host, ":") {
-			return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid IPv6 address", host)}
-		}
-	} else if strings.Count(auth, ":") == 1 {
-		return Target{}, &ParseError{raw, "an icmp target has no port"}
-	}
-	if err := checkHost(host); err != nil {
-		return Target{}, &ParseError{raw, err.Error()}
-	}
-	return Target{Host: host}, nil
-}
-
-func parseHTTP(raw, _ string) (Target, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		reason := err.Error()
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			reason = ue.Err.Error()
-		}
-		return Target{}, &ParseError{raw, reason}
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	if u.Opaque != "" || !strings.HasPrefix(raw[len(u.Scheme)+1:], "//") {
-		return Target{}, &ParseError{raw, fmt.Sprintf("want %s://HOST[:PORT]/PATH", u.Scheme)}
-	}
-	if u.User != nil {
-		return Target{}, &ParseError{raw, "credentials in the URL are not supported"}
-	}
-	if u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#") {
-		return Target{}, &ParseError{raw, "a URL fragment is meaningless here"}
-	}
-	host, port := u.Hostname(), u.Port()
-	if strings.HasSuffix(u.Host, ":") {
-		return Target{}, &ParseError{raw, "empty port"}
-	}
-	if err := checkHost(host); err != nil {
-		return Target{}, &ParseError{raw, err.Error()}
-	}
-	if port != "" {
-		if err := checkPort(port); err != nil {
-			return Target{}, &ParseError{raw, err.Error()}
-		}
-	}
-	// net/url accepts some hosts it cannot print back in a form it accepts
-	// (a raw non-ASCII byte in an IPv6 zone comes back as "%92", which it
-	// refuses in a zone), and the canonical form is u.String().
-	if v, err := url.Parse(u.String()); err != nil || v.String() != u.String() {
-		return Target{}, &ParseError{raw, fmt.Sprintf("host %q has a character that cannot be written in a URL", host)}
-	}
-	return Target{Host: host, Port: port, URL: u}, nil
-}
-
 // String returns the canonical form of t, which Parse maps back to t.
 func (t Target) String() string {
-	switch t.Kind {
-	case KindLink:
-		return "link:" + t.Iface
-	case KindRoute:
-		if t.Route != "" {
-			return "route:" + t.Route
-		}
-		return "route:" + t.Addr.String()
-	case KindDNS:
-		var b strings.Builder
-		b.WriteString("dns:")
-		if t.Server != "" {
-			host, port, _ := net.SplitHostPort(t.Server)
-			b.WriteString("//")
-			b.WriteString(joinHostPort(host, port, "53"))
-			b.WriteString("/")
-		}
-		if t.Name == "." {
-			b.WriteString(".")
-		} else {
-			// Parse unescapes the name: a literal '%' must be escaped back.
-			b.WriteString(strings.ReplaceAll(strings.TrimSuffix(t.Name, "."), "%", "%25"))
-		}
-		def := uint16(dns.TypeA)
-		if t.Name == "." {
-			def = dns.TypeNS
-		}
-		if t.QType != def {
-			b.WriteString("?type=")
-			b.WriteString(qtypeString(t.QType))
-		}
-		return b.String()
-	case KindTCP, KindTLS:
-		return string(t.Kind) + "://" + net.JoinHostPort(t.Host, t.Port)
-	case KindICMP:
-		if strings.Contains(t.Host, ":") {
-			return "icmp://[" + t.Host + "]"
-		}
-		return "icmp://" + t.Host
-	case KindHTTP, KindHTTPS:
-		return t.URL.String()
+	if d := kindOf(t.Kind); d != nil {
+		return d.format(t)
 	}
 	return string(t.Kind) + ":?"
 }

@@ -11,6 +11,40 @@ import (
 	"strings"
 )
 
+var tcpKind = KindDef{
+	Schemes:   []Kind{KindTCP},
+	Usage:     []Usage{{"tcp://HOST:PORT", "a TCP connection is established"}},
+	ManTitle:  "tcp://HOST:PORT",
+	Man:       "A TCP connection to one of HOST's addresses is established.",
+	Authority: true,
+	Complete:  []string{"tcp://"},
+	parse:     parseHostPort(KindTCP),
+	format:    formatHostPort,
+	probe:     probeTCP,
+}
+
+func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
+	return func(raw, rest string) (Target, error) {
+		auth, err := authority(raw, rest, kind)
+		if err != nil {
+			return Target{}, err
+		}
+		host, port, err := splitHostPort(auth, "")
+		if err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+		if err := checkHost(host); err != nil {
+			return Target{}, &ParseError{raw, err.Error()}
+		}
+		return Target{Host: host, Port: port}, nil
+	}
+}
+
+// formatHostPort is the canonical form of a tcp or tls target.
+func formatHostPort(t Target) string {
+	return string(t.Kind) + "://" + net.JoinHostPort(t.Host, t.Port)
+}
+
 // probeTCP resolves the target's host afresh and passes when a TCP
 // connection to any of its addresses is established.
 func probeTCP(ctx context.Context, env *Env, t Target) Result {
@@ -65,11 +99,11 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 	ch := make(chan res, len(addrs))
 	for _, a := range addrs {
 		pool.Go(func() {
-			ap := netip.AddrPortFrom(a, uint16(p)).String()
+			ap := netip.AddrPortFrom(a, uint16(p))
 			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", ap)
+			c, err := d.DialContext(ctx, "tcp", ap.String())
 			if err != nil {
-				err = &dialError{ap, cleanNetError(ctx, err)}
+				err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
 			}
 			ch <- res{c, err}
 		})
@@ -93,7 +127,17 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 	if won != nil {
 		return won, nil
 	}
-	return nil, joinErrors(errs)
+	return nil, joinFailures(errs)
+}
+
+// joinFailures joins the failures of one target's addresses; its cause is
+// that of the address that got furthest.
+func joinFailures(errs []error) error {
+	fs := make([]*Failure, len(errs))
+	for i, err := range errs {
+		fs[i] = FailureOf(err)
+	}
+	return furthest(fs).with(joinErrors(errs))
 }
 
 // joinErrors joins errors with "; " on one line; errors.Is and errors.As

@@ -6,9 +6,24 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 )
+
+var tlsKind = KindDef{
+	Schemes:  []Kind{KindTLS},
+	Usage:    []Usage{{"tls://HOST:PORT", "a verified TLS handshake succeeds"}},
+	ManTitle: "tls://HOST:PORT",
+	Man: `A TLS handshake succeeds and the certificate verifies for HOST. A certificate not valid
+yet, or expired, is reported with the system clock's reading.`,
+	Authority: true,
+	Complete:  []string{"tls://"},
+	parse:     parseHostPort(KindTLS),
+	format:    formatHostPort,
+	probe:     probeTLS,
+}
 
 // probeTLS connects to the target and passes when a TLS handshake succeeds
 // and the server's certificate verifies for the host name against the
@@ -25,7 +40,7 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 	tm.mark("tls")
 	res := Result{Phases: tm.snapshot(), Local: local}
 	if err != nil {
-		res.Err, res.Hint = tlsError(ctx, err, time.Now())
+		res.Err = tlsError(ctx, err, time.Now())
 		return res
 	}
 	st := tc.ConnectionState()
@@ -49,20 +64,18 @@ func leafName(c *x509.Certificate) string {
 	return c.Subject.CommonName
 }
 
-// tlsError turns a handshake error into a precise message and, when the
-// certificate's validity period excludes now, a hint that the clock may be
-// wrong: at boot, before NTP has synchronised, this is the usual cause.
-func tlsError(ctx context.Context, err error, now time.Time) (error, string) {
+// tlsError turns a handshake error into a precise Failure. A certificate
+// whose validity period excludes now is, at boot before NTP has
+// synchronised, most often a clock that is wrong: the hint says what the
+// clock reads.
+func tlsError(ctx context.Context, err error, now time.Time) error {
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ci) && ci.Reason == x509.Expired {
 		c := ci.Cert
-		clock := "system clock reads " + now.UTC().Format(time.RFC3339)
 		if now.Before(c.NotBefore) {
-			return fmt.Errorf("tls: certificate for %s is not valid until %s", leafName(c), c.NotBefore.UTC().Format(time.RFC3339)),
-				"the " + clock + ": is the clock wrong (NTP not synchronised yet)?"
+			return fail(CauseTLSClock, "tls", leafName(c), fmt.Errorf("tls: certificate for %s is not valid until %s", leafName(c), c.NotBefore.UTC().Format(time.RFC3339)))
 		}
-		return fmt.Errorf("tls: certificate for %s expired at %s", leafName(c), c.NotAfter.UTC().Format(time.RFC3339)),
-			"the " + clock + ": if the certificate is still current, the clock is wrong"
+		return fail(CauseTLSExpired, "tls", leafName(c), fmt.Errorf("tls: certificate for %s expired at %s", leafName(c), c.NotAfter.UTC().Format(time.RFC3339)))
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
@@ -70,20 +83,24 @@ func tlsError(ctx context.Context, err error, now time.Time) (error, string) {
 		if issuer == "" { // say "O=Acme Co" rather than ""
 			issuer = ua.Cert.Issuer.String()
 		}
-		return fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", issuer),
-			"add the CA to the system trust store, or point SSL_CERT_FILE at it"
+		return fail(CauseTLSUntrusted, "tls", issuer, fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", issuer))
 	}
 	var hn x509.HostnameError
 	if errors.As(err, &hn) {
 		// Not err: its message starts with "tls: failed to verify
 		// certificate: " already.
-		return fmt.Errorf("tls: %w", hn), ""
+		return fail(CauseTLSNameMismatch, "tls", hn.Host, fmt.Errorf("tls: %w", hn))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
-		return fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)), ""
+		return fail(CauseTimeout, "tls", "", fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)))
 	}
-	return fmt.Errorf("tls handshake: %w", cleanNetError(ctx, err)), ""
+	err = cleanNetError(ctx, err)
+	c := CauseTLSFailed
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
+		c = CauseReset
+	}
+	return fail(c, "tls", "", fmt.Errorf("tls handshake: %w", err))
 }
 
 // isTLSError reports whether err came from the TLS layer: a failed
