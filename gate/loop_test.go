@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -38,7 +39,7 @@ func newFakeProber(targets ...fakeTarget) *fakeProber {
 	return &fakeProber{start: time.Now(), targets: targets}
 }
 
-func (p *fakeProber) probe(ctx context.Context, due []int) []Result {
+func (p *fakeProber) probe(ctx context.Context, due []int, _ []Result) []Result {
 	now := time.Since(p.start)
 	p.mu.Lock()
 	p.rounds = append(p.rounds, now)
@@ -257,7 +258,7 @@ func TestWaitEventAbandonsRound(t *testing.T) {
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
-			Probe: func(ctx context.Context, due []int) []Result {
+			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
 				mu.Lock()
 				s := stuck
 				starts = append(starts, time.Since(begin))
@@ -386,26 +387,30 @@ func TestWaitProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newFakeProber(fakeTarget{passAt: 6 * time.Second}, fakeTarget{passAt: always, local: true})
 		cfg := config(t, p)
-		var got []Progress
+		var (
+			got []Progress
+			ok  [][]bool
+		)
 		cfg.Progress = func(pr Progress) {
-			pr.OK = slices.Clone(pr.OK)
 			got = append(got, pr)
+			ok = append(ok, oks(pr.Results))
 		}
 		if _, err := Wait(t.Context(), cfg); err != nil {
 			t.Fatal(err)
 		}
 		want := []Progress{
-			{Round: 1, OK: []bool{false, true}, Next: 5 * time.Second},
-			{Round: 2, OK: []bool{false, true}, Next: 15 * time.Second},
-			{Round: 3, OK: []bool{true, true}, Ready: true},
+			{Round: 1, Next: 5 * time.Second},
+			{Round: 2, Next: 15 * time.Second},
+			{Round: 3, Ready: true},
 		}
+		wantOK := [][]bool{{false, true}, {false, true}, {true, true}}
 		if len(got) != len(want) {
 			t.Fatalf("got %d progress reports, want %d: %+v", len(got), len(want), got)
 		}
 		for i := range want {
 			g, w := got[i], want[i]
-			if g.Round != w.Round || !slices.Equal(g.OK, w.OK) || g.Ready != w.Ready || g.Next != w.Next {
-				t.Errorf("report %d: got %+v, want %+v", i, g, w)
+			if g.Round != w.Round || !slices.Equal(ok[i], wantOK[i]) || g.Ready != w.Ready || g.Next != w.Next {
+				t.Errorf("report %d: got %+v (ok %v), want %+v (ok %v)", i, g, ok[i], w, wantOK[i])
 			}
 		}
 	})
@@ -444,7 +449,7 @@ func TestWaitChangesFasterThanRounds(t *testing.T) {
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
 			Timeout:  10 * time.Second,
-			Probe: func(ctx context.Context, due []int) []Result {
+			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
 				starts = append(starts, time.Since(begin)) // one round at a time
 				select {
 				case <-time.After(300 * time.Millisecond):
@@ -476,8 +481,8 @@ func TestWaitChangesFasterThanRounds(t *testing.T) {
 		if err != nil || !out.Ready {
 			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
 		}
-		if out.Abandons != MaxAbandonsInRow || out.Rounds != 1 {
-			t.Errorf("got %d abandoned and %d completed, want %d and 1 (round starts %v)", out.Abandons, out.Rounds, MaxAbandonsInRow, starts)
+		if out.Abandons != maxAbandonsInRow || out.Rounds != 1 {
+			t.Errorf("got %d abandoned and %d completed, want %d and 1 (round starts %v)", out.Abandons, out.Rounds, maxAbandonsInRow, starts)
 		}
 	})
 }
@@ -493,7 +498,7 @@ func TestWaitEventWithResults(t *testing.T) {
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
-			Probe: func(ctx context.Context, due []int) []Result {
+			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
 				n++
 				if n == 1 {
 					events <- struct{}{} // the change, as the attempt ends
@@ -507,6 +512,230 @@ func TestWaitEventWithResults(t *testing.T) {
 		}
 		if out.Abandons != 1 || out.Rounds != 1 || n != 2 {
 			t.Errorf("got %d abandoned, %d completed, %d probed; want 1, 1, 2", out.Abandons, out.Rounds, n)
+		}
+	})
+}
+
+// oks is the OK of each result.
+func oks(rs []Result) []bool {
+	ok := make([]bool, len(rs))
+	for i, r := range rs {
+		ok[i] = r.OK
+	}
+	return ok
+}
+
+// TestWaitDiscardedRoundIsNotReported: a round that a change abandons,
+// even one whose results came with the change, never reaches Progress or
+// the Outcome: what the prober found in it may predate the change.
+func TestWaitDiscardedRoundIsNotReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		events := make(chan struct{}, 1)
+		n := 0
+		var seen []any
+		cfg := Config{
+			Targets:  1,
+			Schedule: schedule(t),
+			Events:   events,
+			EventGap: 100 * time.Millisecond,
+			Probe: func(ctx context.Context, due []int, last []Result) []Result {
+				n++
+				if n == 1 {
+					events <- struct{}{} // the change, as the attempt ends
+					return []Result{{OK: false, Value: "stale"}}
+				}
+				if last[0].Value != nil {
+					t.Errorf("round %d: the prober was handed %v as the last result, want none (round 1 was discarded)", n, last[0].Value)
+				}
+				return []Result{{OK: true, Value: "fresh"}}
+			},
+			Progress: func(p Progress) { seen = append(seen, p.Results[0].Value) },
+		}
+		out, err := Wait(t.Context(), cfg)
+		if err != nil || !out.Ready {
+			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
+		}
+		if !slices.Equal(seen, []any{"fresh"}) {
+			t.Errorf("progress saw results %v, want only [fresh]", seen)
+		}
+		if v := out.Results[0].Value; v != "fresh" {
+			t.Errorf("outcome: got result %v, want fresh", v)
+		}
+	})
+}
+
+// watcher runs Watch in the background on synctest's fake clock and
+// records every transition, with the time since the start.
+type watcher struct {
+	start time.Time
+	mu    sync.Mutex
+	got   []string
+	err   chan error
+}
+
+func startWatch(ctx context.Context, cfg Config) *watcher {
+	w := &watcher{start: time.Now(), err: make(chan error, 1)}
+	go func() {
+		w.err <- Watch(ctx, cfg, func(tr Transition) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			what := "not ready"
+			if tr.Ready {
+				what = "ready"
+			}
+			w.got = append(w.got, fmt.Sprintf("%s %s", time.Since(w.start), what))
+			return nil
+		})
+	}()
+	return w
+}
+
+func (w *watcher) transitions() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.got)
+}
+
+// flipper is a prober whose targets pass while up is set; block makes
+// each attempt wait for its context while stuck is set.
+type flipper struct {
+	mu     sync.Mutex
+	start  time.Time
+	up     bool
+	stuck  bool
+	rounds []time.Duration
+}
+
+func (f *flipper) set(up bool) { f.mu.Lock(); f.up = up; f.mu.Unlock() }
+
+func (f *flipper) probe(ctx context.Context, due []int, _ []Result) []Result {
+	f.mu.Lock()
+	f.rounds = append(f.rounds, time.Since(f.start))
+	up, stuck := f.up, f.stuck
+	f.mu.Unlock()
+	if stuck {
+		<-ctx.Done()
+		up = false
+	}
+	res := make([]Result, len(due))
+	for j := range due {
+		res[j] = Result{OK: up}
+	}
+	return res
+}
+
+func (f *flipper) roundStarts() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rounds)
+}
+
+func TestWatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &flipper{start: time.Now()}
+		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, EventGap: 100 * time.Millisecond}
+		ctx, cancel := context.WithCancelCause(t.Context())
+		w := startWatch(ctx, cfg)
+		time.Sleep(10 * time.Second) // rounds at 0 and 5 fail
+		f.set(true)                  // the round at 20s passes
+		time.Sleep(50 * time.Second) // a recheck at 50s passes
+		f.set(false)                 // the recheck at 80s fails; then 85, 100 ...
+		time.Sleep(50 * time.Second)
+		stop := errors.New("SIGTERM")
+		cancel(stop)
+		if err := <-w.err; !errors.Is(err, stop) {
+			t.Errorf("Watch returned %v, want the cancellation cause", err)
+		}
+		if got, want := w.transitions(), []string{"0s not ready", "20s ready", "1m20s not ready"}; !slices.Equal(got, want) {
+			t.Errorf("transitions: got %q, want %q", got, want)
+		}
+		// After the loss the schedule starts afresh: 5s, then 15s.
+		if got, want := f.roundStarts(), secs(0, 5, 20, 50, 80, 85, 100); !slices.Equal(got, want) {
+			t.Errorf("round starts: got %v, want %v", got, want)
+		}
+	})
+}
+
+// TestWatchSettle: the first verdict of a watch that settles is "ready"
+// only once settled; a round that fails while settling is "not ready".
+func TestWatchSettle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &flipper{start: time.Now(), up: true}
+		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Settle: 3 * time.Second, EventGap: 100 * time.Millisecond}
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWatch(ctx, cfg)
+		time.Sleep(5 * time.Second)
+		cancel()
+		<-w.err
+		if got, want := w.transitions(), []string{"3s ready"}; !slices.Equal(got, want) {
+			t.Errorf("transitions: got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestWatchStormIsBounded: while ready, a storm of 2,000 changes in 1s
+// starts at most one round per EventGap, the first at once — as in Wait.
+func TestWatchStormIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &flipper{start: time.Now(), up: true}
+		events := make(chan struct{}, 1)
+		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWatch(ctx, cfg)
+		time.Sleep(time.Second)
+		for range 2000 {
+			select {
+			case events <- struct{}{}:
+			default:
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		time.Sleep(time.Second)
+		cancel()
+		<-w.err
+		starts := f.roundStarts()
+		if len(starts) < 2 || starts[1] != time.Second {
+			t.Errorf("the first change must start a round at once (1s): round starts %v", starts)
+		}
+		// The first round, one at the first change, at most one per
+		// 100ms gap during the 1s storm, and the one left pending.
+		if n := len(starts); n > 13 {
+			t.Errorf("got %d rounds for a 1s storm, want at most 13: %v", n, starts)
+		}
+		if got := w.transitions(); !slices.Equal(got, []string{"0s ready"}) {
+			t.Errorf("transitions: got %q, want only the first, ready", got)
+		}
+	})
+}
+
+// TestWatchAbandonsStuckRound: ready, a change starts a round that gets
+// stuck (a resolver that was just replaced); the next change abandons it,
+// and the outage the stuck probe would have reported is never reported.
+func TestWatchAbandonsStuckRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &flipper{start: time.Now(), up: true}
+		events := make(chan struct{}, 1)
+		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWatch(ctx, cfg)
+		time.Sleep(time.Second)
+		f.mu.Lock()
+		f.stuck = true
+		f.mu.Unlock()
+		events <- struct{}{} // the round at 1s gets stuck
+		time.Sleep(time.Second)
+		f.mu.Lock()
+		f.stuck = false
+		f.mu.Unlock()
+		events <- struct{}{} // abandons it; the round at 2s passes
+		time.Sleep(10 * time.Second)
+		cancel()
+		<-w.err
+		if got := w.transitions(); !slices.Equal(got, []string{"0s ready"}) {
+			t.Errorf("transitions: got %q, want only the first, ready", got)
+		}
+		if got, want := f.roundStarts(), secs(0, 1, 2); !slices.Equal(got, want) {
+			t.Errorf("round starts: got %v, want %v", got, want)
 		}
 	})
 }

@@ -1,0 +1,499 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Result is what the gate needs to know of one attempt at one target.
+type Result struct {
+	OK bool
+	// Local reports that the attempt's traffic stayed on this host, so the
+	// target may be re-checked every LocalInterval instead of on the
+	// backoff schedule.
+	Local bool
+	// Value is the prober's own account of the attempt, handed back in
+	// Progress, Transition and Outcome once the gate has accepted the round
+	// it belongs to; the gate does not look at it.
+	Value any
+}
+
+// Prober probes the targets whose indexes are in due, all at once, and
+// returns their results in the same order. last[j] is the result the gate
+// last accepted for due[j] (the zero Result before the first). It must
+// return promptly once ctx is done; the gate then discards what it
+// returned if the round was abandoned.
+type Prober func(ctx context.Context, due []int, last []Result) []Result
+
+// Schedule paces the rounds of targets whose traffic leaves the host.
+type Schedule interface {
+	Next() time.Duration
+	Reset()
+}
+
+// Config is what Wait and Watch need. Targets, Probe and Schedule are
+// required.
+type Config struct {
+	Targets  int
+	Probe    Prober
+	Schedule Schedule
+	// Any makes one passing target enough.
+	Any bool
+	// Timeout bounds Wait; 0 waits forever. Watch ignores it.
+	Timeout time.Duration
+	// Settle, when positive, declares ready only once every target has
+	// kept passing, with no change event seen, for that long.
+	Settle time.Duration
+	// LocalInterval is how often a failing local target is re-checked.
+	LocalInterval time.Duration
+	// Recheck is how often Watch probes every target again while ready;
+	// Wait ignores it.
+	Recheck time.Duration
+	// Events carries network changes; nil when there is no watcher. A
+	// change makes every target due and resets the schedule.
+	Events <-chan struct{}
+	// EventGap is the least time between the starts of two rounds that
+	// change events started, so that a storm of changes cannot make the
+	// gate spin. The first change after a quiet spell is acted on at once.
+	EventGap time.Duration
+	// Progress, if set, is called after every round the gate accepted,
+	// from the goroutine of Wait or Watch.
+	Progress func(Progress)
+}
+
+// Progress describes the state after a round.
+type Progress struct {
+	Round int // rounds completed so far
+	// Due are the targets the round probed; Results the latest accepted
+	// result of every target. Neither may be kept.
+	Due     []int
+	Results []Result
+	Ready   bool          // the policy holds (Settle may still be running)
+	Next    time.Duration // until the next round; 0 if none is planned
+	// Settling reports that the policy holds and Settle is running.
+	Settling bool
+}
+
+// Transition is a change of readiness that Watch reports: the first
+// verdict, then every change.
+type Transition struct {
+	Ready   bool
+	Round   int
+	Results []Result // the latest result of every target; do not keep
+}
+
+// Outcome is how a wait ended.
+type Outcome struct {
+	Ready    bool
+	Rounds   int // rounds completed
+	Abandons int // rounds abandoned because the network changed
+	Events   int // change events received
+	// Results are the latest accepted result of every target (the zero
+	// Result for one never probed to the end).
+	Results  []Result
+	Attempts []int // completed attempts per target
+	Elapsed  time.Duration
+}
+
+// ErrTimeout is returned when Config.Timeout expires before ready.
+var ErrTimeout = errors.New("timed out")
+
+// never is a due time that is never reached.
+var never = time.Time{}
+
+// Wait probes in rounds until the policy holds (for Settle, if set), the
+// timeout expires (ErrTimeout) or ctx is done (its cause). The first round
+// starts at once and probes every target. After it, a failing target is
+// due again after LocalInterval if it is local, else after the schedule's
+// next interval; a passing target is not probed again unless the network
+// changes or Settle needs a confirming round. A change event abandons the
+// round in flight, resets the schedule and makes every target due.
+//
+// Wait returns only after every probe it started has returned.
+func Wait(ctx context.Context, cfg Config) (Outcome, error) {
+	start := time.Now()
+	parent := ctx
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	w := newLoop(cfg, nil)
+	err := w.run(ctx, parent)
+	out := w.outcome()
+	out.Elapsed = time.Since(start)
+	if err != nil && parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = ErrTimeout
+	} else if err != nil && parent.Err() != nil {
+		err = context.Cause(parent)
+	}
+	return out, err
+}
+
+// Watch probes as Wait does, but never stops by itself: it calls emit with
+// the first verdict (not ready, or ready once settled) and with every
+// change of readiness after it. While ready it probes every target again
+// each Recheck, and at once (EventGap allowing) on a change; the first
+// failing round makes it not ready, and it waits again as Wait does, the
+// schedule started afresh. It returns ctx's cause once ctx is done, or the
+// error of emit, and only after every probe it started has returned.
+func Watch(ctx context.Context, cfg Config, emit func(Transition) error) error {
+	w := newLoop(cfg, emit)
+	err := w.run(ctx, ctx)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// loop is the state of one Wait or Watch.
+type loop struct {
+	cfg      Config
+	emit     func(Transition) error // nil for Wait
+	results  []Result               // the latest accepted, per target
+	dueAt    []time.Time            // zero: not due
+	attempts []int
+	events   <-chan struct{}
+
+	rounds, abandons, nevents int
+	abandonsInRow             int       // rounds abandoned since the last completed one
+	lastEventRound            time.Time // start of the last round an event caused
+	eventPending              bool      // an event arrived: the next round is event-caused
+	settleFrom                time.Time // when the policy began to hold, with no change since; zero if it does not
+	ready                     bool      // Watch: the last transition said ready
+	told                      bool      // Watch: a transition was emitted
+}
+
+func newLoop(cfg Config, emit func(Transition) error) *loop {
+	w := &loop{
+		cfg:      cfg,
+		emit:     emit,
+		results:  make([]Result, cfg.Targets),
+		dueAt:    make([]time.Time, cfg.Targets),
+		attempts: make([]int, cfg.Targets),
+		events:   cfg.Events,
+	}
+	w.allDue(time.Now())
+	return w
+}
+
+func (w *loop) outcome() Outcome {
+	return Outcome{
+		Ready: w.ready, Rounds: w.rounds, Abandons: w.abandons, Events: w.nevents,
+		Results: append([]Result(nil), w.results...), Attempts: append([]int(nil), w.attempts...),
+	}
+}
+
+func (w *loop) allDue(t time.Time) {
+	for i := range w.dueAt {
+		w.dueAt[i] = t
+	}
+}
+
+// holds reports whether the policy holds on the latest results.
+func (w *loop) holds() bool {
+	ok := make([]bool, len(w.results))
+	for i, r := range w.results {
+		ok[i] = r.OK
+	}
+	return Ready(ok, w.cfg.Any)
+}
+
+// onEvent records a network change: everything is due, as soon as the
+// event gap allows; the schedule starts again; settling starts again.
+func (w *loop) onEvent() {
+	w.nevents++
+	w.eventPending = true
+	w.cfg.Schedule.Reset()
+	w.settleFrom = time.Time{}
+	at := time.Now()
+	if !w.lastEventRound.IsZero() {
+		at = later(at, w.lastEventRound.Add(w.cfg.EventGap))
+	}
+	w.allDue(at)
+}
+
+// nextRound is the earliest due time, or never.
+func (w *loop) nextRound() time.Time {
+	next := never
+	for _, d := range w.dueAt {
+		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	return next
+}
+
+// maxAbandonsInRow is how many rounds in a row a change may abandon. The
+// next one runs to its end whatever changes meanwhile, so that changes
+// arriving faster than a round takes (a container host creating veths all
+// the time) cannot keep every round from finishing until --timeout.
+const maxAbandonsInRow = 3
+
+// run runs rounds until Wait is over (ready, or ctx done) or, for Watch,
+// until ctx is done or emit fails. parent is Wait's own context, which
+// only a caller's cancellation (a signal) ends: ctx also ends at the
+// deadline.
+func (w *loop) run(ctx, parent context.Context) error {
+	for {
+		// Wait for the next round, a change, or the end.
+		next := w.nextRound()
+		if next.IsZero() {
+			// Nothing due: only a change or the end can follow.
+			select {
+			case _, open := <-w.events:
+				w.eventOrClosed(open)
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if d := time.Until(next); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case _, open := <-w.events:
+				t.Stop()
+				w.eventOrClosed(open)
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+
+		// Probe what is due.
+		now := time.Now()
+		var due []int
+		for i, d := range w.dueAt {
+			if !d.IsZero() && !d.After(now) {
+				due = append(due, i)
+			}
+		}
+		if w.eventPending {
+			w.lastEventRound = now
+			w.eventPending = false
+		}
+		res, abandoned, changed := w.round(ctx, due)
+		if abandoned {
+			w.abandons++
+			w.abandonsInRow++
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		w.abandonsInRow = 0
+		w.rounds++
+		w.record(due, res)
+		if changed {
+			// The network changed during a round that was not to be
+			// abandoned: probe everything again, and settle from now.
+			w.onEvent()
+			now = time.Now()
+		}
+		if w.emit != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // a signal: no verdict from a cut-short round
+			}
+			if err := w.watchStep(now, due); err != nil {
+				return err
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			// The deadline came during the round: its results are the
+			// last word, and they may say ready. Not so if the caller
+			// gave up (a signal): its attempts were cut short, not
+			// finished.
+			if parent.Err() == nil && w.holds() && w.cfg.Settle == 0 {
+				w.ready = true
+				return nil
+			}
+			return ctx.Err()
+		}
+		w.plan(due)
+		if w.decide(now, len(due) == len(w.results), due) {
+			w.ready = true
+			w.progress(due, true, false)
+			return nil
+		}
+	}
+}
+
+// watchStep decides, after a round of Watch that started at start, what
+// comes next, and emits a transition if readiness changed.
+func (w *loop) watchStep(start time.Time, due []int) error {
+	switch holds := w.holds(); {
+	case w.ready && holds:
+		w.allDue(start.Add(w.cfg.Recheck))
+		w.progress(due, true, false)
+		return nil
+	case w.ready:
+		// Lost: wait again, on a schedule started afresh.
+		w.ready = false
+		w.settleFrom = time.Time{}
+		w.cfg.Schedule.Reset()
+		w.plan(due)
+		w.progress(due, false, false)
+		return w.transition()
+	}
+	w.plan(due)
+	if w.decide(start, len(due) == len(w.results), due) {
+		w.ready = true
+		w.cfg.Schedule.Reset()
+		w.allDue(start.Add(w.cfg.Recheck))
+		w.progress(due, true, false)
+		return w.transition()
+	}
+	if !w.told && !w.holds() {
+		// The first verdict is a transition too, from not knowing.
+		return w.transition()
+	}
+	return nil
+}
+
+func (w *loop) transition() error {
+	w.told = true
+	return w.emit(Transition{Ready: w.ready, Round: w.rounds, Results: w.results})
+}
+
+// eventOrClosed handles a receive from the events channel; a closed channel
+// means no more events, and is never selected again.
+func (w *loop) eventOrClosed(open bool) {
+	if !open {
+		w.events = nil
+		return
+	}
+	w.onEvent()
+}
+
+// round runs one round of the due targets. A change event during it
+// abandons it (onEvent has then been applied), even one that comes with
+// its results, since they may predate the change — unless
+// maxAbandonsInRow rounds were abandoned in a row: this one then runs to
+// its end and reports changed instead, and the caller applies the change
+// after its results. The prober returns promptly once ctx ends, so the
+// round ends with it too.
+func (w *loop) round(ctx context.Context, due []int) (res []Result, abandoned, changed bool) {
+	last := make([]Result, len(due))
+	for j, i := range due {
+		last[j] = w.results[i]
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan []Result, 1)
+	go func() { done <- w.cfg.Probe(rctx, due, last) }()
+	abandon := w.abandonsInRow < maxAbandonsInRow
+	for {
+		select {
+		case res := <-done:
+			if abandon && !changed {
+				select {
+				case _, open := <-w.events:
+					if open {
+						w.onEvent()
+						return nil, true, false
+					}
+					w.events = nil
+				default:
+				}
+			}
+			return res, false, changed
+		case _, open := <-w.eventsUnless(changed):
+			if !open {
+				w.events = nil
+				continue
+			}
+			if abandon {
+				w.onEvent()
+				cancel()
+				<-done
+				return nil, true, false
+			}
+			changed = true // later ones wait in the channel
+		}
+	}
+}
+
+// eventsUnless is w.events, or nil (never ready) once seen is true.
+func (w *loop) eventsUnless(seen bool) <-chan struct{} {
+	if seen {
+		return nil
+	}
+	return w.events
+}
+
+// record keeps a round's results.
+func (w *loop) record(due []int, res []Result) {
+	for j, i := range due {
+		w.results[i] = res[j]
+		w.attempts[i]++
+	}
+}
+
+// plan sets when each target of a round is due again: a passing one not
+// at all, a failing local one after LocalInterval, a failing remote one
+// after the schedule's next interval.
+func (w *loop) plan(due []int) {
+	now := time.Now()
+	var remote time.Duration
+	for _, i := range due {
+		r := w.results[i]
+		w.dueAt[i] = never
+		if r.OK {
+			continue
+		}
+		if r.Local && w.cfg.LocalInterval > 0 {
+			w.dueAt[i] = now.Add(w.cfg.LocalInterval)
+			continue
+		}
+		if remote == 0 {
+			remote = w.cfg.Schedule.Next() // once per round, not per target
+		}
+		w.dueAt[i] = now.Add(remote)
+	}
+}
+
+// decide applies the policy after a round that started at start (full says
+// it probed every target) and plans a confirming round while settling. It
+// reports whether the wait is over.
+func (w *loop) decide(start time.Time, full bool, due []int) bool {
+	if !w.holds() {
+		w.settleFrom = time.Time{}
+		w.progress(due, false, false)
+		return false
+	}
+	if w.cfg.Settle <= 0 {
+		return true
+	}
+	if w.settleFrom.IsZero() {
+		w.settleFrom = start
+	}
+	if full && start.Sub(w.settleFrom) >= w.cfg.Settle {
+		return true
+	}
+	// Confirm with a round of every target once Settle has passed.
+	w.allDue(w.settleFrom.Add(w.cfg.Settle))
+	w.progress(due, true, true)
+	return false
+}
+
+func (w *loop) progress(due []int, ready, settling bool) {
+	if w.cfg.Progress == nil {
+		return
+	}
+	p := Progress{Round: w.rounds, Due: due, Results: w.results, Ready: ready, Settling: settling}
+	if next := w.nextRound(); !next.IsZero() && (!ready || settling || w.emit != nil) {
+		p.Next = max(0, time.Until(next))
+	}
+	w.cfg.Progress(p)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
