@@ -231,3 +231,14 @@ func checkTargets(t *testing.T, ns *netnstest.NS, o opts, targets []string, want
 	}
 	return out
 }
+
+// eventGap is netready's least time between rounds that changes start
+// (cli's eventGap).
+const eventGap = 100 * time.Millisecond
+
+// transition is one JSON line of watch --json.
+type transition struct {
+	Time    time.Time `json:"time"`
+	Ready   bool      `json:"ready"`
+	Failing []string  `json:"failing"`
+}

@@ -50,8 +50,8 @@ type Watcher struct {
 	wg     sync.WaitGroup
 
 	netlinkActive atomic.Bool
+	fileActive    bool
 	overruns      atomic.Int64 // netlink receive buffer overruns (ENOBUFS)
-	resubscribes  atomic.Int64
 	sock          atomic.Pointer[nl.NetlinkSocket]
 }
 
@@ -72,7 +72,13 @@ const resubscribeDelay = 100 * time.Millisecond
 
 // Start subscribes before it returns, so that no change after Start is
 // missed: call it before the first look at the network. Close stops it.
-func Start(opts Options) (*Watcher, error) {
+//
+// What cannot be watched is not an error: a netlink subscription that the
+// kernel or a sandbox refuses, or a resolver configuration that inotify
+// cannot watch (its limits reached, or no inotify at all), is logged once
+// as a warning, and the Watcher carries on with what it has. Its user then
+// re-probes on its schedule alone, which is slower, not wrong.
+func Start(opts Options) *Watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Watcher{events: make(chan struct{}, 1), log: opts.Logger, cancel: cancel}
 	if opts.Netlink {
@@ -90,12 +96,13 @@ func Start(opts Options) (*Watcher, error) {
 	if opts.ResolvConf != "" {
 		fw, err := newFileWatcher(opts.ResolvConf, w.log)
 		if err != nil {
-			w.Close()
-			return nil, fmt.Errorf("watch %s: %w", opts.ResolvConf, err)
+			w.log.Warn("cannot watch the resolver configuration: re-probing on the backoff schedule only", "file", opts.ResolvConf, "error", err)
+		} else {
+			w.fileActive = true
+			w.wg.Go(func() { fw.run(ctx, w.pump) })
 		}
-		w.wg.Go(func() { fw.run(ctx, w.pump) })
 	}
-	return w, nil
+	return w
 }
 
 // Events returns the channel of change events. It is never closed.
@@ -103,6 +110,10 @@ func (w *Watcher) Events() <-chan struct{} { return w.events }
 
 // Netlink reports whether kernel changes are being watched.
 func (w *Watcher) Netlink() bool { return w.netlinkActive.Load() }
+
+// ResolvConf reports whether the resolver configuration file is being
+// watched.
+func (w *Watcher) ResolvConf() bool { return w.fileActive }
 
 // Overruns reports how many times the kernel dropped netlink messages
 // because the socket's buffer was full (ENOBUFS).
@@ -184,7 +195,6 @@ func (w *Watcher) readNetlink(ctx context.Context, s *nl.NetlinkSocket, opts Opt
 			if err == nil {
 				s = ns
 				w.sock.Store(s)
-				w.resubscribes.Add(1)
 				if ctx.Err() != nil { // Close ran between Store and here
 					return
 				}

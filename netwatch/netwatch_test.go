@@ -39,10 +39,7 @@ func start(t *testing.T, opts Options) (*Watcher, *syncBuffer) {
 	t.Helper()
 	var logs syncBuffer
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	w, err := Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := Start(opts)
 	t.Cleanup(w.Close)
 	return w, &logs
 }
@@ -268,10 +265,7 @@ func TestCloseAtOnce(t *testing.T) {
 	ns := netnstest.New(t)
 	h := nsHandle(t, ns)
 	for range 200 {
-		w, err := Start(Options{Netlink: true, NetNS: h, ResolvConf: filepath.Join(t.TempDir(), "resolv.conf"), Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := Start(Options{Netlink: true, NetNS: h, ResolvConf: filepath.Join(t.TempDir(), "resolv.conf"), Logger: slog.New(slog.DiscardHandler)})
 		done := make(chan struct{})
 		go func() { w.Close(); close(done) }()
 		select {
@@ -303,10 +297,7 @@ func TestResolvConfLateTargetRace(t *testing.T) {
 		if err := os.Symlink("../run/resolve/stub-resolv.conf", conf); err != nil {
 			t.Fatal(err)
 		}
-		w, err := Start(Options{ResolvConf: conf, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := Start(Options{ResolvConf: conf, Logger: slog.New(slog.DiscardHandler)})
 		target := filepath.Join(dir, "run", "resolve", "stub-resolv.conf")
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			t.Fatal(err)

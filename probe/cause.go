@@ -94,8 +94,8 @@ type Failure struct {
 func (f *Failure) Error() string { return f.Err.Error() }
 func (f *Failure) Unwrap() error { return f.Err }
 
-// with is f saying err, which should wrap f's error with context.
-func (f *Failure) with(err error) *Failure {
+// With is f saying err, which should wrap f's error with context.
+func (f *Failure) With(err error) *Failure {
 	g := *f
 	g.Err = err
 	return &g

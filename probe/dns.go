@@ -155,7 +155,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, t.Server)
 		if err != nil {
-			return Result{Err: FailureOf(err).with(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
 		}
 		tm.mark("resolve")
 	} else {
@@ -180,7 +180,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		if t.Server == "" && rc.Defaulted {
 			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
-		res.Err = f.with(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
+		res.Err = f.With(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
 		return res
 	}
 	rrs, _ := answers(ok.msg, q)

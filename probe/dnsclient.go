@@ -285,7 +285,7 @@ func joinServerErrors(all []serverReply) *Failure {
 	if len(fs) == 0 {
 		return fail(CauseOther, "query", "", se)
 	}
-	return furthest(fs).with(se)
+	return furthest(fs).With(se)
 }
 
 // serverFailure classifies what went wrong with one server: the exchange

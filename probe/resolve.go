@@ -207,7 +207,7 @@ func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) (addrs [
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
 			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
 		}
-		return nil, allLoopback(rc.Servers), f.with(&resolveError{host: host, err: err})
+		return nil, allLoopback(rc.Servers), f.With(&resolveError{host: host, err: err})
 	}
 	return addrs, allLoopbackAddrs(addrs), nil
 }

@@ -137,7 +137,7 @@ func joinFailures(errs []error) error {
 	for i, err := range errs {
 		fs[i] = FailureOf(err)
 	}
-	return furthest(fs).with(joinErrors(errs))
+	return furthest(fs).With(joinErrors(errs))
 }
 
 // joinErrors joins errors with "; " on one line; errors.Is and errors.As

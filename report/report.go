@@ -20,8 +20,16 @@ type Target struct {
 	Latency  time.Duration
 	Detail   string // what a passing probe found
 	Err      error  // why it failed; nil when OK
+	Cause    string // Err's cause, one word (probe.Cause); empty when OK
 	Hint     string
 	Attempts int
+	Phases   []Phase // of the last attempt, in order
+}
+
+// Phase is the time one step of an attempt took: "resolve", "connect" ...
+type Phase struct {
+	Name     string
+	Duration time.Duration
 }
 
 // Outcome is what a check or a wait ended with.
@@ -41,11 +49,20 @@ type jsonDoc struct {
 }
 
 type jsonTarget struct {
-	Target    string  `json:"target"`
-	OK        bool    `json:"ok"`
-	LatencyMS float64 `json:"latency_ms"`
-	Error     string  `json:"error,omitempty"`
-	Attempts  int     `json:"attempts"`
+	Target    string      `json:"target"`
+	OK        bool        `json:"ok"`
+	LatencyMS float64     `json:"latency_ms"`
+	Error     string      `json:"error,omitempty"`
+	Cause     string      `json:"cause,omitempty"`
+	Hint      string      `json:"hint,omitempty"`
+	Attempts  int         `json:"attempts"`
+	Phases    []jsonPhase `json:"phases,omitempty"`
+}
+
+// jsonPhase is one step of the last attempt and how long it took.
+type jsonPhase struct {
+	Name string  `json:"name"`
+	MS   float64 `json:"ms"`
 }
 
 // ms converts d to milliseconds with microsecond precision.
@@ -59,7 +76,10 @@ func JSON(w io.Writer, o Outcome) error {
 	for i, t := range o.Targets {
 		jt := jsonTarget{Target: t.Name, OK: t.OK, LatencyMS: ms(t.Latency), Attempts: t.Attempts}
 		if !t.OK && t.Err != nil {
-			jt.Error = t.Err.Error()
+			jt.Error, jt.Cause, jt.Hint = t.Err.Error(), t.Cause, t.Hint
+		}
+		for _, p := range t.Phases {
+			jt.Phases = append(jt.Phases, jsonPhase{p.Name, ms(p.Duration)})
 		}
 		doc.Targets[i] = jt
 	}

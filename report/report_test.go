@@ -31,13 +31,17 @@ func mixedOutcome() report.Outcome {
 			{
 				Name: "dns:.", OK: false, Latency: 3001 * time.Millisecond,
 				Err:      errors.New("dns 127.0.0.53:53: query \".\" NS: connection refused"),
+				Cause:    "resolver-refused",
 				Hint:     "127.0.0.53:53 connection refused — is systemd-resolved running?",
 				Attempts: 1,
+				Phases:   []report.Phase{{Name: "query", Duration: 1500 * time.Microsecond}},
 			},
 			{
 				Name: "TCP://db.internal:5432", OK: false, Latency: 45600 * time.Microsecond,
 				Err:      errors.New("tcp db.internal:5432: connect:\n\tconnection timed out"),
+				Cause:    "filtered",
 				Attempts: 1,
+				Phases:   []report.Phase{{Name: "resolve", Duration: 600 * time.Microsecond}, {Name: "connect", Duration: 45 * time.Millisecond}},
 			},
 		},
 	}
@@ -133,7 +137,8 @@ func TestTextRows(t *testing.T) {
 func TestJSON(t *testing.T) {
 	topKeys := []string{"elapsed_ms", "ready", "rounds", "targets"}
 	passKeys := []string{"attempts", "latency_ms", "ok", "target"}
-	failKeys := []string{"attempts", "error", "latency_ms", "ok", "target"}
+	failKeys := []string{"attempts", "cause", "error", "latency_ms", "ok", "phases", "target"}
+	hintKeys := []string{"attempts", "cause", "error", "hint", "latency_ms", "ok", "phases", "target"}
 	tests := []struct {
 		name     string
 		o        report.Outcome
@@ -148,11 +153,13 @@ func TestJSON(t *testing.T) {
 				"targets": []any{
 					map[string]any{"target": "link:any", "ok": true, "latency_ms": 0.21, "attempts": 1.0},
 					map[string]any{"target": "route:default", "ok": true, "latency_ms": 12.3, "attempts": 1.0},
-					map[string]any{"target": "dns:.", "ok": false, "latency_ms": 3001.0, "attempts": 1.0, "error": "dns 127.0.0.53:53: query \".\" NS: connection refused"},
-					map[string]any{"target": "TCP://db.internal:5432", "ok": false, "latency_ms": 45.6, "attempts": 1.0, "error": "tcp db.internal:5432: connect:\n\tconnection timed out"},
+					map[string]any{"target": "dns:.", "ok": false, "latency_ms": 3001.0, "attempts": 1.0, "error": "dns 127.0.0.53:53: query \".\" NS: connection refused",
+						"cause": "resolver-refused", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
+					map[string]any{"target": "TCP://db.internal:5432", "ok": false, "latency_ms": 45.6, "attempts": 1.0, "error": "tcp db.internal:5432: connect:\n\tconnection timed out",
+						"cause": "filtered", "phases": []any{map[string]any{"name": "resolve", "ms": 0.6}, map[string]any{"name": "connect", "ms": 45.0}}},
 				},
 			},
-			wantKeys: [][]string{passKeys, passKeys, failKeys, failKeys},
+			wantKeys: [][]string{passKeys, passKeys, hintKeys, failKeys},
 		},
 		{
 			name: "ready, error of a passing target omitted",

@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -17,7 +16,7 @@ import (
 
 // FuzzCommandLine fuzzes the flag and environment layer of the CLI without
 // ever probing anything: every command's Action is replaced by one that
-// only parses (parseOptions, and pacing for wait and watch) and returns.
+// only parses (parseOptions) and returns.
 // version keeps its own Action, which only checks its arguments and prints.
 //
 // The input is a command (chosen by cmd from fuzzCommands), a string of
@@ -26,7 +25,7 @@ import (
 // without the NETREADY_ prefix; an unknown NAME picks a variable by its
 // length, so that mutations still reach every variable).
 //
-// It asserts that nothing panics, that every failure is a *usageError
+// It asserts that nothing panics, that every failure is a usage error
 // (exit 2) whose message names something the input said (a flag, a value,
 // an argument, a variable) and that leaves stdout empty, and that what
 // parses is usable: positive probe timeout, non-negative timeout, targets,
@@ -113,7 +112,7 @@ func FuzzCommandLine(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(uint8(slices.Index(fuzzCommands, s.cmd)), s.args, s.env)
 	}
-	vars := envVars(newApp(new(bytes.Buffer), new(bytes.Buffer)))
+	vars := envVars(App())
 	f.Fuzz(func(t *testing.T, cmd uint8, args, env string) {
 		argv := []string{"netready"}
 		if c := fuzzCommands[int(cmd)%len(fuzzCommands)]; c != "" {
@@ -126,9 +125,8 @@ func FuzzCommandLine(f *testing.F) {
 
 		p, stdout, err := parseCommandLine(argv)
 		if err != nil {
-			var ue *usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("%q %q: got error %T %q, want a *usageError (exit 2)", argv, envs, err, err)
+			if code, _ := exitStatus(err); code != exitUsage {
+				t.Fatalf("%q %q: got error %T %q (exit %d), want a usage error (exit 2)", argv, envs, err, err, code)
 			}
 			if msg := err.Error(); !namesInput(msg, argv[1:], envs) {
 				t.Fatalf("%q %q: got message %q, want it to name the offending flag, value, argument or variable", argv, envs, msg)
@@ -156,14 +154,14 @@ func FuzzCommandLine(f *testing.F) {
 				t.Fatalf("%q %q: --%s is %q, which is neither its default %q nor a value in the input", argv, envs, v.flag, v.got, v.def)
 			}
 		}
-		if p.sched == nil {
+		if o.schedule == nil {
 			return // check
 		}
-		if p.settle < 0 || p.local <= 0 {
-			t.Fatalf("%q %q: parsed --settle %s --local-interval %s, want >= 0 and > 0", argv, envs, p.settle, p.local)
+		if o.settle < 0 || o.localInterval <= 0 {
+			t.Fatalf("%q %q: parsed --settle %s --local-interval %s, want >= 0 and > 0", argv, envs, o.settle, o.localInterval)
 		}
 		for i := range 12 {
-			d := p.sched.Next()
+			d := o.schedule.Next()
 			if d <= 0 || d > p.max {
 				t.Fatalf("%q %q: backoff interval %d is %s, want in (0, %s]", argv, envs, i+1, d, p.max)
 			}
@@ -185,8 +183,6 @@ type parsed struct {
 	o                           *options
 	defResolvConf, defHostsFile string
 	// wait and watch only:
-	sched         *backoff.Schedule
-	settle, local time.Duration
 	// initial and max are the backoff intervals the schedule should
 	// use: a value set (flag or environment) wins over a default.
 	initial, max time.Duration
@@ -201,7 +197,7 @@ type parsed struct {
 // parsed, what went to stdout, and the error run would map to an exit code.
 func parseCommandLine(argv []string) (*parsed, string, error) {
 	var stdout, stderr bytes.Buffer
-	app := newApp(&stdout, &stderr)
+	app := newApp(Build{Version: "dev"}, &streams{stdout: &stdout, stderr: &stderr})
 	p := &parsed{}
 	for _, c := range app.Commands {
 		if len(argv) > 1 && c.Name == argv[1] {
@@ -220,11 +216,6 @@ func parseCommandLine(argv []string) (*parsed, string, error) {
 				if !paces {
 					return nil
 				}
-				sched, settle, local, err := pacing(c)
-				if err != nil {
-					return err
-				}
-				p.sched, p.settle, p.local = sched, settle, local
 				p.initial, p.max, p.multiplier = c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier")
 				if !c.IsSet("backoff-max") {
 					// An initial interval set above the default cap

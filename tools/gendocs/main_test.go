@@ -1,13 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	nrcli "github.com/netready/netready/cli"
+	"github.com/netready/netready/probe"
 )
+
+// generated runs generate into a temporary directory and returns the
+// contents of file.
+func generated(t *testing.T, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // complete sources the bash completion script and returns what it offers
 // for the command line words (the last one is being typed).
@@ -29,12 +47,8 @@ func complete(t *testing.T, script string, words ...string) []string {
 }
 
 func TestBashCompletion(t *testing.T) {
-	var out bytes.Buffer
-	if code := run(t.Context(), []string{"netready", "completion", "bash"}, &out, &out); code != 0 {
-		t.Fatalf("netready completion bash: exit %d: %s", code, &out)
-	}
 	script := filepath.Join(t.TempDir(), "netready.bash")
-	if err := os.WriteFile(script, out.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte(generated(t, "netready.bash")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -43,22 +57,24 @@ func TestBashCompletion(t *testing.T) {
 		want  []string // each must be offered
 		not   []string // none may be offered
 	}{
-		{"commands", []string{"netready", ""}, []string{"check", "wait", "version"}, []string{"man", "completion"}},
+		{"commands", []string{"netready", ""}, []string{"check", "wait", "watch", "version"}, []string{"man", "completion"}},
 		{"wait flags", []string{"netready", "wait", "--ba"}, []string{"--backoff-initial", "--backoff-max", "--backoff-multiplier"}, []string{"--timeout"}},
 		{"check has no wait flags", []string{"netready", "check", "--"}, []string{"--probe-timeout", "--json"}, []string{"--backoff-initial", "--settle"}},
+		{"watch has no --timeout", []string{"netready", "watch", "--t"}, nil, []string{"--timeout"}},
 		{"target schemes", []string{"netready", "wait", "t"}, []string{"tcp://", "tls://"}, []string{"dns:"}},
+		{"every kind's prefixes", []string{"netready", "check", ""}, targetPrefixes(), nil},
 		{"after -- it is the command's turn", []string{"netready", "wait", "route:default", "--", "t"}, nil, []string{"tcp://", "tls://"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := complete(t, script, tt.words...)
 			for _, w := range tt.want {
-				if !contains(got, w) {
+				if !slices.Contains(got, w) {
 					t.Errorf("got %v, want it to offer %q", got, w)
 				}
 			}
 			for _, w := range tt.not {
-				if contains(got, w) {
+				if slices.Contains(got, w) {
 					t.Errorf("got %v, want it not to offer %q", got, w)
 				}
 			}
@@ -66,25 +82,11 @@ func TestBashCompletion(t *testing.T) {
 	}
 }
 
-func contains(s []string, w string) bool {
-	for _, x := range s {
-		if x == w {
-			return true
-		}
-	}
-	return false
-}
-
 func TestManPage(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run(t.Context(), []string{"netready", "man"}, &out, &errb); code != 0 {
-		t.Fatalf("netready man: exit %d: %s", code, &errb)
-	}
-	page := out.String()
+	page := generated(t, "netready.8")
 	for _, s := range []string{
 		`.TH netready 8`, ".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH EXAMPLES", ".SH TARGETS",
 		"NETREADY_PROBE_TIMEOUT", "NETREADY_BACKOFF_INITIAL", "NETREADY_TARGETS",
-		"link:any, link:IFACE", "icmp://HOST", "--probe-timeout",
 		".SH SYNOPSIS\n.EX\nnetready check [FLAGS] [TARGET...]\nnetready wait [FLAGS] [TARGET...] [-- COMMAND [ARG...]]\n",
 	} {
 		if !strings.Contains(page, s) {
@@ -94,12 +96,21 @@ func TestManPage(t *testing.T) {
 	if strings.Contains(page, "Usage") {
 		t.Errorf("man page has a Usage block: the SYNOPSIS says it")
 	}
-	// Every flag of every command is in the page, since both come from the
-	// same definition.
-	cmds, flags := commandWords(newApp(&out, &out))
+	// Every kind of the table has its section.
+	for _, k := range probe.Kinds {
+		if !strings.Contains(page, ".SH "+k.ManTitle+"\n") {
+			t.Errorf("man page lacks the section %q", k.ManTitle)
+		}
+	}
+	// Every flag of every command is in the page as urfave/cli renders a
+	// flag (in bold, with its dashes), since both come from the same
+	// definition.
+	app := nrcli.App()
+	app.Setup()
+	cmds, flags := commandWords(app)
 	for _, c := range cmds {
 		for _, f := range flags[c] {
-			if !strings.Contains(page, strings.TrimLeft(f, "-")) {
+			if !strings.Contains(page, `\fB`+f) && !strings.Contains(page, ", "+f) {
 				t.Errorf("man page lacks flag %s of %s", f, c)
 			}
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The command line's mistakes, in netready's words: which command or flag
 // was wrong, named as the user typed it or the variable that set it.
@@ -47,7 +47,7 @@ func orList(words []string) string {
 // -timeout: parse error" and "flag provided but not defined: -bogus",
 // urfave/cli "could not parse ... from environment variable ...".
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
-	return &usageError{flagError(c, err, isSubcommand)}
+	return usage(flagError(c, err, isSubcommand))
 }
 
 // flagError rewrites the messages of the flag layer, naming the flag as

@@ -1,13 +1,26 @@
+// Command gendocs writes netready's man page, netready(8), and its bash,
+// zsh and fish completions from the command-line definition itself (package
+// cli and the table of target kinds), so that neither can disagree with
+// --help. It runs at build time, on the build host: the netready binary
+// carries no document generator, and a binary built for another
+// architecture need not run to be documented.
+//
+//	cd tools && go run ./gendocs -o DIR
 package main
 
 import (
+	"flag"
 	"fmt"
-	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
 
 	"github.com/urfave/cli/v2"
+
+	nrcli "github.com/netready/netready/cli"
+	"github.com/netready/netready/probe"
 )
 
 // manSection is the section netready's man page is installed in: it is a
@@ -15,39 +28,37 @@ import (
 // assumes; the units' Documentation= must agree.
 const manSection = 8
 
-// docsCommands are hidden: they print the man page and the shell
-// completions from the CLI definition itself, so that neither can disagree
-// with --help. Packaging runs them at build time.
-func docsCommands(stdout io.Writer) []*cli.Command {
-	return []*cli.Command{
-		{
-			Name:   "man",
-			Hidden: true,
-			Usage:  "print the man page (roff)",
-			Action: func(c *cli.Context) error {
-				page, err := manPage(c.App)
-				if err != nil {
-					return err
-				}
-				_, err = io.WriteString(stdout, page)
-				return err
-			},
-		},
-		{
-			Name:      "completion",
-			Hidden:    true,
-			Usage:     "print a shell completion script",
-			ArgsUsage: "bash|zsh|fish",
-			Action: func(c *cli.Context) error {
-				script, err := completion(c.App, c.Args().First())
-				if err != nil {
-					return err
-				}
-				_, err = io.WriteString(stdout, script)
-				return err
-			},
-		},
+func main() {
+	out := flag.String("o", ".", "directory to write netready.8, netready.bash, _netready and netready.fish into")
+	flag.Parse()
+	if err := generate(*out); err != nil {
+		fmt.Fprintf(os.Stderr, "gendocs: %v\n", err)
+		os.Exit(1)
 	}
+}
+
+// generate writes the man page and the completions into dir.
+func generate(dir string) error {
+	app := nrcli.App()
+	app.Setup() // as a run would: the help flags join the definition
+	page, err := manPage(app)
+	if err != nil {
+		return fmt.Errorf("man page: %w", err)
+	}
+	files := map[string]string{"netready.8": page}
+	for file, shell := range map[string]string{"netready.bash": "bash", "_netready": "zsh", "netready.fish": "fish"} {
+		script, err := completion(app, shell)
+		if err != nil {
+			return fmt.Errorf("%s completion: %w", shell, err)
+		}
+		files[file] = script
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // manExtra are the sections of the man page that --help leaves out, in
@@ -61,46 +72,11 @@ Targets are URIs given as arguments (or in NETREADY_TARGETS). A malformed target
 usage error (exit 2) whose message names it, before any probing. Reports name each target
 as written.
 
-## link:any, link:IFACE
+{{range .Kinds}}
+## {{.ManTitle}}
 
-The link (for **any**: some link other than loopback) is operationally up, or reports no
-operstate but is up with a carrier (tun, wireguard), and has a global-scope address whose
-duplicate address detection has finished.
-
-## route:default, route:default4, route:default6, route:ADDR
-
-**default4** and **default6**: some routing table has a unicast default route of that
-family whose output link (or one of whose nexthops' links) is up; blackhole and
-unreachable defaults do not count. **default** accepts either family. **ADDR**: the kernel
-has a route for ADDR (as **ip route get**) through a link that is up; an address of this
-host passes through its local route. No packet is sent.
-
-## dns:NAME[?type=TYPE], dns://SERVER[:PORT]/NAME[?type=TYPE]
-
-The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
-NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
-**.**), following CNAMEs. Replies must match the query's id and question; others are
-ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
-
-## tcp://HOST:PORT
-
-A TCP connection to one of HOST's addresses is established.
-
-## http://URL, https://URL
-
-A GET of the URL gets a 2xx status. Redirects are not followed; one to another host is
-reported as a likely captive portal. https verifies the certificate. No proxy is used.
-
-## tls://HOST:PORT
-
-A TLS handshake succeeds and the certificate verifies for HOST. A certificate not valid
-yet, or expired, is reported with the system clock's reading.
-
-## icmp://HOST
-
-An echo reply comes back, over an unprivileged ICMP socket when
-net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).
-
+{{.Man}}
+{{end}}
 Host names in tcp, http, tls and icmp targets are resolved on every attempt (hosts file,
 then resolv.conf), never cached.
 
@@ -114,7 +90,7 @@ SIGTERM. After **wait -- CMD**, the exit status is CMD's own.
 # ENVIRONMENT
 
 Every flag can be set from the environment; a flag on the command line wins.
-{{range .}}
+{{range .Env}}
 **{{.Env}}**
 : {{.Usage}}
 {{end}}
@@ -206,7 +182,10 @@ func init() {
 
 func manPage(app *cli.App) (string, error) {
 	var extra strings.Builder
-	if err := template.Must(template.New("man").Parse(manExtra)).Execute(&extra, envDocs(app)); err != nil {
+	if err := template.Must(template.New("man").Parse(manExtra)).Execute(&extra, struct {
+		Env   []envDoc
+		Kinds []*probe.KindDef
+	}{envDocs(app), probe.Kinds}); err != nil {
 		return "", err
 	}
 	doc := *app
@@ -214,7 +193,7 @@ func manPage(app *cli.App) (string, error) {
 		"a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint. **check** probes every target once and reports; " +
 		"**wait** probes in rounds until all pass, backing off exponentially between failed rounds and re-probing at " +
 		"once when the kernel reports a link, address or route change or resolv.conf changes. With no target, the " +
-		"policy is **" + strings.Join(defaultTargets, " ") + "**" + extra.String()
+		"policy is **" + strings.Join(nrcli.DefaultTargets, " ") + "**" + extra.String()
 	return doc.ToManWithSection(manSection)
 }
 
@@ -240,7 +219,13 @@ func commandWords(app *cli.App) (cmds []string, flags map[string][]string) {
 }
 
 // targetPrefixes are offered where a target may be typed.
-var targetPrefixes = []string{"link:any", "link:", "route:default", "route:default4", "route:default6", "route:", "dns:", "dns://", "tcp://", "http://", "https://", "tls://", "icmp://"}
+func targetPrefixes() []string {
+	var ps []string
+	for _, k := range probe.Kinds {
+		ps = append(ps, k.Complete...)
+	}
+	return ps
+}
 
 // The completion scripts are static: they never run netready, so a TAB can
 // never start a probe or a wait (urfave/cli v2's own bash completion runs a
@@ -325,7 +310,7 @@ func completion(app *cli.App, shell string) (string, error) {
 		Cmds    []string
 		Flags   map[string][]string
 		Targets []string
-	}{cmds, flags, targetPrefixes}
+	}{cmds, flags, targetPrefixes()}
 	var tmpl string
 	switch shell {
 	case "bash":
@@ -335,7 +320,7 @@ func completion(app *cli.App, shell string) (string, error) {
 	case "fish":
 		return app.ToFishCompletion()
 	default:
-		return "", &usageError{fmt.Errorf("completion: unknown shell %q (want bash, zsh or fish)", shell)}
+		return "", fmt.Errorf("unknown shell %q (want bash, zsh or fish)", shell)
 	}
 	var b strings.Builder
 	t := template.Must(template.New(shell).Funcs(template.FuncMap{"join": strings.Join}).Parse(tmpl))

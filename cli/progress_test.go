@@ -1,11 +1,10 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,17 +14,17 @@ import (
 
 func TestProgress(t *testing.T) {
 	names := []string{"dns:.", "route:default"}
-	last := []probe.Result{{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout")}, {OK: true}}
+	failing := []gate.Result{{Value: probe.Result{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout")}}, {OK: true, Value: probe.Result{OK: true}}}
+	passing := []gate.Result{{OK: true}, {OK: true}}
 	rounds := []gate.Progress{
-		{Round: 1, OK: []bool{false, true}, Next: 5 * time.Second},
-		{Round: 2, OK: []bool{false, true}, Next: 15 * time.Second},
-		{Round: 3, OK: []bool{true, true}, Ready: true, Settling: true, Next: time.Second},
-		{Round: 4, OK: []bool{true, true}, Ready: true},
+		{Round: 1, Results: failing, Next: 5 * time.Second},
+		{Round: 2, Results: failing, Next: 15 * time.Second},
+		{Round: 3, Results: passing, Ready: true, Settling: true, Next: time.Second},
+		{Round: 4, Results: passing, Ready: true},
 	}
 	t.Run("journal: one line per change of the picture", func(t *testing.T) {
 		var out bytes.Buffer
-		var mu sync.Mutex
-		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p := newProgress(&out, &options{names: names}, slog.New(slog.NewTextHandler(&out, nil)), nil)
 		for _, r := range rounds {
 			p.update(r)
 		}
@@ -45,8 +44,7 @@ func TestProgress(t *testing.T) {
 	})
 	t.Run("terminal: one line rewritten in place, cleared at the end", func(t *testing.T) {
 		var out bytes.Buffer
-		var mu sync.Mutex
-		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p := newProgress(&out, &options{names: names}, slog.New(slog.NewTextHandler(&out, nil)), nil)
 		p.tty = true
 		for _, r := range rounds[:2] {
 			p.update(r)
@@ -61,8 +59,7 @@ func TestProgress(t *testing.T) {
 	})
 	t.Run("terminal: the line fits the terminal's width", func(t *testing.T) {
 		var out bytes.Buffer
-		var mu sync.Mutex
-		p := newProgress(&out, &options{names: names}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p := newProgress(&out, &options{names: names}, slog.New(slog.NewTextHandler(&out, nil)), nil)
 		p.tty = true
 		p.cols = func() int { return 30 }
 		p.update(rounds[0])
@@ -73,8 +70,7 @@ func TestProgress(t *testing.T) {
 	})
 	t.Run("quiet", func(t *testing.T) {
 		var out bytes.Buffer
-		var mu sync.Mutex
-		p := newProgress(&out, &options{names: names, quiet: true}, last, &mu, slog.New(slog.NewTextHandler(&out, nil)))
+		p := newProgress(&out, &options{names: names, quiet: true}, slog.New(slog.NewTextHandler(&out, nil)), nil)
 		p.update(rounds[0])
 		if out.Len() != 0 {
 			t.Errorf("got %q, want nothing with -q", out.String())

@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/netready/netready/backoff"
+	"github.com/netready/netready/probe"
+)
+
+// options is everything a command was told, from its flags, the NETREADY_*
+// variables and its arguments, parsed and checked before anything runs.
+// Commands see options, never the flag layer.
+type options struct {
+	names   []string // the targets as the user wrote them
+	targets []probe.Target
+	cmd     []string // what follows "--" (wait only)
+
+	timeout, probeTimeout time.Duration
+	any, json             bool
+	quiet, verbose        bool
+	resolvConf, hostsFile string
+
+	// wait and watch
+	schedule      *backoff.Schedule
+	settle        time.Duration
+	localInterval time.Duration
+	noNetlink     bool
+
+	extendTimeout bool          // wait
+	recheck       time.Duration // watch
+}
+
+// commonFlags are the flags of every command that probes. timeout is its
+// --timeout flag, nil for none.
+func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
+	fs := []cli.Flag{
+		&cli.DurationFlag{Name: "probe-timeout", Value: 3 * time.Second, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
+		&cli.BoolFlag{Name: "any", Usage: "ready when one target passes, not all", EnvVars: []string{"NETREADY_ANY"}},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all", EnvVars: []string{"NETREADY_QUIET"}},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each probe's phases on stderr", EnvVars: []string{"NETREADY_VERBOSE"}},
+		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
+		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts file consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
+	}
+	if timeout != nil {
+		timeout.Name, timeout.EnvVars = "timeout", []string{"NETREADY_TIMEOUT"}
+		fs = append([]cli.Flag{timeout}, fs...)
+	}
+	return fs
+}
+
+// pacingFlags are wait's and watch's: when to probe again.
+func pacingFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "settle", Usage: "ready only once every target has kept passing, with no network change, for this long", EnvVars: []string{"NETREADY_SETTLE"}},
+		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
+		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
+		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
+		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
+		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+	}
+}
+
+// parseOptions reads c's flags and arguments into options, checking every
+// value; a mistake is a usage error naming the flag as the user gave it.
+func parseOptions(c *cli.Context) (*options, error) {
+	o := &options{
+		timeout:       c.Duration("timeout"),
+		probeTimeout:  c.Duration("probe-timeout"),
+		any:           c.Bool("any"),
+		json:          c.Bool("json"),
+		quiet:         c.Bool("quiet"),
+		verbose:       c.Bool("verbose"),
+		resolvConf:    c.String("resolv-conf"),
+		hostsFile:     c.String("hosts-file"),
+		settle:        c.Duration("settle"),
+		localInterval: c.Duration("local-interval"),
+		noNetlink:     c.Bool("no-netlink"),
+		extendTimeout: c.Bool("extend-timeout"),
+		recheck:       c.Duration("recheck"),
+	}
+	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
+	switch {
+	case o.timeout < 0:
+		return nil, usage(fmt.Errorf("%s is negative", setting(c, "timeout")))
+	case o.probeTimeout <= 0:
+		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "probe-timeout")))
+	case o.resolvConf == "":
+		return nil, usage(fmt.Errorf("%s is empty", setting(c, "resolv-conf")))
+	}
+	o.names = c.Args().Slice()
+	for i, a := range o.names {
+		if a == "--" {
+			o.names, o.cmd = o.names[:i], o.names[i+1:]
+			break
+		}
+	}
+	if len(o.names) == 0 {
+		o.names = strings.Fields(os.Getenv("NETREADY_TARGETS"))
+	}
+	if len(o.names) == 0 {
+		o.names = DefaultTargets
+	}
+	ts, err := probe.ParseAll(o.names)
+	if err != nil {
+		return nil, usage(err)
+	}
+	o.targets = ts
+	if has("backoff-initial") {
+		if err := o.pacing(c); err != nil {
+			return nil, err
+		}
+	}
+	if has("recheck") && o.recheck <= 0 {
+		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "recheck")))
+	}
+	return o, nil
+}
+
+// pacing reads the pacing flags into a schedule and checks the intervals.
+//
+// A backoff interval the user set (flag or NETREADY_* variable) wins over
+// a default: --backoff-initial alone above the default cap raises the cap
+// to it, --backoff-max alone below the default initial interval lowers
+// that to it. Only two settings that contradict each other are an error.
+func (o *options) pacing(c *cli.Context) error {
+	initial, max, mult := c.Duration("backoff-initial"), c.Duration("backoff-max"), c.Float64("backoff-multiplier")
+	switch {
+	case initial <= 0:
+		return usage(fmt.Errorf("%s must be positive", setting(c, "backoff-initial")))
+	case max <= 0:
+		return usage(fmt.Errorf("%s must be positive", setting(c, "backoff-max")))
+	case !(mult >= 1): // NaN too
+		return usage(fmt.Errorf("%s must be at least 1", setting(c, "backoff-multiplier")))
+	case max >= initial:
+	case c.IsSet("backoff-initial") && c.IsSet("backoff-max"):
+		return usage(fmt.Errorf("%s is below %s", setting(c, "backoff-max"), setting(c, "backoff-initial")))
+	case c.IsSet("backoff-max"):
+		initial = max
+	default:
+		max = initial
+	}
+	s, err := backoff.New(initial, max, mult, backoff.DefaultJitter)
+	if err != nil {
+		return usage(fmt.Errorf("%s %s %s: %w", setting(c, "backoff-initial"), setting(c, "backoff-max"), setting(c, "backoff-multiplier"), err))
+	}
+	o.schedule = s
+	switch {
+	case o.settle < 0:
+		return usage(fmt.Errorf("%s is negative", setting(c, "settle")))
+	case o.localInterval <= 0:
+		return usage(fmt.Errorf("%s must be positive", setting(c, "local-interval")))
+	}
+	return nil
+}
+
+// action makes a command's Action: it parses the options, refuses a
+// command after "--" unless takesCmd, and calls run with them and a logger
+// on stderr.
+func action(name string, takesCmd bool, s *streams, run func(ctx context.Context, o *options, log *slog.Logger) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		o, err := parseOptions(c)
+		if err != nil {
+			return err
+		}
+		if len(o.cmd) > 0 && !takesCmd {
+			return usage(fmt.Errorf("%s runs no command: use netready wait TARGET... -- CMD", name))
+		}
+		return run(c.Context, o, newLogger(s.stderr, o))
+	}
+}
+
+func newLogger(w io.Writer, o *options) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case o.quiet:
+		level = slog.LevelError + 1
+	case o.verbose:
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

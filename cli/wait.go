@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/netready/netready/gate"
+	"github.com/netready/netready/netwatch"
+	"github.com/netready/netready/report"
+)
+
+// eventGap bounds how often network changes start a round: a storm of
+// 2,000 route changes in a second gives at most ~10 rounds, while the first
+// change after a quiet spell is acted on at once.
+const eventGap = 100 * time.Millisecond
+
+func waitCommand(s *streams) *cli.Command {
+	flags := append(commonFlags(&cli.DurationFlag{Value: 2 * time.Minute, Usage: "give up after this long (0: wait forever)"}), pacingFlags()...)
+	flags = append(flags, &cli.BoolFlag{Name: "extend-timeout", Usage: "under systemd, extend the unit's start timeout (EXTEND_TIMEOUT_USEC) after every round, so only --timeout ends a wait that is still probing", EnvVars: []string{"NETREADY_EXTEND_TIMEOUT"}})
+	return &cli.Command{
+		Name:      "wait",
+		Usage:     "probe in rounds until every target passes, then exit 0 or run CMD",
+		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
+		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that\n" +
+			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m); those that\n" +
+			"stay on it every --local-interval. A link, address or route change, or a change of\n" +
+			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.\n" +
+			"Exit 0 ready, 1 not ready at --timeout, 2 usage error, 126/127 CMD cannot be run,\n" +
+			"130/143 on SIGINT/SIGTERM.",
+		Flags: flags,
+		Action: action("wait", true, s, func(ctx context.Context, o *options, log *slog.Logger) error {
+			return wait(ctx, o, log, s)
+		}),
+	}
+}
+
+// waitProcs is the number of OS threads that run Go code while waiting or
+// watching. Both are I/O and timers; with one P, a round wakes fewer
+// threads, which halves the CPU time and context switches of re-checking a
+// failing local target every 250ms (measured by BenchmarkIdle). GOMAXPROCS
+// in the environment overrides it.
+const waitProcs = 1
+
+// oneProc limits wait and watch to waitProcs, unless GOMAXPROCS says
+// otherwise.
+func oneProc() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(waitProcs)
+	}
+}
+
+func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
+	var cmdPath string
+	if len(o.cmd) > 0 {
+		// Find the command before waiting: a typo should not cost the
+		// whole timeout.
+		var err error
+		if cmdPath, err = exec.LookPath(o.cmd[0]); err != nil {
+			code := exitNotFound
+			// A shell says 126 for a file it may not execute and for a
+			// directory (exec.LookPath reports EISDIR for that).
+			if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EISDIR) {
+				code = exitCannot
+			}
+			return &exitError{code, fmt.Errorf("%s: %w", o.cmd[0], err)}
+		}
+	}
+	oneProc()
+	w, pr, stop := watching(o, log)
+	defer stop()
+	notify := newNotifier(log, o.extendTimeout, o.probeTimeout)
+	notify.start(len(o.targets))
+	prog := newProgress(s.stderr, o, log, notify)
+	start := time.Now()
+	out, err := gate.Wait(ctx, gate.Config{
+		Targets:       len(o.targets),
+		Probe:         pr.round,
+		Schedule:      o.schedule,
+		Any:           o.any,
+		Timeout:       o.timeout,
+		Settle:        o.settle,
+		LocalInterval: o.localInterval,
+		Events:        w.Events(),
+		EventGap:      eventGap,
+		Progress: func(p gate.Progress) {
+			logRound(log, o, p.Due, p.Results)
+			prog.update(p)
+		},
+	})
+	prog.done()
+	rep := outcome(o, out.Results, out.Ready, out.Rounds, out.Attempts, time.Since(start))
+	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "overruns", w.Overruns())
+
+	if sig, ok := stoppedBy(ctx); ok {
+		// A signal came, maybe as the wait ended: it was asked to stop,
+		// so it neither says ready nor runs the command.
+		return interrupted(sig)
+	}
+	if err != nil && !errors.Is(err, gate.ErrTimeout) {
+		return err
+	}
+	if o.json {
+		if err := report.JSON(s.stdout, rep); err != nil {
+			return err
+		}
+	}
+	if !out.Ready {
+		if !o.quiet && !o.json {
+			fmt.Fprintf(s.stderr, "netready: not ready after %s\n", o.timeout)
+			report.Text(s.stderr, rep)
+		}
+		return errNotReady
+	}
+	if !o.quiet && !o.json {
+		fmt.Fprintln(s.stderr, report.Summary(rep))
+	}
+	notify.ready(report.Summary(rep), cmdPath != "")
+	if cmdPath == "" {
+		return nil
+	}
+	stop()
+	// From here a signal has its default effect, as it will in the
+	// command; one caught before it cancels ctx, and the command does not
+	// run.
+	s.signals.release()
+	if sig, ok := stoppedBy(ctx); ok {
+		return interrupted(sig)
+	}
+	err = syscall.Exec(cmdPath, o.cmd, os.Environ())
+	return &exitError{exitCannot, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
+}
+
+// watching starts what wait and watch share: the change watcher, subscribed
+// before the first round so that no change between the first look and the
+// subscription is lost, and the prober with its netlink handle. stop ends
+// both; calling it twice is harmless.
+func watching(o *options, log *slog.Logger) (w *netwatch.Watcher, pr *prober, stop func()) {
+	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: o.resolvConf, Logger: log})
+	nl := netlinkHandle(log)
+	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", o.resolvConf)
+	return w, &prober{o: o, nl: nl}, func() { w.Close(); nl.Close() }
+}

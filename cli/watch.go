@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/netready/netready/gate"
+	"github.com/netready/netready/probe"
+)
+
+func watchCommand(s *streams) *cli.Command {
+	flags := append(commonFlags(nil), pacingFlags()...)
+	for _, f := range flags {
+		if b, ok := f.(*cli.BoolFlag); ok && b.Name == "json" {
+			b.Usage = "print each transition as one line of JSON on stdout"
+		}
+	}
+	flags = append(flags, &cli.DurationFlag{Name: "recheck", Value: 30 * time.Second,
+		Usage: "while ready, probe every target again after this long (and at once on a network change)", EnvVars: []string{"NETREADY_RECHECK"}})
+	return &cli.Command{
+		Name:      "watch",
+		Usage:     "run until stopped, printing every readiness transition",
+		ArgsUsage: "[TARGET...]",
+		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network\n" +
+			"becomes ready or stops being ready, and goes on. Under systemd it sends READY=1 the\n" +
+			"first time it is ready. Exit 0 on SIGINT or SIGTERM.",
+		Flags: flags,
+		Action: action("watch", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {
+			return watch(ctx, o, log, s)
+		}),
+	}
+}
+
+// transition is one line of watch's output.
+type transition struct {
+	Time    time.Time `json:"time"`
+	Ready   bool      `json:"ready"`
+	Failing []string  `json:"failing,omitempty"` // "target: error"
+}
+
+// watch runs gate.Watch and prints each transition; a signal ends it with
+// exit 0, which is how a watch is meant to end.
+func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
+	oneProc()
+	w, pr, stop := watching(o, log)
+	defer stop()
+	notify := newNotifier(log, false, o.probeTimeout)
+	notify.start(len(o.targets))
+	readyOnce := false
+	emit := func(tr gate.Transition) error {
+		t := transition{Time: time.Now().UTC(), Ready: tr.Ready}
+		for i, gr := range tr.Results {
+			if r, ok := gr.Value.(probe.Result); ok && !r.OK {
+				t.Failing = append(t.Failing, o.names[i]+": "+r.Err.Error())
+			}
+		}
+		switch {
+		case tr.Ready && !readyOnce:
+			readyOnce = true
+			notify.ready("ready", false)
+		case tr.Ready:
+			notify.progress("ready", 0)
+		default:
+			notify.progress("not ready: "+strings.Join(t.Failing, "; "), 0)
+		}
+		if o.json {
+			return json.NewEncoder(s.stdout).Encode(t)
+		}
+		if o.quiet {
+			return nil
+		}
+		line := t.Time.Format(time.RFC3339) + " ready"
+		if !tr.Ready {
+			line = t.Time.Format(time.RFC3339) + " not ready: " + strings.Join(t.Failing, "; ")
+		}
+		_, err := fmt.Fprintln(s.stdout, line)
+		return err
+	}
+	err := gate.Watch(ctx, gate.Config{
+		Targets: len(o.targets), Probe: pr.round, Schedule: o.schedule, Any: o.any,
+		Settle: o.settle, LocalInterval: o.localInterval, Recheck: o.recheck,
+		Events: w.Events(), EventGap: eventGap,
+		Progress: func(p gate.Progress) { logRound(log, o, p.Due, p.Results) },
+	}, emit)
+	if _, ok := stoppedBy(ctx); ok {
+		return nil
+	}
+	return err
+}
