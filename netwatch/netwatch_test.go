@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 )
 
 // syncBuffer is a log destination safe for the watcher's goroutines.
@@ -85,7 +86,8 @@ func nsHandle(t *testing.T, ns *netnstest.NS) *netns.NsHandle {
 	return &h
 }
 
-func TestNetlinkEvents(t *testing.T) {
+func TestIntegrationNetlinkEvents(t *testing.T) {
+	roottest.Require(t)
 	a, b := netnstest.New(t), netnstest.New(t)
 	netnstest.Veth(t, a, "veth0", b, "veth1")
 	w, _ := start(t, Options{Netlink: true, NetNS: nsHandle(t, a)})
@@ -120,7 +122,8 @@ func TestNetlinkEvents(t *testing.T) {
 // TestNetlinkOverrun: a storm of route changes overflows a small netlink
 // receive buffer (ENOBUFS); the watcher counts it, signals a change, and
 // keeps delivering later changes.
-func TestNetlinkOverrun(t *testing.T) {
+func TestIntegrationNetlinkOverrun(t *testing.T) {
+	roottest.Require(t)
 	ns := netnstest.New(t)
 	ns.IP(t, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
 	ns.IP(t, "link", "set", "veth0", "up")
@@ -261,7 +264,8 @@ func TestResolvConfChanges(t *testing.T) {
 
 // TestCloseAtOnce: Close right after Start returns, though the reader may
 // not have run yet (it once blocked forever in Receive).
-func TestCloseAtOnce(t *testing.T) {
+func TestIntegrationCloseAtOnce(t *testing.T) {
+	roottest.Require(t)
 	ns := netnstest.New(t)
 	h := nsHandle(t, ns)
 	for range 200 {

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/netready/netready/internal/dnstest"
+	"github.com/netready/netready/internal/roottest"
 )
 
 // testZone is what every test resolver serves.
@@ -262,7 +263,8 @@ func startResolvers(t testing.TB, n loopSubnet, rs []resolver) string {
 
 // TestDNSResolvConf probes dns:NAME targets, which ask every resolver of
 // resolv.conf at once.
-func TestDNSResolvConf(t *testing.T) {
+func TestIntegrationDNSResolvConf(t *testing.T) {
+	roottest.Require(t) // resolvers listen on port 53 of loopback addresses
 	t.Parallel()
 	tests := []struct {
 		name      string
@@ -376,7 +378,8 @@ func TestDNSDefaultResolver(t *testing.T) {
 // TestResolveHost resolves the hosts of tcp:// targets through the hosts
 // file, the search list and ndots, and checks how many queries reached the
 // resolver.
-func TestResolveHost(t *testing.T) {
+func TestIntegrationResolveHost(t *testing.T) {
+	roottest.Require(t) // resolvers listen on port 53 of loopback addresses
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -583,7 +586,8 @@ func TestResolveHost(t *testing.T) {
 // TestDNSNotCached changes the zone, the behaviour of the resolver and
 // resolv.conf between rounds, each with a fresh Env, and checks that every
 // round sees the change.
-func TestDNSNotCached(t *testing.T) {
+func TestIntegrationDNSNotCached(t *testing.T) {
+	roottest.Require(t) // resolvers listen on port 53 of loopback addresses
 	t.Parallel()
 	n := newLoopSubnet()
 	p := tcpListener(t)

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/netready/netready/internal/roottest"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -38,9 +39,11 @@ type NS struct {
 }
 
 // New creates a network namespace with its loopback up. It is deleted, with
-// its /etc/netns/NAME directory, when t ends.
+// its /etc/netns/NAME directory, when t ends. For a user who is not root
+// it skips t (see roottest.Require).
 func New(t testing.TB) *NS {
 	t.Helper()
+	roottest.Require(t)
 	name := fmt.Sprintf("%s%d-%d", Prefix, os.Getpid(), seq.Add(1))
 	run(t, "ip", "netns", "add", name)
 	ns := &NS{Name: name}

@@ -1,0 +1,427 @@
+package main
+
+// dns: targets and name resolution against resolvers that answer, fail and misbehave, and against Debian's dnsmasq.
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netready/netready/internal/dnstest"
+	"github.com/netready/netready/internal/roottest"
+)
+
+func TestIntegrationDNS(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	good := l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, serverIP6, dnstest.Answer)
+	behaviours := map[string]dnstest.Behavior{
+		"10.213.1.11": dnstest.ServFail,
+		"10.213.1.12": dnstest.Refused,
+		"10.213.1.13": dnstest.Silent,
+		"10.213.1.14": dnstest.Truncate,
+		"10.213.1.15": dnstest.WrongIDFirst,
+		"10.213.1.16": dnstest.OnlyWrongID,
+		"10.213.1.17": dnstest.MalformedFirst,
+		"10.213.1.18": dnstest.WrongQuestionFirst,
+		"10.213.1.19": dnstest.NXDomain,
+	}
+	servers := map[string]*dnstest.Server{}
+	for addr, b := range behaviours {
+		servers[addr] = l.dnsServer(t, addr, b)
+	}
+	slow := l.dnsServer(t, "10.213.1.20", dnstest.Answer)
+	slow.SetDelay(2 * time.Second)
+
+	targets := []string{
+		"dns:ready.test",
+		"dns:ready.test?type=AAAA",
+		"dns:alias.test",
+		"dns:v4only.test?type=AAAA",
+		"dns:nonexistent.test",
+		"dns:.",
+		"dns://[fd00:213::1]/ready.test",
+		"dns://10.213.1.11/ready.test",
+		"dns://10.213.1.12/ready.test",
+		"dns://10.213.1.13/ready.test",
+		"dns://10.213.1.14/ready.test",
+		"dns://10.213.1.15/ready.test",
+		"dns://10.213.1.16/ready.test",
+		"dns://10.213.1.17/ready.test",
+		"dns://10.213.1.18/ready.test",
+		"dns://10.213.1.19/ready.test",
+		"dns://10.213.1.20/ready.test",
+		"dns://10.213.1.1:5353/ready.test",
+	}
+	wants := []want{
+		pass(),
+		pass(),
+		pass(),
+		fail(`query "v4only.test." AAAA`, "10.213.1.1:53: no AAAA records"),
+		fail("10.213.1.1:53: rcode NXDOMAIN"),
+		pass(),
+		pass(),
+		fail("10.213.1.11:53: rcode SERVFAIL"),
+		fail("10.213.1.12:53: rcode REFUSED"),
+		fail("10.213.1.13:53: i/o timeout"),
+		pass(),
+		pass(),
+		fail("i/o timeout", "ignored 1 reply with a wrong id"),
+		pass(),
+		pass(),
+		fail("rcode NXDOMAIN"),
+		fail("10.213.1.20:53: i/o timeout"),
+		fail("10.213.1.1:5353: connection refused"),
+	}
+	checkTargets(t, l.client, opts{flags: fast}, targets, wants)
+	if _, tcp := servers["10.213.1.14"].Queries(); tcp != 1 {
+		t.Errorf("truncating server: got %d TCP queries, want 1 (the retry after TC)", tcp)
+	}
+	if udp, _ := good.Queries(); udp < 5 {
+		t.Errorf("good server: got %d UDP queries, want at least 5", udp)
+	}
+}
+
+func TestIntegrationDNSResolvers(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	tests := []struct {
+		name       string
+		resolvConf string
+		behaviours map[string]dnstest.Behavior
+		target     string
+		want       want
+	}{
+		{
+			name:       "one dead resolver next to a good one",
+			resolvConf: "nameserver 10.213.1.13\nnameserver 10.213.1.1\n",
+			behaviours: map[string]dnstest.Behavior{"10.213.1.13": dnstest.Silent, serverIP4: dnstest.Answer},
+			target:     "dns:ready.test",
+			want:       pass(),
+		},
+		{
+			name:       "every resolver failing is named",
+			resolvConf: "nameserver 10.213.1.11\nnameserver 10.213.1.13\nnameserver fd00:213::1\n",
+			behaviours: map[string]dnstest.Behavior{"10.213.1.11": dnstest.ServFail, "10.213.1.13": dnstest.Silent, serverIP6: dnstest.Refused},
+			target:     "dns:ready.test",
+			want:       fail("10.213.1.11:53: rcode SERVFAIL", "10.213.1.13:53: i/o timeout", "[fd00:213::1]:53: rcode REFUSED"),
+		},
+		{
+			name:       "IPv6 resolver",
+			resolvConf: "nameserver fd00:213::1\n",
+			behaviours: map[string]dnstest.Behavior{serverIP6: dnstest.Answer},
+			target:     "dns:ready.test?type=AAAA",
+			want:       pass(),
+		},
+		{
+			name:       "host name of a tcp target through the search list",
+			resolvConf: "search test\nnameserver 10.213.1.1\n",
+			behaviours: map[string]dnstest.Behavior{serverIP4: dnstest.Answer},
+			target:     "tcp://svc:8080",
+			want:       pass(),
+		},
+		{
+			name:       "host name that does not exist",
+			resolvConf: "nameserver 10.213.1.1\n",
+			behaviours: map[string]dnstest.Behavior{serverIP4: dnstest.Answer},
+			target:     "tcp://nothere.test:8080",
+			want:       fail(`resolve "nothere.test": no such host`),
+		},
+		{
+			name:       "resolv.conf without nameserver falls back to loopback",
+			resolvConf: "# nothing here\n",
+			target:     "dns:ready.test",
+			want:       fail("names no nameserver", "127.0.0.1:53: connection refused"),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			for addr, b := range tt.behaviours {
+				l.dnsServer(t, addr, b)
+			}
+			l.server.Listen(t, serverIP4+":8080")
+			l.client.WriteEtc(t, "resolv.conf", tt.resolvConf)
+			checkTargets(t, l.client, opts{flags: fast}, []string{tt.target}, []want{tt.want})
+		})
+	}
+}
+
+// TestIntegrationDNSFaults: resolvers and resolver configurations that misbehave, each
+// case one "netready check --json" in one lab.
+func TestIntegrationDNSFaults(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, serverIP6, dnstest.Answer)
+
+	spoofed4 := l.spoofer(t, "10.213.1.30", "10.213.1.130", dnstest.NXDomain, dnstest.Answer)
+	spoofed6 := l.spoofer(t, "fd00:213::30", "fd00:213::130", dnstest.NXDomain, dnstest.Answer)
+	onlyForged := l.spoofer(t, "10.213.1.31", "10.213.1.131", dnstest.Answer, dnstest.Silent)
+
+	// A resolver that listens on TCP only: no UDP socket, so UDP queries
+	// meet an ICMP port unreachable.
+	l.addServerAddr(t, "10.213.1.32")
+	tcpOnly := dnstest.Serve(t, nil, l.server.Listen(t, "10.213.1.32:53"), zone...)
+
+	slow := l.dnsServer(t, "10.213.1.33", dnstest.Answer)
+	slow.SetDelay(2 * time.Second)
+	slowerThanRetransmit := l.dnsServer(t, "10.213.1.34", dnstest.Answer)
+	slowerThanRetransmit.SetDelay(1500 * time.Millisecond)
+	l.dnsServer(t, "10.213.1.35", dnstest.OnlyMalformed)
+	l.addServerAddr(t, "10.213.1.36") // nothing listens on its port 53
+	l.dnsServer(t, "10.213.1.37", dnstest.Silent)
+	l.server.Listen(t, serverIP4+":8080")
+
+	noServer := `names no nameserver, so the default was tried: 127.0.0.1:53: connection refused; [::1]:53: connection refused`
+	tests := []struct {
+		name    string
+		conf    func(t *testing.T) string // the --resolv-conf file
+		flags   []string
+		targets []string
+		wants   []want
+		// exact, when set, is the whole error of the first target.
+		exact string
+		// maxLatency, when set, bounds the first target's latency: an
+		// attempt that has to wait for another server to time out takes
+		// far longer.
+		maxLatency time.Duration
+		after      func(t *testing.T)
+	}{
+		{
+			name:    "forged replies from another address and port, then the real one",
+			conf:    confFile("nameserver 10.213.1.30\n"),
+			targets: []string{"dns:ready.test", "dns://[fd00:213::30]/ready.test"},
+			// The forged replies say NXDOMAIN: taking one fails the target.
+			wants: []want{pass(), pass()},
+			after: func(t *testing.T) {
+				for _, s := range []*dnstest.Spoofer{spoofed4, spoofed6} {
+					if q, f := s.Queries(), s.Forged(); q != 1 || f != 2 {
+						t.Errorf("spoofer %s: got %d queries and %d forged replies, want 1 and 2 (the forgers did not run)", s, q, f)
+					}
+				}
+			},
+		},
+		{
+			name:    "only forged replies",
+			conf:    confFile("nameserver 10.213.1.1\n"),
+			flags:   []string{"--probe-timeout", "1s"},
+			targets: []string{"dns://10.213.1.31/ready.test"},
+			wants:   []want{fail("i/o timeout")},
+			// The forged replies would pass; the kernel drops them before
+			// the probe reads them, so not even "ignored" is said.
+			exact: `query "ready.test." A: 10.213.1.31:53: i/o timeout`,
+			after: func(t *testing.T) {
+				if f := onlyForged.Forged(); f != 2 {
+					t.Errorf("got %d forged replies, want 2", f)
+				}
+			},
+		},
+		{
+			// Like glibc, netready asks over TCP only after a truncated
+			// UDP reply: a resolver without UDP refuses DNS.
+			name:    "server on TCP only",
+			conf:    confFile("nameserver 10.213.1.1\n"),
+			targets: []string{"dns://10.213.1.32/ready.test"},
+			wants:   []want{fail("10.213.1.32:53: connection refused")},
+			exact:   `query "ready.test." A: 10.213.1.32:53: connection refused`,
+			after: func(t *testing.T) {
+				if udp, tcp := tcpOnly.Queries(); udp != 0 || tcp != 0 {
+					t.Errorf("got %d UDP and %d TCP queries, want none", udp, tcp)
+				}
+			},
+		},
+		{
+			name:       "reply slower than --probe-timeout",
+			conf:       confFile("nameserver 10.213.1.1\n"),
+			flags:      []string{"--probe-timeout", "300ms"},
+			targets:    []string{"dns://10.213.1.33/ready.test"},
+			wants:      []want{fail("10.213.1.33:53: i/o timeout")},
+			maxLatency: 1500 * time.Millisecond, // the reply comes at 2s
+		},
+		{
+			// The query is sent again after 1s; the reply to the first
+			// one, at 1.5s, has the same id and is taken.
+			name:    "reply slower than the resolver timeout, within --probe-timeout",
+			conf:    confFile("options timeout:1 attempts:2\nnameserver 10.213.1.34\n"),
+			flags:   []string{"--probe-timeout", "5s"},
+			targets: []string{"dns:ready.test"},
+			wants:   []want{pass()},
+			after: func(t *testing.T) {
+				if udp, _ := slowerThanRetransmit.Queries(); udp != 2 {
+					t.Errorf("got %d UDP queries, want 2 (one retransmission)", udp)
+				}
+			},
+		},
+		{
+			name:    "only a malformed packet",
+			conf:    confFile("nameserver 10.213.1.1\n"),
+			flags:   []string{"--probe-timeout", "1s"},
+			targets: []string{"dns://10.213.1.35/ready.test"},
+			wants:   []want{fail("10.213.1.35:53: i/o timeout (ignored 1 malformed reply)")},
+		},
+		{
+			// Refused at once and silent, asked at the same time as the
+			// good one, which answers in milliseconds.
+			name:       "dead resolvers in resolv.conf next to one that works",
+			conf:       confFile("nameserver 10.213.1.36\nnameserver 10.213.1.37\nnameserver 10.213.1.1\n"),
+			flags:      []string{"--probe-timeout", "10s"},
+			targets:    []string{"dns:ready.test", "tcp://svc.test:8080"},
+			wants:      []want{pass(), pass()},
+			maxLatency: 5 * time.Second, // the silent one would take 10s
+		},
+		{
+			name:       "a resolver host that does not exist next to one that works",
+			conf:       confFile("nameserver 10.213.1.77\nnameserver 10.213.1.1\n"),
+			flags:      []string{"--probe-timeout", "10s"},
+			targets:    []string{"dns:ready.test"},
+			wants:      []want{pass()},
+			maxLatency: 5 * time.Second, // no ARP reply: 3s before the kernel gives up
+		},
+		{
+			name:    "empty resolv.conf",
+			conf:    confFile(""),
+			targets: []string{"dns:ready.test"},
+			wants:   []want{fail(noServer)},
+		},
+		{
+			name:    "garbage resolv.conf",
+			conf:    confFile(garbageResolvConf("")),
+			targets: []string{"dns:ready.test"},
+			wants:   []want{fail(noServer)},
+		},
+		{
+			name:    "garbage resolv.conf around one good nameserver line",
+			conf:    confFile(garbageResolvConf("nameserver 10.213.1.1\n")),
+			targets: []string{"dns:ready.test"},
+			wants:   []want{pass()},
+		},
+		{
+			name:    "resolv.conf missing",
+			conf:    confMissing,
+			targets: []string{"dns:ready.test", "tcp://svc.test:8080"},
+			wants: []want{
+				fail("does not exist, so the default was tried: 127.0.0.1:53: connection refused; [::1]:53: connection refused"),
+				fail(`resolve "svc.test"`, "does not exist, so the default was tried", "127.0.0.1:53: connection refused"),
+			},
+		},
+		{
+			name:    "resolv.conf is a directory",
+			conf:    confDir,
+			targets: []string{"dns:ready.test"},
+			wants:   []want{fail("read resolver configuration", "is a directory")},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			flags := append([]string{"--resolv-conf", tt.conf(t)}, tt.flags...)
+			out := checkTargets(t, l.client, opts{flags: flags}, tt.targets, tt.wants)
+			if tt.exact != "" && len(out.doc.Targets) > 0 && out.doc.Targets[0].Error != tt.exact {
+				t.Errorf("%s: got error %q, want %q", tt.targets[0], out.doc.Targets[0].Error, tt.exact)
+			}
+			if tt.maxLatency > 0 && len(out.doc.Targets) > 0 {
+				if got := time.Duration(out.doc.Targets[0].LatencyMS * float64(time.Millisecond)); got > tt.maxLatency {
+					t.Errorf("%s: latency %s, want at most %s", tt.targets[0], got, tt.maxLatency)
+				}
+			}
+			if tt.after != nil {
+				tt.after(t)
+			}
+		})
+	}
+}
+
+// garbageResolvConf is binary junk from a fixed seed, a 2 MB line, and lines that
+// look like nameserver lines and are not, with good appended at the end.
+// glibc reads lines of any length, so a nameserver line after the long one
+// counts.
+func garbageResolvConf(good string) string {
+	r := rand.New(rand.NewPCG(5, 213))
+	var b strings.Builder
+	for range 4096 {
+		c := byte(r.UintN(256))
+		if c == '\n' || c == '#' || c == ';' {
+			c = 'x'
+		}
+		b.WriteByte(c)
+	}
+	b.WriteString("\n\x00\xff\xfe\r\n")
+	b.WriteString(strings.Repeat("nameserver", 200_000)) // 2 MB on one line
+	b.WriteString("\nnameserver 10.213.1.1.1\nnameserver fd00:213::zz\nnameserver\nnameserver10.213.1.1\n")
+	b.WriteString("nameserver 10.213.1.1/24\nnameserver 10.213.1\nnameserver [10.213.1.1]\nnameserver 10.213.1.1:53\n")
+	b.WriteString("\x00nameserver 10.213.1.1\noptions timeout:x attempts:-1 ndots:99999999999999999999\nsearch " + strings.Repeat("a", 300) + "\n")
+	b.WriteString(good)
+	return b.String()
+}
+
+// TestIntegrationDnsmasq checks interoperability with a real third-party
+// resolver: Debian's dnsmasq, serving a local zone in the server namespace
+// on IPv4 and IPv6, with no upstream. "make test" installs dnsmasq-base when
+// it is missing; this test fails rather than skips without it.
+func TestIntegrationDnsmasq(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		t.Fatalf("dnsmasq not found (run the tests with make test, which installs dnsmasq-base): %v", err)
+	}
+	l := newLab(t)
+	l.server.Listen(t, serverIP4+":8080")
+	dir := t.TempDir()
+	cmd := l.server.Command(t.Context(), bin,
+		"--keep-in-foreground", "--conf-file=/dev/null", "--pid-file="+filepath.Join(dir, "pid"),
+		"--user=root", "--group=root", "--log-facility=-",
+		"--no-resolv", "--no-hosts", "--bind-interfaces",
+		"--listen-address="+serverIP4, "--listen-address="+serverIP6, "--port=53",
+		"--local=/test/",
+		"--host-record=db.test,"+serverIP4+","+serverIP6,
+		"--cname=alias.test,db.test",
+		"--txt-record=info.test,netready",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, l, serverIP4+":53")
+
+	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\nnameserver "+serverIP6+"\n")
+	targets := []string{
+		"dns:db.test", "dns:db.test?type=AAAA", "dns:alias.test", "dns:info.test?type=TXT",
+		"dns://[" + serverIP6 + "]/db.test", "dns:missing.test", "dns:db.test?type=MX",
+		"tcp://db.test:8080", "tcp://alias.test:8080",
+	}
+	wants := []want{
+		pass(), pass(), pass(), pass(), pass(),
+		fail("10.213.1.1:53: rcode NXDOMAIN", "[fd00:213::1]:53: rcode NXDOMAIN"),
+		fail("no MX records"),
+		pass(), pass(),
+	}
+	checkTargets(t, l.client, opts{flags: fast}, targets, wants)
+}
+
+// waitListening waits until something listens on UDP addr in the lab's
+// server namespace (dnsmasq binds a moment after it starts).
+func waitListening(t *testing.T, l *lab, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := l.server.Command(t.Context(), "ss", "-H", "-l", "-u", "-n").Output()
+		if err == nil && strings.Contains(string(out), addr) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on udp %s after 10s: %s", addr, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+// resolv.conf: its changes are seen however the file is replaced, and re-probe at once.
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/netready/netready/internal/dnstest"
+	"github.com/netready/netready/internal/roottest"
+)
+
+// TestIntegrationResolvConfRename: the resolver that answers is named
+// only in a resolv.conf that replaces the first one by rename.
+func TestIntegrationResolvConfRename(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(conf, []byte("nameserver 10.213.1.13\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.server.Listen(t, serverIP4+":8080")
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	tmp := filepath.Join(dir, "resolv.conf.new")
+	if err := os.WriteFile(tmp, []byte("nameserver 10.213.1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, conf); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if doc := p.doc(t); doc.Rounds < 2 {
+		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the rename)\n%s", doc.Rounds, p)
+	}
+}
+
+// TestIntegrationResolvConfBindMounted: /etc/resolv.conf is a bind
+// mount, as ip netns exec (and nspawn, Docker, Podman) provide it, and is
+// rewritten in place through its other name. The events of that write go
+// to the directory the file really is in, not /etc: only the watch on the
+// file itself sees them.
+func TestIntegrationResolvConfBindMounted(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.13\n")
+	// --no-netlink: the lab's own address changes (IPv6 DAD finishing)
+	// must not be what starts the next round.
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "dns:ready.test")...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n") // in place: same inode
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if doc := p.doc(t); doc.Rounds < 2 {
+		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the write)\n%s", doc.Rounds, p)
+	}
+}
+
+// TestIntegrationResolvConfSymlinkLate: resolv.conf is a symbolic link whose
+// target, in a directory that does not exist yet, appears while "netready
+// wait" runs. No timer can start a second round (noRetry) and netlink is
+// off, so only the file event can explain readiness.
+func TestIntegrationResolvConfSymlinkLate(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(etc, "resolv.conf")
+	if err := os.Symlink("../run/resolve/stub-resolv.conf", conf); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"wait", "--json", "-v", "--timeout", "30s", "--no-netlink", "--resolv-conf", conf}, noRetry...)
+	p := startNetready(t, l.client, nil, append(args, "dns:ready.test")...)
+	p.waitStderr(t, `msg=probe target=dns:ready.test ok=false`)
+
+	target := filepath.Join(dir, "run", "resolve", "stub-resolv.conf")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Written beside it and renamed into place, as systemd-resolved does.
+	if err := os.WriteFile(target+".tmp", []byte("nameserver "+serverIP4+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(target+".tmp", target); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if d := p.doc(t); !d.Ready || d.Rounds < 2 {
+		t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after the file appeared)\n%s", d.Ready, d.Rounds, p)
+	}
+	if ev := waitOverInt(t, p, "events"); ev < 1 {
+		t.Errorf("got %d change events, want at least 1", ev)
+	}
+}

@@ -1,0 +1,188 @@
+package main
+
+// watch: transitions, storms and stuck rounds.
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netready/netready/internal/dnstest"
+	"github.com/netready/netready/internal/roottest"
+)
+
+// TestIntegrationWatch: watch prints each transition as the default route
+// comes and goes, sends READY=1 once, and exits 0 on SIGTERM.
+func TestIntegrationWatch(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.client.IP(t, "route", "del", "default")
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	bin, err := exec.LookPath("netready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only change events can explain a transition: the schedule, the local
+	// re-check and the ready re-check are all an hour away.
+	cmd := l.client.Command(t.Context(), bin, append([]string{"watch", "--json", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A transition that never comes must fail the test, not hang it.
+	watchdog := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
+	lines := bufio.NewScanner(stdout)
+	next := func(want bool) {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("watch ended before the next transition (want ready=%v): %v", want, lines.Err())
+		}
+		var tr transition
+		if err := json.Unmarshal(lines.Bytes(), &tr); err != nil {
+			t.Fatalf("not JSON: %q: %v", lines.Text(), err)
+		}
+		if tr.Ready != want {
+			t.Fatalf("transition %s: got ready=%v, want %v", lines.Text(), tr.Ready, want)
+		}
+		if !want && len(tr.Failing) != 1 {
+			t.Errorf("got failing %q, want route:default4 named", tr.Failing)
+		}
+	}
+	next(false) // the first round: no default route
+	l.client.IP(t, "route", "add", "default", "via", serverIP4)
+	next(true)
+	l.client.IP(t, "route", "del", "default")
+	next(false)
+	l.client.IP(t, "route", "add", "default", "via", serverIP4)
+	next(true)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v, want exit 0", err)
+	}
+	var (
+		readies  int
+		statuses []string
+	)
+	buf := make([]byte, 4096)
+	for {
+		notify.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := notify.Read(buf)
+		if err != nil {
+			break
+		}
+		for _, line := range splitLines(string(buf[:n])) {
+			if line == "READY=1" {
+				readies++
+			}
+			if s, ok := strings.CutPrefix(line, "STATUS="); ok {
+				statuses = append(statuses, s)
+			}
+		}
+	}
+	if readies != 1 {
+		t.Errorf("got READY=1 %d times, want once", readies)
+	}
+	// systemctl status says what is failing, not just "not ready".
+	const lost = "not ready: route:default4: no IPv4 default route"
+	if !slices.Contains(statuses, lost) {
+		t.Errorf("STATUS= messages %q do not include %q", statuses, lost)
+	}
+}
+
+// TestIntegrationWatchStorm: watch, ready, during a storm of route changes. The
+// rounds the changes start are eventGap apart at least, as in wait: the
+// storm must not make watch probe back to back (it once did, since only
+// wait's loop bounded the rate).
+func TestIntegrationWatchStorm(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	const n = 5_000
+	batch := stormBatch(n)
+	p := startNetready(t, l.client, nil, append([]string{"watch", "--json", "-v", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
+	p.waitStderr(t, "msg=probe target=route:default4 ok=true")
+	before := strings.Count(p.stderr.String(), "msg=probe ")
+	start := time.Now()
+	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
+	ip.Stdin = strings.NewReader(batch)
+	if out, err := ip.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	storm := time.Since(start)
+	time.Sleep(3 * eventGap) // the round the last change left pending
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	rounds := strings.Count(p.stderr.String(), "msg=probe ") - before
+	// One round at the first change, then at most one per gap while the
+	// storm lasted, the one pending at its end, and one for messages the
+	// kernel delivered after ip exited; a slower machine only means fewer.
+	limit := int(storm/eventGap) + 4
+	t.Logf("%d changes in %s: %d rounds (at most %d)", 2*n, storm.Round(time.Millisecond), rounds, limit)
+	if rounds < 1 || rounds > limit {
+		t.Errorf("got %d rounds during a %s storm, want 1 to %d", rounds, storm.Round(time.Millisecond), limit)
+	}
+}
+
+// TestIntegrationWatchAbandonsStuckRound: watch is ready when resolv.conf is
+// replaced by one naming a resolver that never answers, and replaced back
+// while a round is stuck on it. That round is abandoned: watch stays
+// ready, instead of reporting, when the stuck probe times out, an outage
+// that was over by then.
+func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	good := l.dnsServer(t, serverIP4, dnstest.Answer)
+	silent := l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	replace := func(server string) {
+		t.Helper()
+		tmp := filepath.Join(dir, "new")
+		if err := os.WriteFile(tmp, []byte("nameserver "+server+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(serverIP4)
+	const probeTimeout = 2 * time.Second
+	p := startNetready(t, l.client, nil, append([]string{"watch", "-v", "--recheck", "1h", "--probe-timeout", probeTimeout.String(), "--resolv-conf", conf}, append(noRetry, "dns:ready.test")...)...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
+	replace("10.213.1.13")
+	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	before, _ := good.Queries()
+	replace(serverIP4)
+	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
+	// Time for the stuck probe to have timed out, had it been waited for.
+	time.Sleep(probeTimeout + time.Second)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if out := p.stdout.String(); strings.Contains(out, "not ready") || strings.Count(out, " ready") != 1 {
+		t.Errorf("got transitions %q, want one: ready\n%s", out, p)
+	}
+}
