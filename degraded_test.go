@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/roottest"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestIntegrationNetlinkRefused(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
-	deny := []string{denyNetlinkEnv + "=1"}
+	deny := []string{denyEnv + "=netlink"}
 	t.Run("wait polls on the schedule", func(t *testing.T) {
 		t.Parallel()
 		l := newLab(t)
@@ -50,4 +51,35 @@ func TestIntegrationNetlinkRefused(t *testing.T) {
 			t.Errorf("report does not contain %q\n%s", want, o)
 		}
 	})
+}
+
+// TestIntegrationInotifyRefused: inotify cannot be had (the limit of
+// instances reached): netready says so once and goes on, re-reading
+// resolv.conf on its schedule, as it does without netlink; it used to end
+// wait with an error.
+func TestIntegrationInotifyRefused(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	dns := l.dnsServer(t, serverIP4, dnstest.Answer)
+	dns.SetBehavior(dnstest.Refused)
+	p := startNetready(t, l.client, []string{denyEnv + "=inotify"}, "wait", "--json", "-v", "--timeout", "30s",
+		"--backoff-initial", "200ms", "--backoff-max", "200ms", "dns:ready.test")
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	dns.SetBehavior(dnstest.Answer)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0 (ready on the backoff schedule)\n%s", code, p)
+	}
+	if got := strings.Count(p.stderr.String(), "cannot watch the resolver configuration"); got != 1 {
+		t.Errorf("got %d warnings that resolv.conf cannot be watched, want 1\n%s", got, p)
+	}
+	if !strings.Contains(p.stderr.String(), "too many open files") {
+		t.Errorf("the warning does not say why\n%s", p)
+	}
+	if nl := waitOverField(t, p, "netlink"); nl != "true" {
+		t.Errorf("wait over: got netlink=%s, want true (only inotify is refused)", nl)
+	}
+	if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
+		t.Errorf("wait over: got resolv_conf_watched=%s, want false", w)
+	}
 }

@@ -125,6 +125,8 @@ type jsonDoc struct {
 		OK        bool    `json:"ok"`
 		LatencyMS float64 `json:"latency_ms"`
 		Error     string  `json:"error"`
+		Cause     string  `json:"cause"`
+		Hint      string  `json:"hint"`
 		Attempts  int     `json:"attempts"`
 	} `json:"targets"`
 }
@@ -178,11 +180,19 @@ func netready(t *testing.T, ns *netnstest.NS, o opts, args ...string) outcome {
 }
 
 // want is the expected outcome of one target: pass, or fail with an error
-// that contains every one of errs.
+// that contains every one of errs and, if cause is set, with that cause.
 type want struct {
-	ok   bool
-	errs []string
+	ok    bool
+	errs  []string
+	cause string
+	hint  string // a part of the hint
 }
+
+// because sets the cause w wants.
+func (w want) because(cause string) want { w.cause = cause; return w }
+
+// hinting sets a part of the hint w wants.
+func (w want) hinting(hint string) want { w.hint = hint; return w }
 
 func pass() want { return want{ok: true} }
 
@@ -223,6 +233,12 @@ func checkTargets(t *testing.T, ns *netnstest.NS, o opts, targets []string, want
 			if !strings.Contains(got.Error, e) {
 				t.Errorf("%s: error %q does not contain %q", targets[i], got.Error, e)
 			}
+		}
+		if w.cause != "" && got.Cause != w.cause {
+			t.Errorf("%s: got cause %q (error %q), want %q", targets[i], got.Cause, got.Error, w.cause)
+		}
+		if !strings.Contains(got.Hint, w.hint) {
+			t.Errorf("%s: got hint %q, want it to contain %q", targets[i], got.Hint, w.hint)
 		}
 		if w.ok && got.Error != "" {
 			t.Errorf("%s: passed with error %q", targets[i], got.Error)
@@ -573,28 +589,33 @@ func stormBatch(n int) string {
 	return b.String()
 }
 
-// denyNetlinkEnv, set to 1 in netready's environment, makes the process
-// refuse itself AF_NETLINK sockets before main runs, the way systemd's
-// RestrictAddressFamilies= without AF_NETLINK does: socket(2) fails with
-// EAFNOSUPPORT. The test binary is netready (see TestMain), so the filter
-// is installed by this init, in the netready process only.
-const denyNetlinkEnv = "NETREADY_TEST_DENY_NETLINK"
+// denyEnv, set in netready's environment, makes the process refuse itself
+// a facility before main runs, with a seccomp filter:
+//
+//   - "netlink": socket(AF_NETLINK, ...) fails with EAFNOSUPPORT, the way
+//     systemd's RestrictAddressFamilies= without AF_NETLINK does;
+//   - "inotify": inotify_init1(2) fails with EMFILE, as it does when
+//     fs.inotify.max_user_instances is reached.
+//
+// The test binary is netready (see TestMain), so the filter is installed
+// by this init, in the netready process only.
+const denyEnv = "NETREADY_TEST_DENY"
 
 func init() {
-	if os.Getenv(denyNetlinkEnv) != "1" {
+	what := os.Getenv(denyEnv)
+	if what == "" {
 		return
 	}
-	os.Unsetenv(denyNetlinkEnv)
-	if err := denyNetlink(); err != nil {
-		fmt.Fprintf(os.Stderr, "netready test: deny netlink: %v\n", err)
+	os.Unsetenv(denyEnv)
+	if err := deny(what); err != nil {
+		fmt.Fprintf(os.Stderr, "netready test: deny %s: %v\n", what, err)
 		os.Exit(125)
 	}
 }
 
-// denyNetlink installs, on every thread of the process, a seccomp filter
-// that fails socket(AF_NETLINK, ...) with EAFNOSUPPORT and allows every
-// other system call.
-func denyNetlink() error {
+// deny installs, on every thread of the process, a seccomp filter that
+// fails the system call of what (see denyEnv) and allows every other one.
+func deny(what string) error {
 	arch, ok := map[string]uint32{"amd64": unix.AUDIT_ARCH_X86_64, "arm64": unix.AUDIT_ARCH_AARCH64}[runtime.GOARCH]
 	if !ok {
 		return fmt.Errorf("no seccomp filter for %s", runtime.GOARCH)
@@ -609,15 +630,30 @@ func denyNetlink() error {
 		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt, Jf: jf}
 	}
 	ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
-	prog := []unix.SockFilter{
-		ld(offArch),
-		jeq(arch, 0, 4), // another architecture: allow
-		ld(offNr),
-		jeq(unix.SYS_SOCKET, 0, 2),
-		ld(offArg0),
-		jeq(unix.AF_NETLINK, 1, 0),
-		ret(unix.SECCOMP_RET_ALLOW),
-		ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EAFNOSUPPORT)),
+	var prog []unix.SockFilter
+	switch what {
+	case "netlink":
+		prog = []unix.SockFilter{
+			ld(offArch),
+			jeq(arch, 0, 4), // another architecture: allow
+			ld(offNr),
+			jeq(unix.SYS_SOCKET, 0, 2),
+			ld(offArg0),
+			jeq(unix.AF_NETLINK, 1, 0),
+			ret(unix.SECCOMP_RET_ALLOW),
+			ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EAFNOSUPPORT)),
+		}
+	case "inotify":
+		prog = []unix.SockFilter{
+			ld(offArch),
+			jeq(arch, 0, 2), // another architecture: allow
+			ld(offNr),
+			jeq(unix.SYS_INOTIFY_INIT1, 1, 0),
+			ret(unix.SECCOMP_RET_ALLOW),
+			ret(unix.SECCOMP_RET_ERRNO | uint32(unix.EMFILE)),
+		}
+	default:
+		return fmt.Errorf("unknown facility %q", what)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)

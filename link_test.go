@@ -3,6 +3,7 @@ package main
 // link: targets against real links in a namespace.
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/netready/netready/internal/roottest"
@@ -22,15 +23,15 @@ func TestIntegrationLink(t *testing.T) {
 			setup:   func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "veth0", "down") },
 			targets: []string{"link:any", "link:veth0"},
 			wants: []want{
-				fail("no link is up with a global address", "veth0 is down (administratively)"),
-				fail("veth0 is down (administratively)"),
+				fail("no link is up with a global address", "veth0 is down (administratively)").because("link-down"),
+				fail("veth0 is down (administratively)").because("link-down"),
 			},
 		},
 		{
 			name:    "peer down, no carrier",
 			setup:   peerDown,
 			targets: []string{"link:veth0"},
-			wants:   []want{fail("veth0 is down (no carrier)")},
+			wants:   []want{fail("veth0 is down (no carrier)").because("no-carrier")},
 		},
 		{
 			name: "up without a global address",
@@ -38,7 +39,7 @@ func TestIntegrationLink(t *testing.T) {
 				l.client.IP(t, "addr", "flush", "dev", "veth0", "scope", "global")
 			},
 			targets: []string{"link:veth0", "link:any"},
-			wants:   []want{fail("veth0 is up, no global address"), fail("veth0 is up, no global address")},
+			wants:   []want{fail("veth0 is up, no global address").because("no-address"), fail("veth0 is up, no global address").because("no-address")},
 		},
 		{
 			name: "IPv6 address still tentative",
@@ -50,12 +51,30 @@ func TestIntegrationLink(t *testing.T) {
 				l.client.IP(t, "addr", "add", "fd00:213::9/64", "dev", "veth0")
 			},
 			targets: []string{"link:veth0"},
-			wants:   []want{fail("no global address yet", "fd00:213::9/64 tentative")},
+			wants:   []want{fail("no global address yet", "fd00:213::9/64 tentative").because("address-tentative")},
+		},
+		{
+			// The server already has fd00:213::1: duplicate address
+			// detection fails, and the conflict is the cause, not an
+			// address still being configured.
+			name: "IPv6 address that failed duplicate address detection",
+			setup: func(t *testing.T, l *lab) {
+				l.client.IP(t, "addr", "flush", "dev", "veth0", "scope", "global")
+				l.client.IP(t, "addr", "add", serverIP6+"/64", "dev", "veth0")
+				waitFor(t, "duplicate address detection to fail", func() bool {
+					return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
+				})
+			},
+			targets: []string{"link:veth0", "link:any"},
+			wants: []want{
+				fail("fd00:213::1/64 failed duplicate address detection").because("address-dad-failed").hinting("another host on the link uses this address"),
+				fail("fd00:213::1/64 failed duplicate address detection").because("address-dad-failed").hinting("another host on the link uses this address"),
+			},
 		},
 		{
 			name:    "no such link",
 			targets: []string{"link:eth9"},
-			wants:   []want{fail("no link named eth9")},
+			wants:   []want{fail("no link named eth9").because("no-link")},
 		},
 		{
 			name: "only loopback",
@@ -63,7 +82,7 @@ func TestIntegrationLink(t *testing.T) {
 				l.client.IP(t, "link", "del", "veth0")
 			},
 			targets: []string{"link:any"},
-			wants:   []want{fail("no link other than loopback")},
+			wants:   []want{fail("no link other than loopback").because("no-link")},
 		},
 	}
 	runLabCases(t, tests)

@@ -18,7 +18,10 @@ type flapper struct {
 	done   chan struct{}
 	lastUp time.Time // when the link was last set up (the call began)
 	flaps  int
-	err    error
+	// maxUp is the longest the link stayed up at once: the premise of a
+	// test that it never settles is that this stays well below --settle.
+	maxUp time.Duration
+	err   error
 }
 
 func flap(t *testing.T, ns *netnstest.NS, dev string, period time.Duration) *flapper {
@@ -48,6 +51,7 @@ func flap(t *testing.T, ns *netnstest.NS, dev string, period time.Duration) *fla
 				return
 			case <-tick.C:
 			}
+			f.maxUp = max(f.maxUp, time.Since(f.lastUp))
 		}
 	}()
 	return f
@@ -82,7 +86,10 @@ func TestIntegrationSettleFlapping(t *testing.T) {
 		p := startNetready(t, l.client, nil, "wait", "--json", "-v", "--settle", "1s", "--timeout", "3s", "link:veth0")
 		code := p.wait(t)
 		f.end(t)
-		t.Logf("%d flaps; %s", f.flaps, waitOverLine(p))
+		t.Logf("%d flaps, up %s at most at once; %s", f.flaps, f.maxUp, waitOverLine(p))
+		if f.maxUp >= settle/2 {
+			t.Fatalf("the premise does not hold: the link stayed up %s at once, too close to --settle %s for flapping to explain not ready", f.maxUp, settle)
+		}
 		if code != 1 {
 			t.Fatalf("exit code: got %d, want 1 (never ready while the link flaps)\n%s", code, p)
 		}

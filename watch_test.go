@@ -173,11 +173,16 @@ func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
 	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
 	replace("10.213.1.13")
 	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	stuck := time.Now()
 	before, _ := good.Queries()
 	replace(serverIP4)
 	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
-	// Time for the stuck probe to have timed out, had it been waited for.
-	time.Sleep(probeTimeout + time.Second)
+	waitFor(t, "the round after the change, passing", func() bool {
+		return strings.Count(p.stderr.String(), "msg=probe target=dns:ready.test ok=true") >= 2
+	})
+	// The stuck attempt ends at --probe-timeout after it began: had its
+	// round been waited for, its failure would be reported by then.
+	time.Sleep(time.Until(stuck.Add(probeTimeout + time.Second)))
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit code: got %d, want 0\n%s", code, p)

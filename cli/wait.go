@@ -99,7 +99,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	})
 	prog.done()
 	rep := outcome(o, out.Results, out.Ready, out.Rounds, out.Attempts, time.Since(start))
-	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "overruns", w.Overruns())
+	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "resolv_conf_watched", w.ResolvConf(), "overruns", w.Overruns())
 
 	if sig, ok := stoppedBy(ctx); ok {
 		// A signal came, maybe as the wait ended: it was asked to stop,
