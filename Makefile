@@ -95,7 +95,7 @@ package-rpm: package-stage
 clean-dist:
 	rm -rf $(DIST)
 
-# Issue 5: stress runs, the command-line fuzzer, one table of benchmarks.
+# Stress runs, the command-line fuzzer, one table of benchmarks.
 .PHONY: stress fuzz-cli bench-table
 
 # Thousands of netready wait runs in namespaces (stress_test.go): 1,000
@@ -105,9 +105,9 @@ clean-dist:
 stress: deps
 	NETREADY_STRESS=1 $(GO) test -count=1 -v -timeout 120m -run '^TestStress' .
 
-# The flag and environment layer, fuzzed without probing (fuzz_cli_test.go).
+# The flag and environment layer, fuzzed without probing (cli/fuzz_test.go).
 fuzz-cli:
-	$(GO) test . -run '^$$' -fuzz '^FuzzCommandLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cli/ -run '^$$' -fuzz '^FuzzCommandLine$$' -fuzztime $(FUZZTIME)
 
 # One table: wait/check wall time beside true, check over 1/100/1,000
 # targets, event-to-ready latency, idle CPU, storm rounds, peak RSS, size.

@@ -162,8 +162,8 @@ func procStats(b *testing.B, pid int) (cpu time.Duration, switches int64) {
 
 // BenchmarkIdle measures the CPU time and context switches of a "netready
 // wait" that idles 10 s on a target that never comes: a remote one (paced
-// by the backoff schedule) and local ones (re-checked every 250ms, as
-// PRODUCT.md says). "floor" is the baseline, run the same way in the same
+// by the backoff schedule) and local ones (re-checked every
+// --local-interval, 250ms). "floor" is the baseline, run the same way in the same
 // run: internal/idlefloor, a bare Go program that dials the same refused
 // loopback port every 250ms and does nothing else — what re-checking a
 // local target that often costs on this machine before netready adds

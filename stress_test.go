@@ -1,6 +1,6 @@
 package main
 
-// Stress tests of netready wait (issue 5): thousands of runs in network
+// Stress tests of netready wait: thousands of runs in network
 // namespaces the tests make. They take minutes, so they run only when
 // NETREADY_STRESS=1 is set ("make stress" sets it) and skip otherwise:
 // "go test ./..." stays quick. NETREADY_STRESS_N sets the number of runs

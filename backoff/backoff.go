@@ -14,7 +14,8 @@ import (
 	cb "github.com/cenkalti/backoff/v4"
 )
 
-// Defaults, as PRODUCT.md states them.
+// Defaults: the first retry after 5s, each later one three times as far,
+// never more than 15 minutes apart.
 const (
 	DefaultInitial    = 5 * time.Second
 	DefaultMax        = 15 * time.Minute

@@ -40,7 +40,8 @@ type Outcome struct {
 	Targets []Target
 }
 
-// jsonDoc is the --json document of PRODUCT.md.
+// jsonDoc is the --json document: ready, elapsed_ms, rounds and a row per
+// target (error, cause and hint only for one that fails).
 type jsonDoc struct {
 	Ready     bool         `json:"ready"`
 	ElapsedMS float64      `json:"elapsed_ms"`

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One table of netready's costs (issue 5), in one command: make bench-table.
+# One table of netready's costs, in one command: make bench-table.
 #
 #   - wall time of "netready wait" (default policy, network already up) and
 #     of "netready check" beside "true", all through "ip netns exec" in a
