@@ -3,9 +3,14 @@ package main
 // Pacing: how soon a failing target is probed again.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/roottest"
@@ -33,5 +38,142 @@ func TestIntegrationLocalResolverLate(t *testing.T) {
 	}
 	if doc := p.doc(t); doc.Rounds < 2 {
 		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the resolver started)\n%s", doc.Rounds, p)
+	}
+}
+
+// nftCounter counts, in the server namespace, the packets to proto dport
+// port that reach it (accepted, or dropped when drop is set).
+func (l *lab) nftCounter(t *testing.T, proto string, port int, drop bool) func() int {
+	t.Helper()
+	verdict := ""
+	if drop {
+		verdict = " drop"
+	}
+	l.nft(t, fmt.Sprintf(`table inet netready_count {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		%s dport %d counter%s
+	}
+}
+`, proto, port, verdict))
+	return func() int {
+		out, err := l.server.Command(t.Context(), "nft", "list", "chain", "inet", "netready_count", "input").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v: %s", err, out)
+		}
+		m := regexp.MustCompile(`counter packets (\d+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no counter in %s", out)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+}
+
+// TestIntegrationRefusedStartsLate: a resolver and a TCP service that start
+// 3s after wait, on a host that is up: until then each query meets an ICMP
+// port unreachable and each SYN a reset. The target is probed again every
+// second while it is refused; with the schedule an hour away and netlink
+// not watched (the lab's IPv6 link-local addresses finish duplicate address
+// detection a moment after it is made, which is a change), only that can
+// make wait ready.
+func TestIntegrationRefusedStartsLate(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	tests := []struct {
+		name   string
+		target string
+		cause  string
+		start  func(t *testing.T, l *lab)
+	}{
+		{"a resolver", "dns://10.213.1.1/ready.test", "resolver-refused", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
+		{"a TCP service", "tcp://10.213.1.1:8080", "port-closed", func(t *testing.T, l *lab) { l.server.Listen(t, serverIP4+":8080") }},
+		// The name's resolver refuses: that is the target's refusal.
+		{"the resolver of a name", "tcp://ready.test:8080", "resolver-refused", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			if tt.cause == "resolver-refused" && strings.HasPrefix(tt.target, "tcp:") {
+				l.server.Listen(t, serverIP4+":8080")
+			}
+			p := startNetready(t, l.client, nil, append([]string{"wait", "-v", "--json", "--timeout", "30s", "--hosts-file", "", "--no-netlink"}, append(noRetry, tt.target)...)...)
+			p.waitStderr(t, "msg=probe target="+tt.target+" ok=false")
+			if !strings.Contains(p.stderr.String(), "cause="+tt.cause) {
+				t.Fatalf("the first round does not say %s\n%s", tt.cause, p)
+			}
+			time.Sleep(time.Until(p.start.Add(3 * time.Second)))
+			tt.start(t, l)
+			started := time.Now()
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+			}
+			t.Logf("ready %s after the service started (%d rounds)", p.exited.Sub(started).Round(time.Millisecond), p.doc(t).Rounds)
+			if doc := p.doc(t); doc.Rounds < 3 {
+				t.Errorf("got ready after %d rounds, want several, a second apart\n%s", doc.Rounds, p)
+			}
+		})
+	}
+}
+
+// TestIntegrationRefusedManyTargets: eight targets ask one resolver whose
+// port is closed, on a host that keeps the kernel's default rate limit of
+// ICMP errors (a burst of six, then one a second). Each target must still
+// see "refused" in every round — never silence, which would put it on the
+// slow schedule — and the host must get about one query a second, not
+// eight.
+func TestIntegrationRefusedManyTargets(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	count := l.nftCounter(t, "udp", 53, false)
+	var targets []string
+	for i := range 8 {
+		targets = append(targets, fmt.Sprintf("dns://10.213.1.1/n%d.test", i))
+	}
+	const run = 6 * time.Second
+	p := startNetready(t, l.client, nil, append([]string{"wait", "-v", "--no-netlink", "--timeout", run.String()}, append(noRetry, targets...)...)...)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit code: got %d, want 1 (never ready)\n%s", code, p)
+	}
+	probes := regexp.MustCompile(`msg=probe target=\S+ ok=false .*`).FindAllString(p.stderr.String(), -1)
+	rounds := len(probes) / len(targets)
+	for _, line := range probes {
+		if !strings.Contains(line, "cause=resolver-refused") {
+			t.Errorf("a probe saw something else than a refusal: %s", line)
+		}
+	}
+	if rounds < 4 {
+		t.Errorf("got %d rounds in %s, want one a second\n%s", rounds, run, p)
+	}
+	// The first round asks all eight at once; each later one, one query.
+	queries := count()
+	t.Logf("%d rounds of %d targets; the resolver's host got %d queries", rounds, len(targets), queries)
+	if limit := len(targets) + rounds; queries > limit {
+		t.Errorf("the resolver's host got %d queries in %d rounds, want at most %d", queries, rounds, limit)
+	}
+}
+
+// TestIntegrationSilentOnSchedule: a resolver whose host drops every query
+// (a firewall, a host that is down) is silence, not a refusal: it stays on
+// the backoff schedule, and gets no more queries than the schedule allows
+// — rounds at 0 and 5s in 12s, one query each. Netlink is not watched, so
+// that no change (see TestIntegrationRefusedStartsLate) adds a round.
+func TestIntegrationSilentOnSchedule(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	count := l.nftCounter(t, "udp", 53, true)
+	p := startNetready(t, l.client, nil, "wait", "-v", "--no-netlink", "--timeout", "12s", "--probe-timeout", "1s", "dns://10.213.1.1/ready.test")
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit code: got %d, want 1 (never ready)\n%s", code, p)
+	}
+	if !strings.Contains(p.stderr.String(), "cause=resolver-timeout") {
+		t.Errorf("the report does not say resolver-timeout\n%s", p)
+	}
+	if n := count(); n < 1 || n > 2 {
+		t.Errorf("the silent resolver got %d queries in 12s, want 2 (rounds at 0 and 5s)\n%s", n, p)
 	}
 }

@@ -20,13 +20,15 @@ import (
 // again, and one netlink handle for the process. Its round is safe for
 // concurrent use.
 type prober struct {
-	o  *options
-	nl *netlink.Handle
+	o     *options
+	nl    *netlink.Handle
+	peers *probe.Peers // which resolvers refused in the last round
 }
 
 // round is a gate.Prober. Each gate.Result's Value is the probe.Result.
 func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gate.Result {
 	env := probe.NewEnv(p.o.resolvConf, p.o.hostsFile, p.nl)
+	env.Peers = p.peers
 	ts := make([]probe.Target, len(due))
 	for j, i := range due {
 		ts[j] = p.o.targets[i]
@@ -45,6 +47,9 @@ func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gat
 			r.Cause, r.Hint = prev.Cause, prev.Hint
 		}
 		out[j] = gate.Result{OK: r.OK, Local: r.Local, Value: r}
+		if f, ok := r.Err.(*probe.Failure); ok {
+			out[j].Refused = f.Refusal()
+		}
 	}
 	return out
 }

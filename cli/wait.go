@@ -16,6 +16,7 @@ import (
 
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/netwatch"
+	"github.com/netready/netready/probe"
 	"github.com/netready/netready/report"
 )
 
@@ -23,6 +24,12 @@ import (
 // 2,000 route changes in a second gives at most ~10 rounds, while the first
 // change after a quiet spell is acted on at once.
 const eventGap = 100 * time.Millisecond
+
+// refusedInterval is how often a remote target that actively refuses (a
+// TCP reset, an ICMP port unreachable) is probed again: its host is up and
+// its service likely starting, a refusal costs it one packet, and one a
+// second stays within the kernel's rate limit of ICMP errors per peer.
+const refusedInterval = time.Second
 
 func waitCommand(s *streams) *cli.Command {
 	flags := append(commonFlags(&cli.DurationFlag{Value: 2 * time.Minute, Usage: "give up after this long (0: wait forever)"}), pacingFlags()...)
@@ -32,8 +39,9 @@ func waitCommand(s *streams) *cli.Command {
 		Usage:     "probe in rounds until every target passes, then exit 0 or run CMD",
 		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
 		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that\n" +
-			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m); those that\n" +
-			"stay on it every --local-interval. A link, address or route change, or a change of\n" +
+			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m), or every\n" +
+			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable);\n" +
+			"those that stay on it every --local-interval. A link, address or route change, or a change of\n" +
 			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.\n" +
 			"Exit 0 ready, 1 not ready at --timeout, 2 usage error, 126/127 CMD cannot be run,\n" +
 			"130/143 on SIGINT/SIGTERM.",
@@ -83,15 +91,16 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	prog := newProgress(s.stderr, o, log, notify)
 	start := time.Now()
 	out, err := gate.Wait(ctx, gate.Config{
-		Targets:       len(o.targets),
-		Probe:         pr.round,
-		Schedule:      o.schedule,
-		Any:           o.any,
-		Timeout:       o.timeout,
-		Settle:        o.settle,
-		LocalInterval: o.localInterval,
-		Events:        w.Events(),
-		EventGap:      eventGap,
+		Targets:         len(o.targets),
+		Probe:           pr.round,
+		Schedule:        o.schedule,
+		Any:             o.any,
+		Timeout:         o.timeout,
+		Settle:          o.settle,
+		LocalInterval:   o.localInterval,
+		RefusedInterval: refusedInterval,
+		Events:          w.Events(),
+		EventGap:        eventGap,
 		Progress: func(p gate.Progress) {
 			logRound(log, o, p.Due, p.Results)
 			prog.update(p)
@@ -148,5 +157,5 @@ func watching(o *options, log *slog.Logger) (w *netwatch.Watcher, pr *prober, st
 	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: o.resolvConf, Logger: log})
 	nl := netlinkHandle(log)
 	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", o.resolvConf)
-	return w, &prober{o: o, nl: nl}, func() { w.Close(); nl.Close() }
+	return w, &prober{o: o, nl: nl, peers: probe.NewPeers()}, func() { w.Close(); nl.Close() }
 }

@@ -13,6 +13,11 @@ type Result struct {
 	// target may be re-checked every LocalInterval instead of on the
 	// backoff schedule.
 	Local bool
+	// Refused reports that the remote end actively refused (a TCP reset,
+	// an ICMP port unreachable): its host is up, its service not yet. A
+	// failing remote target that is refused is due again after
+	// RefusedInterval, not on the schedule.
+	Refused bool
 	// Value is the prober's own account of the attempt, handed back in
 	// Progress, Transition and Outcome once the gate has accepted the round
 	// it belongs to; the gate does not look at it.
@@ -47,6 +52,9 @@ type Config struct {
 	Settle time.Duration
 	// LocalInterval is how often a failing local target is re-checked.
 	LocalInterval time.Duration
+	// RefusedInterval is how often a failing remote target that is
+	// refused is re-checked; 0 puts it on the schedule like any other.
+	RefusedInterval time.Duration
 	// Recheck is how often Watch probes every target again while ready;
 	// Wait ignores it.
 	Recheck time.Duration
@@ -435,7 +443,10 @@ func (w *loop) record(due []int, res []Result) {
 
 // plan sets when each target of a round is due again: a passing one not
 // at all, a failing local one after LocalInterval, a failing remote one
-// after the schedule's next interval.
+// that was refused after RefusedInterval, any other failing remote one
+// after the schedule's next interval. A refusal does not advance the
+// schedule: a target that goes from refused to silent starts it where it
+// was.
 func (w *loop) plan(due []int) {
 	now := time.Now()
 	var remote time.Duration
@@ -447,6 +458,10 @@ func (w *loop) plan(due []int) {
 		}
 		if r.Local && w.cfg.LocalInterval > 0 {
 			w.dueAt[i] = now.Add(w.cfg.LocalInterval)
+			continue
+		}
+		if r.Refused && w.cfg.RefusedInterval > 0 {
+			w.dueAt[i] = now.Add(w.cfg.RefusedInterval)
 			continue
 		}
 		if remote == 0 {

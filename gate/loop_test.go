@@ -23,6 +23,9 @@ type fakeTarget struct {
 	passAt time.Duration
 	local  bool
 	block  bool
+	// refused says, for each moment since the start, whether a failing
+	// attempt then is a refusal (nil: never).
+	refused func(time.Duration) bool
 }
 
 // fakeProber probes fake targets on synctest's fake clock and records
@@ -52,6 +55,9 @@ func (p *fakeProber) probe(ctx context.Context, due []int, _ []Result) []Result 
 			<-ctx.Done()
 		}
 		res[j] = Result{OK: t.passAt != 0 && now >= t.passAt, Local: t.local}
+		if !res[j].OK && t.refused != nil {
+			res[j].Refused = t.refused(now)
+		}
 	}
 	return res
 }
@@ -72,12 +78,19 @@ func schedule(t *testing.T) Schedule {
 
 func config(t *testing.T, p *fakeProber) Config {
 	return Config{
-		Targets:       len(p.targets),
-		Probe:         p.probe,
-		Schedule:      schedule(t),
-		LocalInterval: 250 * time.Millisecond,
-		EventGap:      100 * time.Millisecond,
+		Targets:         len(p.targets),
+		Probe:           p.probe,
+		Schedule:        schedule(t),
+		LocalInterval:   250 * time.Millisecond,
+		RefusedInterval: time.Second,
+		EventGap:        100 * time.Millisecond,
 	}
+}
+
+// between is a refused func: a refusal from from until to (since the
+// start); to 0 means for ever.
+func between(from, to time.Duration) func(time.Duration) bool {
+	return func(now time.Duration) bool { return now >= from && (to == 0 || now < to) }
 }
 
 func secs(ds ...float64) []time.Duration {
@@ -125,6 +138,36 @@ func TestWait(t *testing.T) {
 			wantReady:   true,
 			wantElapsed: 5 * time.Second,
 			wantRounds:  secs(0, 0.25, 0.5, 0.75, 5),
+		},
+		{
+			name:        "refused: re-checked every second",
+			targets:     []fakeTarget{{passAt: 3500 * time.Millisecond, refused: between(0, 0)}},
+			wantReady:   true,
+			wantElapsed: 4 * time.Second,
+			wantRounds:  secs(0, 1, 2, 3, 4),
+		},
+		{
+			// A refusal does not advance the schedule: the first silent
+			// round is followed by its first interval, 5s.
+			name:        "refused, then silent: back on the schedule",
+			targets:     []fakeTarget{{passAt: 20 * time.Second, refused: between(0, 1500*time.Millisecond)}},
+			wantReady:   true,
+			wantElapsed: 22 * time.Second,
+			wantRounds:  secs(0, 1, 2, 7, 22),
+		},
+		{
+			name:        "silent, then refused: every second",
+			targets:     []fakeTarget{{passAt: 7500 * time.Millisecond, refused: between(5*time.Second, 0)}},
+			wantReady:   true,
+			wantElapsed: 8 * time.Second,
+			wantRounds:  secs(0, 5, 6, 7, 8),
+		},
+		{
+			name:        "a refused target beside a silent one: each its own pace",
+			targets:     []fakeTarget{{passAt: 2500 * time.Millisecond, refused: between(0, 0)}, {passAt: 4 * time.Second}},
+			wantReady:   true,
+			wantElapsed: 5 * time.Second,
+			wantRounds:  secs(0, 1, 2, 3, 5),
 		},
 		{
 			name:        "timeout between rounds",

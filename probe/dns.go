@@ -165,7 +165,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	q := dns.Question{Name: t.Name, Qtype: t.QType, Qclass: dns.ClassINET}
 	// accept runs in askAll's goroutines, one per server: it must not
 	// write to anything they share.
-	ok, all := askAll(ctx, rc, servers, q, func(r *dns.Msg) error {
+	ok, all := env.askAll(ctx, rc, servers, q, func(r *dns.Msg) error {
 		if r.Rcode != dns.RcodeSuccess {
 			return &rcodeError{r.Rcode}
 		}

@@ -239,14 +239,14 @@ type serverReply struct {
 // reply passes accept (first), or when all have failed, with every server's
 // outcome in the order of servers. Queries still in flight when one passes
 // are cancelled.
-func askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns.Question, accept func(*dns.Msg) error) (ok *serverReply, all []serverReply) {
+func (e *Env) askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns.Question, accept func(*dns.Msg) error) (ok *serverReply, all []serverReply) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	all = make([]serverReply, len(servers))
 	done := make(chan int, len(servers))
 	for i, s := range servers {
 		pool.Go(func() {
-			msg, tr, err := exchange(ctx, s, q, rc.Timeout, rc.Attempts)
+			msg, tr, err := e.exchange(ctx, s, q, rc.Timeout, rc.Attempts)
 			if err == nil {
 				err = accept(msg)
 			}

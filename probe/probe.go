@@ -59,6 +59,12 @@ type Env struct {
 	// RootCAs verifies the certificates of tls and https targets; nil means
 	// the system's roots (which honour SSL_CERT_FILE and SSL_CERT_DIR).
 	RootCAs *x509.CertPool
+	// Peers remembers across rounds which resolvers refused; nil for none
+	// (one round, as check makes).
+	Peers *Peers
+
+	serversMu sync.Mutex
+	servers   map[netip.AddrPort]*serverRound // this round's resolvers
 
 	resolvOnce func() (*ResolvConf, error)
 	hostsOnce  func() (map[string][]netip.Addr, error)

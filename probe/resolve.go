@@ -44,7 +44,7 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 	var servfail error
 	noSuch := noSuchHost(CauseNXDomain, host)
 	for _, name := range searchNames(rc, host) {
-		addrs, err := lookupName(ctx, rc, name)
+		addrs, err := e.lookupName(ctx, rc, name)
 		switch {
 		case errors.Is(err, errNoSuchHost):
 			if f := FailureOf(err); f.Cause == CauseNoRecords {
@@ -117,7 +117,7 @@ const resolutionDelay = 50 * time.Millisecond
 // lookupName asks for name's A and AAAA records at once. It returns
 // errNoSuchHost when the answers are definitive (NXDOMAIN or no records)
 // and an error naming the servers when no server gave a definitive answer.
-func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr, error) {
+func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -132,7 +132,7 @@ func lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr,
 			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
 			// accept runs in askAll's goroutines, one per server: it
 			// must not write to anything they share.
-			ok, all := askAll(ctx, rc, rc.Servers, q, func(r *dns.Msg) error {
+			ok, all := e.askAll(ctx, rc, rc.Servers, q, func(r *dns.Msg) error {
 				switch r.Rcode {
 				case dns.RcodeSuccess, dns.RcodeNameError:
 					return nil
