@@ -44,11 +44,21 @@ mapfile -t pkgs < <(awk '/^Inst /{
 	# "Inst NAME [OLD] (NEW ARCHIVE [ARCH])": the version is after "(".
 	for (i = 3; i <= NF; i++) if (substr($i, 1, 1) == "(") { print $2 "=" substr($i, 2); break }
 }' <<<"$out" | sort)
-if [ ${#pkgs[@]} -eq 0 ]; then
-	echo "container-root: nothing to unpack for $*: installed on the host already?" >&2
-	echo "$out" >&2
-	exit 1
-fi
+# A package asked for that the host has already is unpacked all the same, at
+# the host's version: the container's /etc starts from the packages' etc/,
+# not from the host's.
+for p in "$@"; do
+	if ! printf '%s\n' "${pkgs[@]}" | grep -q "^$p="; then
+		v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || v=
+		if [ -z "$v" ]; then
+			echo "container-root: apt-get would not install $p, and the host does not have it:" >&2
+			echo "$out" >&2
+			exit 1
+		fi
+		pkgs+=("$p=$v")
+	fi
+done
+mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort)
 
 key=$(printf '%s\n' "${pkgs[@]}" | sha256sum | cut -c1-16)
 root="$cache/root-$key"
