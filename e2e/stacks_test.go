@@ -453,6 +453,11 @@ func testLateDNS(t *testing.T, s stack) {
 	for _, u := range s.own {
 		t.Logf("TIMING %s: DNS up → %s done %s", s.name, u, since(dnsUp, monoProp(t, state[u], "ActiveEnterTimestampMonotonic")))
 	}
+	// What the resolver chain added: a stub (systemd-resolved) paces its
+	// own retries of an upstream that refused.
+	if q, ok := dns.find("query["); ok {
+		t.Logf("TIMING %s: DNS up → first query at the DNS server %s", s.name, since(dnsUp, q.mono))
+	}
 	t.Logf("TIMING %s: DNS up → e2e-resolve.service started %s", s.name,
 		since(dnsUp, monoProp(t, state["e2e-resolve.service"], "ExecMainStartTimestampMonotonic")))
 	t.Logf("dnsmasq, DHCP:\n%s\ndnsmasq, DNS:\n%s", dhcp.log(), dns.log())
