@@ -21,8 +21,8 @@
 // It holds tests only. They need root, iproute2, util-linux (nsenter) and
 // Debian's systemd-container package (systemd-nspawn), and for the stacks
 // dnsmasq-base, apt-get and dpkg; they fail, not skip, where one is
-// missing, since CI runs them as root (outside CI, the stack tests skip
-// for a user who is not root). The host's network, /usr and /etc are never
+// missing, since CI runs them as root (outside CI and make test, the
+// stack tests skip for a user who is not root). The host's network, /usr and /etc are never
 // modified: the container's /etc and /var are tmpfs or an overlay whose
 // writes go to the test's temporary directory, netready, the units and the
 // packages reach it through read-only bind and overlay mounts, and its

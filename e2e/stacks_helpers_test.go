@@ -16,17 +16,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 )
 
 // needStackTools is needTools for the tests that boot a real network stack:
 // they also run dnsmasq in the peer namespace and unpack Debian packages
-// for the container with apt-get and dpkg. Outside CI a user who is not
-// root is told and skipped; in CI (CI set) nothing is skipped.
+// for the container with apt-get and dpkg. A user who is not root is told
+// and skipped, except in CI and under make test, where they fail.
 func needStackTools(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("boots containers and creates network namespaces: run as root (never skipped in CI)")
-	}
+	roottest.Require(t)
 	needTools(t)
 	for _, tool := range []struct{ cmd, pkg string }{
 		{"dnsmasq", "dnsmasq-base"},
