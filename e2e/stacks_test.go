@@ -320,6 +320,17 @@ func (s stack) resolver(n stackNet) string {
 	return n.serverAddr
 }
 
+// lockUsr takes the host's /usr lock (another test binary may be
+// installing the .deb there), saying how long it waited.
+func lockUsr(t *testing.T) {
+	t.Helper()
+	begin := time.Now()
+	hostlock.UsrBin(t)
+	if d := time.Since(begin); d > time.Second {
+		t.Logf("waited %v for the /usr lock", d.Round(time.Millisecond))
+	}
+}
+
 func (c *container) isActive(unit string) func() bool {
 	return func() bool {
 		out, _ := c.systemctl("is-active", unit)
@@ -370,7 +381,7 @@ func TestIntegrationIfupdownLateDNS(t *testing.T)         { testLateDNS(t, ifupd
 func testLateDNS(t *testing.T, s stack) {
 	needStackTools(t)
 	root := containerRoot(t, s.pkgs...)
-	hostlock.UsrBin(t) // the container lays netready and the packages over /usr
+	lockUsr(t) // the container lays netready and the packages over /usr
 	netreadyBin(t)
 	n := newStackNet(t, s.subnet)
 	serve(n.server.Listen(t, n.serverAddr+":"+readyPort))
@@ -534,7 +545,7 @@ func TestIntegrationNetworkdResolvedLateServer(t *testing.T) {
 	s.subnet = "10.213.44"
 	needStackTools(t)
 	root := containerRoot(t, s.pkgs...)
-	hostlock.UsrBin(t)
+	lockUsr(t)
 	netreadyBin(t)
 	n := newStackNet(t, s.subnet)
 	serve(n.server.Listen(t, n.serverAddr+":"+readyPort))
