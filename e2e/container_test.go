@@ -203,6 +203,17 @@ type bootOptions struct {
 	ns       *netnstest.NS // the container's network namespace
 	units    unitDir       // its /etc/systemd/system
 	defaults string        // its /etc/default/netready
+	// Trees laid, in this order, over the host's /usr (read-only), each a
+	// /usr of its own: packages for the container only.
+	usr []string
+	// Trees the container's /etc starts from, lowest first: a writable
+	// overlay whose changes are discarded. Without them /etc is an empty
+	// tmpfs.
+	etc []string
+	// More capabilities for the container's processes than nspawn's
+	// default set, e.g. CAP_NET_ADMIN for a network stack (over the test's
+	// namespace only).
+	caps []string
 }
 
 // boot starts the container and returns once its systemd answers over its
@@ -257,10 +268,40 @@ func boot(t *testing.T, o bootOptions) *container {
 		"--resolv-conf=off", "--timezone=off", "--link-journal=no",
 		"--bind-ro=" + esc(string(o.units)) + ":/etc/systemd/system",
 		"--bind-ro=" + esc(defaults) + ":/etc/default/netready",
-		// /usr/bin/netready, as the shipped unit runs it: the directory
-		// holding the test's build laid over the host's /usr/bin.
-		"--overlay-ro=/usr/bin:" + esc(bin) + ":/usr/bin",
 		"--bind=" + esc(c.journalDir) + ":/var/log/journal",
+	}
+	// /usr/bin/netready, as the shipped unit runs it: the directory
+	// holding the test's build laid over the host's /usr/bin, and over the
+	// bin/ of the trees laid over /usr. nspawn mounts a parent before its
+	// children (/usr, then /usr/bin; /etc, then /etc/systemd/system),
+	// whatever the order of the options.
+	usrBin := []string{"/usr/bin"}
+	if len(o.usr) > 0 {
+		usr := []string{"/usr"}
+		for _, u := range o.usr {
+			usr = append(usr, esc(u))
+			if fi, err := os.Stat(filepath.Join(u, "bin")); err == nil && fi.IsDir() {
+				usrBin = append(usrBin, esc(filepath.Join(u, "bin")))
+			}
+		}
+		args = append(args, "--overlay-ro="+strings.Join(usr, ":")+":/usr")
+	}
+	args = append(args, "--overlay-ro="+strings.Join(usrBin, ":")+":"+esc(bin)+":/usr/bin")
+	if len(o.caps) > 0 {
+		args = append(args, "--capability="+strings.Join(o.caps, ","))
+	}
+	if len(o.etc) > 0 {
+		var etc []string
+		for _, e := range o.etc {
+			etc = append(etc, esc(e))
+		}
+		// The upper directory, where the container's writes go, is the
+		// test's (overlayfs puts its work directory beside it).
+		upper := filepath.Join(dir, "etc-upper")
+		if err := os.Mkdir(upper, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--overlay="+strings.Join(etc, ":")+":"+esc(upper)+":/etc")
 	}
 	c.cmd = exec.Command("systemd-nspawn", args...)
 	c.cmd.Stdout = logFile

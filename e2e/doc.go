@@ -8,11 +8,24 @@
 // its unit with the report in the journal, and the hardened unit runs as a
 // dynamic user with no capabilities yet sees netlink, routes, TCP and ICMP.
 //
+// The TestIntegration… tests boot real network stacks as DHCP clients of a
+// dnsmasq in a peer namespace whose DNS side starts after the lease:
+// systemd-networkd with systemd-resolved, NetworkManager, and ifupdown with
+// isc-dhcp-client. netready-wait-online must hold network-online.target
+// until a name resolves through the stack's resolver, while the stack's own
+// wait-online says online before; they log the time from the DNS server
+// starting to each wait-online finishing. The stacks' packages are
+// unpacked by scripts/container-root.sh into /var/cache/netready-e2e and
+// seen only inside the container, laid over its /usr and under its /etc.
+//
 // It holds tests only. They need root, iproute2, util-linux (nsenter) and
-// Debian's systemd-container package (systemd-nspawn); they fail, not skip,
-// where one is missing, since CI runs them as root. The host's network,
-// /usr and /etc are never modified: the container's /etc and /var are
-// tmpfs, netready and the units reach it through read-only bind and overlay
-// mounts, and its only network is a veth pair between two namespaces the
-// test creates (10.213.7.0/24).
+// Debian's systemd-container package (systemd-nspawn), and for the stacks
+// dnsmasq-base, apt-get and dpkg; they fail, not skip, where one is
+// missing, since CI runs them as root (outside CI and make test, the
+// stack tests skip for a user who is not root). The host's network, /usr and /etc are never
+// modified: the container's /etc and /var are tmpfs or an overlay whose
+// writes go to the test's temporary directory, netready, the units and the
+// packages reach it through read-only bind and overlay mounts, and its
+// only network is a veth pair between two namespaces the test creates
+// (10.213.7.0/24, and 10.213.41-44.0/24 for the stacks).
 package e2e

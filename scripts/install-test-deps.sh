@@ -8,6 +8,10 @@
 # for the fault test of a blackholed port.
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
+# The network stacks the end-to-end tests boot (systemd-resolved,
+# network-manager, ifupdown, isc-dhcp-client) are never installed here: their
+# maintainer scripts would take over the host's network and resolv.conf. The
+# tests unpack them for the container only with scripts/container-root.sh.
 set -euo pipefail
 
 declare -A pkg=(
