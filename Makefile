@@ -17,8 +17,12 @@ FUZZTIME  ?= 1m
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o netready .
 
+# The suite's tools from Debian (only what is missing); the fleet tools
+# (issue 11: prometheus and promtool, node_exporter, podman, qemu-user-static,
+# tinyproxy) are installed with no daemon left running on the host.
 deps:
 	@scripts/install-test-deps.sh
+	@scripts/install-fleet-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
