@@ -12,7 +12,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 1m
 
 .PHONY: build test deps lint bench bench-probe bench-wait fuzz clean
-.PHONY: package package-stage package-deb package-rpm clean-dist
+.PHONY: package clean-dist
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o netready .
@@ -55,41 +55,84 @@ fuzz:
 clean:
 	rm -f netready
 
-# Packages: $(DIST)/netready_<version>_amd64.deb and
-# $(DIST)/netready-<version>.x86_64.rpm, built by nfpm (packaging/nfpm.yaml)
-# from the tools module: "go run" of the version tools/go.mod pins, never a
-# downloaded binary. The version comes from git (packaging/version.sh).
-# SOURCE_DATE_EPOCH (the last commit's time), -trimpath and gzip -n make two
-# builds of one tree byte-identical (the .rpm also records the build host's
-# name).
+# Packages, for each architecture of PKG_ARCHES (Debian's names: amd64,
+# arm64, armhf): $(DIST)/netready_<version>_<arch>.deb and
+# $(DIST)/netready-<version>.<rpm arch>.rpm (x86_64, aarch64, armv7hl),
+# built by nfpm (packaging/nfpm.yaml) from the tools module: "go run" of
+# the version tools/go.mod pins, never a downloaded binary. The version
+# comes from git (packaging/version.sh). SOURCE_DATE_EPOCH (the last
+# commit's time), -trimpath and gzip -n make two builds of one tree
+# byte-identical (the .rpm also records the build host's name).
 DIST       ?= dist
 PKGVERSION ?= $(shell packaging/version.sh)
 PKGSTAGE    = $(DIST)/stage
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PKG_ARCHES ?= amd64 arm64 armhf
+# Per architecture (Debian's name): Go's GOARCH and GOARM, nfpm's arch
+# (which nfpm turns into dpkg's and rpm's names) and rpm's name.
+GOARCH_amd64 = amd64
+GOARCH_arm64 = arm64
+GOARCH_armhf = arm
+GOARM_armhf  = 7
+NFPMARCH_amd64 = amd64
+NFPMARCH_arm64 = arm64
+NFPMARCH_armhf = arm7
+RPMARCH_amd64 = x86_64
+RPMARCH_arm64 = aarch64
+RPMARCH_armhf = armv7hl
+# Where each architecture's static binary is staged.
+pkgbin = $(PKGSTAGE)/$(1)/netready
+
+# The man page and the completions, generated once and shared by every
+# architecture's packages, in DOCS_STAGE: netready.8.gz, netready.bash,
+# _netready, netready.fish. DOCGEN is the command that prints them
+# ("DOCGEN man", "DOCGEN completion bash|zsh|fish"): for now the netready
+# binary of the build host's own architecture (a foreign one is never run),
+# built for that in HOSTBIN. To generate them with a host-side generator
+# instead, change this one line (e.g. to "$(GO) run ./tools/docgen"); the
+# host binary is then no longer built.
+DOCS_STAGE = $(PKGSTAGE)/docs
+HOSTBIN    = $(PKGSTAGE)/host/netready
+DOCGEN     = $(HOSTBIN)
+
 # "go run" must run in tools/ to use its go.mod; -exec starts nfpm back in
 # this directory, which the paths in packaging/nfpm.yaml are relative to.
-NFPM        = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_STAGE='$(PKGSTAGE)' \
+# NETREADY_PKG_ARCH, _BIN and _DOCS say which architecture to package, its
+# binary and the shared docs.
+NFPM = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
+	NETREADY_PKG_BIN='$(call pkgbin,$(1))' NETREADY_PKG_DOCS='$(DOCS_STAGE)' \
 	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' github.com/goreleaser/nfpm/v2/cmd/nfpm
 
-package: package-deb package-rpm
+PKG_TARGETS = $(addprefix package-,$(PKG_ARCHES))
+BIN_TARGETS = $(addprefix package-bin-,$(PKG_ARCHES))
+.PHONY: package-docs $(PKG_TARGETS) $(BIN_TARGETS) $(HOSTBIN)
 
-# The static binary (CGO_ENABLED=0, linux/amd64 like the packages), and the
-# man page and completions it generates from its own CLI definition.
-package-stage:
-	rm -rf $(PKGSTAGE)
-	mkdir -p $(PKGSTAGE)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGSTAGE)/netready .
-	$(PKGSTAGE)/netready man >$(PKGSTAGE)/netready.8
-	gzip -9n $(PKGSTAGE)/netready.8
-	$(PKGSTAGE)/netready completion bash >$(PKGSTAGE)/netready.bash
-	$(PKGSTAGE)/netready completion zsh >$(PKGSTAGE)/_netready
-	$(PKGSTAGE)/netready completion fish >$(PKGSTAGE)/netready.fish
+package: $(PKG_TARGETS)
 
-package-deb: package-stage
-	$(NFPM) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_amd64.deb
+# The static binary of one architecture (CGO_ENABLED=0; GOARM=7 for armhf).
+$(BIN_TARGETS): package-bin-%:
+	rm -rf $(PKGSTAGE)/$*
+	mkdir -p $(PKGSTAGE)/$*
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_$*) GOARM=$(GOARM_$*) \
+		$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(call pkgbin,$*) .
 
-package-rpm: package-stage
-	$(NFPM) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).x86_64.rpm
+$(HOSTBIN):
+	mkdir -p $(dir $@)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ .
+
+package-docs: $(filter $(HOSTBIN),$(DOCGEN))
+	rm -rf $(DOCS_STAGE)
+	mkdir -p $(DOCS_STAGE)
+	$(DOCGEN) man >$(DOCS_STAGE)/netready.8
+	gzip -9n $(DOCS_STAGE)/netready.8
+	$(DOCGEN) completion bash >$(DOCS_STAGE)/netready.bash
+	$(DOCGEN) completion zsh >$(DOCS_STAGE)/_netready
+	$(DOCGEN) completion fish >$(DOCS_STAGE)/netready.fish
+
+# One architecture's .deb and .rpm.
+$(PKG_TARGETS): package-%: package-bin-% package-docs
+	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_$*.deb
+	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).$(RPMARCH_$*).rpm
 
 clean-dist:
 	rm -rf $(DIST)
