@@ -1,6 +1,8 @@
 # netready — build, test, benchmark.
 #   make build    static binary ./netready, version stamped from git
 #   make test     everything CI runs: deps, gofmt, vet, the race-enabled suite
+#   make package  .deb and .rpm for amd64, arm64 and armhf in dist/
+#   make image    the OCI image (linux/amd64, linux/arm64) in dist/
 #   make bench    benchmarks of the probes and of wait (not part of make test)
 #   make fuzz     each fuzz target for FUZZTIME (default 1m)
 
@@ -133,6 +135,27 @@ package-docs: $(filter $(HOSTBIN),$(DOCGEN))
 $(PKG_TARGETS): package-%: package-bin-% package-docs
 	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_$*.deb
 	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).$(RPMARCH_$*).rpm
+
+# The OCI image (tools/ociimage, with go-containerregistry; no container
+# daemon): linux/amd64 and linux/arm64 in one index, each a single layer
+# with the static binary, the CA bundle and passwd/group entries for the
+# nonroot user 65532; no shell. Written as an OCI layout, $(IMAGE_LAYOUT),
+# and as an OCI archive, $(IMAGE_ARCHIVE) ("podman load -i", or
+# "skopeo copy --all oci-archive:..." to a registry). Its name is
+# netready:$(IMAGE_TAG): the package version with "~" and "+" made valid
+# in a tag.
+IMAGE_ARCHES  ?= amd64 arm64
+IMAGE_TAG      = $(subst +,.,$(subst ~,-,$(PKGVERSION)))
+IMAGE_LAYOUT   = $(DIST)/oci
+IMAGE_ARCHIVE  = $(DIST)/netready_$(PKGVERSION)_oci.tar
+CA_CERTS      ?= /etc/ssl/certs/ca-certificates.crt
+
+.PHONY: image
+image: $(addprefix package-bin-,$(IMAGE_ARCHES))
+	cd tools && SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' ./ociimage \
+		$(foreach a,$(IMAGE_ARCHES),-bin linux/$(GOARCH_$(a))=$(call pkgbin,$(a))) \
+		-ca-certs '$(CA_CERTS)' -version '$(PKGVERSION)' -revision '$(COMMIT)' -ref-name 'netready:$(IMAGE_TAG)' \
+		-layout '$(IMAGE_LAYOUT)' -archive '$(IMAGE_ARCHIVE)'
 
 clean-dist:
 	rm -rf $(DIST)

@@ -4,8 +4,11 @@
 #   prometheus                the server and promtool (check rules, test
 #                             rules, check metrics)
 #   prometheus-node-exporter  reads the textfile netready watch writes
-#   podman (+ crun, conmon)   loads and runs the OCI image, rootful, with its
+#   podman, runc, conmon      load and run the OCI image, rootful, with its
 #                             state under a temporary --root/--runroot
+#                             (runc: podman's default, crun, refuses a
+#                             host whose cgroups are in hybrid mode)
+#   ca-certificates           the CA bundle the image ships
 #   qemu-user-static          runs the arm64 and armhf binaries, called
 #                             explicitly (qemu-aarch64-static ./netready)
 #   tinyproxy-bin             the proxy binary alone, without a service
@@ -35,8 +38,9 @@ declare -A pkg=(
 	[promtool]=prometheus
 	[prometheus-node-exporter]=prometheus-node-exporter
 	[podman]=podman
-	[crun]=crun
+	[runc]=runc
 	[conmon]=conmon
+	[update-ca-certificates]=ca-certificates
 	[qemu-aarch64-static]=qemu-user-static
 	[qemu-arm-static]=qemu-user-static
 	[tinyproxy]=tinyproxy-bin
