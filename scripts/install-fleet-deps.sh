@@ -12,6 +12,7 @@
 #   qemu-user-static          runs the arm64 and armhf binaries, called
 #                             explicitly (qemu-aarch64-static ./netready)
 #   tinyproxy-bin             the proxy binary alone, without a service
+#   python3-yaml              reads the Kubernetes examples in their test
 # All with --no-install-recommends: the recommends would bring netavark,
 # aardvark-dns, slirp4netns, fuse-overlayfs, buildah, binfmt-support and
 # node_exporter's collector timers, none of which the tests need.
@@ -56,8 +57,10 @@ declare -A units=(
 
 missing=()
 for cmd in "${!pkg[@]}"; do
-	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/libexec/podman/$cmd" ] || missing+=("${pkg[$cmd]}")
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}")
 done
+# The Kubernetes examples' test reads YAML through python3's yaml module.
+python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
