@@ -48,11 +48,13 @@ declare -A pkg=(
 )
 # package -> the units its postinst would start now or enable for the next
 # boot: the two daemons (also sysvinit scripts of the same name), and
-# podman's daily auto-update timer and boot-time restart service.
+# podman's daily auto-update timer and boot-time restart service, with the
+# units deb-systemd-helper enables along with them (their Also=: the API
+# service and socket).
 declare -A units=(
 	[prometheus]=prometheus.service
 	[prometheus-node-exporter]=prometheus-node-exporter.service
-	[podman]="podman-auto-update.timer podman-restart.service"
+	[podman]="podman-auto-update.timer podman-auto-update.service podman-restart.service podman.service podman.socket"
 )
 
 missing=()
