@@ -1,6 +1,8 @@
 # netready — build, test, benchmark.
 #   make build    static binary ./netready, version stamped from git
 #   make test     everything CI runs: deps, gofmt, vet, the race-enabled suite
+#   make package  .deb and .rpm for amd64, arm64 and armhf in dist/
+#   make image    the OCI image (linux/amd64, linux/arm64) in dist/
 #   make bench    benchmarks of the probes and of wait (not part of make test)
 #   make fuzz     each fuzz target for FUZZTIME (default 1m)
 
@@ -16,13 +18,17 @@ TAGS      := urfave_cli_no_docs
 FUZZTIME  ?= 1m
 
 .PHONY: build test deps lint bench bench-probe bench-wait fuzz clean
-.PHONY: package package-stage package-deb package-rpm clean-dist
+.PHONY: package clean-dist
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o netready .
 
+# The suite's tools from Debian (only what is missing); the fleet tools
+# (issue 11: prometheus and promtool, node_exporter, podman, qemu-user-static,
+# tinyproxy) are installed with no daemon left running on the host.
 deps:
 	@scripts/install-test-deps.sh
+	@scripts/install-fleet-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -58,39 +64,93 @@ fuzz:
 clean:
 	rm -f netready
 
-# Packages: $(DIST)/netready_<version>_amd64.deb and
-# $(DIST)/netready-<version>.x86_64.rpm, built by nfpm (packaging/nfpm.yaml)
-# from the tools module: "go run" of the version tools/go.mod pins, never a
-# downloaded binary. The version comes from git (packaging/version.sh).
-# SOURCE_DATE_EPOCH (the last commit's time), -trimpath and gzip -n make two
-# builds of one tree byte-identical (the .rpm also records the build host's
-# name).
+# Packages, for each architecture of PKG_ARCHES (Debian's names: amd64,
+# arm64, armhf): $(DIST)/netready_<version>_<arch>.deb and
+# $(DIST)/netready-<version>.<rpm arch>.rpm (x86_64, aarch64, armv7hl),
+# built by nfpm (packaging/nfpm.yaml) from the tools module: "go run" of
+# the version tools/go.mod pins, never a downloaded binary. The version
+# comes from git (packaging/version.sh). SOURCE_DATE_EPOCH (the last
+# commit's time), -trimpath and gzip -n make two builds of one tree
+# byte-identical (the .rpm also records the build host's name).
 DIST       ?= dist
 PKGVERSION ?= $(shell packaging/version.sh)
 PKGSTAGE    = $(DIST)/stage
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PKG_ARCHES ?= amd64 arm64 armhf
+# Per architecture (Debian's name): Go's GOARCH and GOARM, nfpm's arch
+# (which nfpm turns into dpkg's and rpm's names) and rpm's name.
+GOARCH_amd64 = amd64
+GOARCH_arm64 = arm64
+GOARCH_armhf = arm
+GOARM_armhf  = 7
+NFPMARCH_amd64 = amd64
+NFPMARCH_arm64 = arm64
+NFPMARCH_armhf = arm7
+RPMARCH_amd64 = x86_64
+RPMARCH_arm64 = aarch64
+RPMARCH_armhf = armv7hl
+# Where each architecture's static binary is staged.
+pkgbin = $(PKGSTAGE)/$(1)/netready
+
+# The man page and the completions, generated once on the build host and
+# shared by every architecture's packages, in DOCS_STAGE: netready.8.gz,
+# netready.bash, _netready, netready.fish. tools/gendocs writes them from
+# the CLI definition itself: no netready binary is run, of any
+# architecture.
+DOCS_STAGE = $(PKGSTAGE)/docs
+
 # "go run" must run in tools/ to use its go.mod; -exec starts nfpm back in
 # this directory, which the paths in packaging/nfpm.yaml are relative to.
-NFPM        = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_STAGE='$(PKGSTAGE)' \
+# NETREADY_PKG_ARCH, _BIN and _DOCS say which architecture to package, its
+# binary and the shared docs.
+NFPM = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
+	NETREADY_PKG_BIN='$(call pkgbin,$(1))' NETREADY_PKG_DOCS='$(DOCS_STAGE)' \
 	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' github.com/goreleaser/nfpm/v2/cmd/nfpm
 
-package: package-deb package-rpm
+PKG_TARGETS = $(addprefix package-,$(PKG_ARCHES))
+BIN_TARGETS = $(addprefix package-bin-,$(PKG_ARCHES))
+.PHONY: package-docs $(PKG_TARGETS) $(BIN_TARGETS)
 
-# The static binary (CGO_ENABLED=0, linux/amd64 like the packages), and the
-# man page and completions, generated on the build host from the CLI
-# definition by tools/gendocs.
-package-stage:
-	rm -rf $(PKGSTAGE)
-	mkdir -p $(PKGSTAGE)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(PKGSTAGE)/netready .
-	cd tools && $(GO) run ./gendocs -o $(abspath $(PKGSTAGE))
-	gzip -9n $(PKGSTAGE)/netready.8
+package: $(PKG_TARGETS)
 
-package-deb: package-stage
-	$(NFPM) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_amd64.deb
+# The static binary of one architecture (CGO_ENABLED=0; GOARM=7 for armhf).
+$(BIN_TARGETS): package-bin-%:
+	rm -rf $(PKGSTAGE)/$*
+	mkdir -p $(PKGSTAGE)/$*
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_$*) GOARM=$(GOARM_$*) \
+		$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(call pkgbin,$*) .
 
-package-rpm: package-stage
-	$(NFPM) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).x86_64.rpm
+package-docs:
+	rm -rf $(DOCS_STAGE)
+	mkdir -p $(DOCS_STAGE)
+	cd tools && $(GO) run ./gendocs -o $(abspath $(DOCS_STAGE))
+	gzip -9n $(DOCS_STAGE)/netready.8
+
+# One architecture's .deb and .rpm.
+$(PKG_TARGETS): package-%: package-bin-% package-docs
+	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_$*.deb
+	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).$(RPMARCH_$*).rpm
+
+# The OCI image (tools/ociimage, with go-containerregistry; no container
+# daemon): linux/amd64 and linux/arm64 in one index, each a single layer
+# with the static binary, the CA bundle and passwd/group entries for the
+# nonroot user 65532; no shell. Written as an OCI layout, $(IMAGE_LAYOUT),
+# and as an OCI archive, $(IMAGE_ARCHIVE) ("podman load -i", or
+# "skopeo copy --all oci-archive:..." to a registry). Its name is
+# netready:$(IMAGE_TAG): the package version with "~" and "+" made valid
+# in a tag.
+IMAGE_ARCHES  ?= amd64 arm64
+IMAGE_TAG      = $(subst +,.,$(subst ~,-,$(PKGVERSION)))
+IMAGE_LAYOUT   = $(DIST)/oci
+IMAGE_ARCHIVE  = $(DIST)/netready_$(PKGVERSION)_oci.tar
+CA_CERTS      ?= /etc/ssl/certs/ca-certificates.crt
+
+.PHONY: image
+image: $(addprefix package-bin-,$(IMAGE_ARCHES))
+	cd tools && SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' ./ociimage \
+		$(foreach a,$(IMAGE_ARCHES),-bin linux/$(GOARCH_$(a))=$(call pkgbin,$(a))) \
+		-ca-certs '$(CA_CERTS)' -version '$(PKGVERSION)' -revision '$(COMMIT)' -ref-name 'netready:$(IMAGE_TAG)' \
+		-layout '$(IMAGE_LAYOUT)' -archive '$(IMAGE_ARCHIVE)'
 
 clean-dist:
 	rm -rf $(DIST)

@@ -1,11 +1,12 @@
 package e2e
 
 import (
-	"github.com/netready/netready/internal/hostlock"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netready/netready/internal/hostlock"
 
 	"github.com/netready/netready/internal/netnstest"
 )
@@ -98,10 +99,10 @@ func newNetwork(t *testing.T) network {
 	return n
 }
 
-// TestBoot boots a container whose network works only once the test brings
+// TestIntegrationBoot boots a container whose network works only once the test brings
 // it up, a few seconds after netready-wait-online.service started waiting,
 // and checks what the unit, and an ExecStartPre= gate, promise.
-func TestBoot(t *testing.T) {
+func TestIntegrationBoot(t *testing.T) {
 	needTools(t)
 	hostlock.UsrBin(t) // the container lays netready over /usr/bin
 	netreadyBin(t)     // built before the clock of the phases starts
@@ -413,18 +414,18 @@ func checkHardened(t *testing.T, entries []entry, st map[string]string, procStat
 }
 
 // timeoutDefaults is the container's /etc/default/netready in
-// TestWaitOnlineTimeout: targets only the network that never comes up can
+// TestIntegrationWaitOnlineTimeout: targets only the network that never comes up can
 // satisfy, and a short timeout.
 const timeoutDefaults = `NETREADY_TARGETS="route:default4 tcp://` + onlineTCP + `"
 NETREADY_TIMEOUT=3s
 `
 
-// TestWaitOnlineTimeout boots a container whose network never comes up:
+// TestIntegrationWaitOnlineTimeout boots a container whose network never comes up:
 // netready-wait-online.service fails at NETREADY_TIMEOUT with netready's
 // report in the journal, and network-online.target is reached anyway, so
 // that services ordered after it start late rather than never (as
 // packaging/default/netready says).
-func TestWaitOnlineTimeout(t *testing.T) {
+func TestIntegrationWaitOnlineTimeout(t *testing.T) {
 	needTools(t)
 	hostlock.UsrBin(t) // the container lays netready over /usr/bin
 	n := newNetwork(t) // ve0 stays down: no route to anywhere

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 )
 
 // buildDir holds the netready binary built for the whole test binary;
@@ -56,9 +57,7 @@ var tools = []struct{ cmd, pkg string }{
 
 func needTools(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("these tests boot a container and create network namespaces: run them as root")
-	}
+	roottest.Require(t) // boots a container, creates network namespaces
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool.cmd); err != nil {
 			t.Fatalf("%s is needed: install Debian's %s package (%v)", tool.cmd, tool.pkg, err)
@@ -88,7 +87,8 @@ func netreadyBin(t *testing.T) string {
 			errBuild = err
 			return
 		}
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "netready"), ".")
+		// As make build does: without urfave/cli's document writers.
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "netready"), ".")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

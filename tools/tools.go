@@ -3,7 +3,10 @@
 // Package tools pins the build tools netready's packaging runs with
 // "go run", so that a package is built by the same nfpm on every machine
 // and nfpm's dependencies stay out of netready's own go.mod. It is never
-// compiled: the build tag keeps it out of every build.
+// compiled: the build tag keeps it out of every build. ociimage/, the
+// image builder (make image), is a command of this module: its
+// dependency, go-containerregistry (v0.22.1, the newest the module proxy
+// serves here), is pinned by go.mod through its imports.
 package tools
 
 import (
