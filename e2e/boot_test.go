@@ -27,7 +27,7 @@ const (
 // DYNAMIC_UID_MIN and DYNAMIC_UID_MAX).
 const dynamicUIDMin, dynamicUIDMax = 61184, 65519
 
-// onlineDefaults is the container's /etc/default/netready in TestBoot.
+// onlineDefaults is the container's /etc/default/netready in TestIntegrationBoot.
 // Remote targets (tcp, icmp) are re-probed on the backoff schedule or on a
 // network change; with the schedule at 30s, netready ready within
 // netlinkBound of the network coming up has seen the kernel's events.
