@@ -3,9 +3,14 @@ package main
 // Causes and hints: what a failing target's report says is wrong.
 
 import (
+	"crypto/tls"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/netready/netready/internal/certtest"
+	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/roottest"
 )
 
@@ -80,4 +85,116 @@ func TestIntegrationHints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntegrationCauses: every cause of the vocabulary that the kernel or a
+// test server can produce, each in a lab of its own, asserting the cause
+// word and the hop the report names. A failing target's cause is the
+// first broken hop on its path: a link, an address, a gateway, a resolver,
+// before the endpoint.
+func TestIntegrationCauses(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	listen := func(t *testing.T, l *lab) { l.server.Listen(t, serverIP4+":8080") }
+	resolver := func(addr string, b dnstest.Behavior) func(t *testing.T, l *lab) {
+		return func(t *testing.T, l *lab) {
+			l.dnsServer(t, addr, b)
+			l.client.WriteEtc(t, "resolv.conf", "nameserver "+addr+"\n")
+		}
+	}
+	tlsServer := func(cert func(ca *certtest.CA) tls.Certificate) func(t *testing.T, l *lab) {
+		return func(t *testing.T, l *lab) {
+			ca := certtest.NewCA(t)
+			c := cert(ca)
+			l.serveHTTP(t, serverIP4+":443", http.NotFoundHandler(), &c)
+		}
+	}
+	tests := []labCase{
+		// The host's own links, addresses and routes.
+		{name: "link down", setup: func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "veth0", "down") },
+			targets: []string{"tcp://10.213.1.1:8080"}, wants: []want{fail("link veth0 is down").because("link-down")}},
+		{name: "no carrier", setup: peerDown,
+			targets: []string{"tcp://10.213.1.1:8080"}, wants: []want{fail("link veth0 is down (no carrier)").because("no-carrier")}},
+		{name: "no address of the family", setup: func(t *testing.T, l *lab) { l.client.IP(t, "addr", "del", clientIP4+"/24", "dev", "veth0") },
+			targets: []string{"tcp://10.213.1.1:8080"}, wants: []want{fail("veth0 has no IPv4 address (it has fd00:213::2)").because("no-address")}},
+		{name: "IPv6 address tentative", setup: func(t *testing.T, l *lab) {
+			l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
+			l.client.Sysctl(t, "net.ipv6.neigh.veth0.retrans_time_ms", "10000")
+			l.client.IP(t, "addr", "add", "fd00:213::9/64", "dev", "veth0")
+		}, targets: []string{"tcp://[fd00:213::1]:8080"}, wants: []want{fail("veth0's IPv6 address fd00:213::9/64 is still tentative").because("address-tentative")}},
+		{name: "IPv6 address that failed duplicate address detection", setup: func(t *testing.T, l *lab) {
+			l.server.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth1", "nodad")
+			l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
+			l.client.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth0")
+			waitFor(t, "duplicate address detection to fail", func() bool {
+				return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
+			})
+		}, targets: []string{"tcp://[fd00:213::1]:8080"}, wants: []want{fail("veth0's IPv6 address fd00:213::3/64 failed duplicate address detection").because("address-dad-failed")}},
+		{name: "no route", setup: func(t *testing.T, l *lab) { l.client.IP(t, "route", "del", "default") },
+			targets: []string{"tcp://10.213.50.1:8080"}, wants: []want{fail("10.213.50.1:8080: network is unreachable").because("no-route")}},
+		{name: "gateway that never answers ARP", setup: func(t *testing.T, l *lab) { l.client.IP(t, "route", "replace", "default", "via", "10.213.1.99") },
+			targets: []string{"tcp://10.213.50.1:8080"}, wants: []want{fail("gateway 10.213.1.99 on veth0 does not answer ARP").because("gateway-unreachable")}},
+		{name: "gateway that never answers ND", setup: func(t *testing.T, l *lab) { l.client.IP(t, "-6", "route", "replace", "default", "via", "fd00:213::99") },
+			targets: []string{"tcp://[fd00:213:1::1]:8080"}, wants: []want{fail("gateway fd00:213::99 on veth0 does not answer neighbour discovery").because("gateway-unreachable")}},
+		{name: "host on the link that never answers ARP",
+			targets: []string{"tcp://10.213.1.77:8080"}, wants: []want{fail("10.213.1.77 on veth0 does not answer ARP").because("host-unreachable")}},
+
+		// Resolvers and names.
+		{name: "resolver behind a down link", setup: func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "veth0", "down") },
+			targets: []string{"dns:ready.test", "tcp://ready.test:8080"},
+			wants: []want{
+				fail("resolver 10.213.1.1 is reachable only through veth0, which is down").because("link-down"),
+				fail("resolver 10.213.1.1 is reachable only through veth0, which is down").because("link-down"),
+			}},
+		{name: "resolver behind a missing route", setup: func(t *testing.T, l *lab) {
+			l.client.IP(t, "route", "del", "default")
+			l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.60.1\n")
+		}, targets: []string{"dns:ready.test"}, wants: []want{fail("resolver 10.213.60.1: no route to 10.213.60.1").because("no-route")}},
+		{name: "resolver on the link that never answers ARP", setup: func(t *testing.T, l *lab) { l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.66\n") },
+			targets: []string{"dns:ready.test"}, wants: []want{fail("resolver 10.213.1.66: 10.213.1.66 on veth0 does not answer ARP").because("resolver-unreachable")}},
+		{name: "resolver refused (nothing listens)",
+			targets: []string{"dns:ready.test", "tcp://ready.test:8080"},
+			wants:   []want{fail("10.213.1.1:53: connection refused").because("resolver-refused"), fail("10.213.1.1:53: connection refused").because("resolver-refused")}},
+		{name: "silent resolver", setup: resolver(serverIP4, dnstest.Silent),
+			targets: []string{"dns:ready.test"}, wants: []want{fail("10.213.1.1:53: i/o timeout").because("resolver-timeout")}},
+		{name: "resolver answering SERVFAIL", setup: resolver(serverIP4, dnstest.ServFail),
+			targets: []string{"dns:ready.test"}, wants: []want{fail("10.213.1.1:53: rcode SERVFAIL").because("resolver-servfail")}},
+		{name: "NXDOMAIN", setup: resolver(serverIP4, dnstest.Answer),
+			targets: []string{"dns:nosuch.test", "tcp://nosuch.test:8080"},
+			wants:   []want{fail("10.213.1.1:53: rcode NXDOMAIN").because("nxdomain"), fail(`resolve "nosuch.test": no such host`).because("nxdomain")}},
+		{name: "no records of the type", setup: resolver(serverIP4, dnstest.Answer),
+			targets: []string{"dns:ready.test?type=MX"}, wants: []want{fail("10.213.1.1:53: no MX records").because("no-records")}},
+
+		// The endpoint.
+		{name: "closed port", setup: listen,
+			targets: []string{"tcp://10.213.1.1:9"}, wants: []want{fail("connect 10.213.1.1:9: connection refused").because("port-closed")}},
+		{name: "filtered port", setup: func(t *testing.T, l *lab) {
+			l.server.Listen(t, serverIP4+":81")
+			l.nft(t, "table inet netready_fault {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 81 drop\n\t}\n}\n")
+		}, targets: []string{"tcp://10.213.1.1:81"}, wants: []want{fail("connect 10.213.1.1:81: i/o timeout").because("filtered")}},
+		{name: "reset after accepting", setup: func(t *testing.T, l *lab) { l.resetServer(t, serverIP4+":82", 0) },
+			targets: []string{"http://10.213.1.1:82/"}, wants: []want{fail("connection reset by peer").because("reset")}},
+		{name: "untrusted certificate", setup: tlsServer(func(ca *certtest.CA) tls.Certificate { return ca.Valid(t, serverIP4) }),
+			targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("certificate signed by an unknown authority").because("tls-untrusted")}},
+		{name: "certificate not valid yet", setup: tlsServer(func(ca *certtest.CA) tls.Certificate {
+			return ca.Leaf(t, time.Now().Add(48*time.Hour), time.Now().Add(72*time.Hour), serverIP4)
+		}), targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("is not valid until").because("tls-clock").hinting("the system clock reads")}},
+		{name: "certificate expired", setup: tlsServer(func(ca *certtest.CA) tls.Certificate {
+			return ca.Leaf(t, time.Now().Add(-72*time.Hour), time.Now().Add(-48*time.Hour), serverIP4)
+		}), targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("expired at").because("tls-expired")}},
+		{name: "certificate for another name", setup: tlsServer(func(ca *certtest.CA) tls.Certificate { return ca.Valid(t, "other.test") }),
+			targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("10.213.1.1").because("tls-name-mismatch")}},
+		{name: "a peer that does not speak TLS", setup: listen,
+			targets: []string{"tls://10.213.1.1:8080"}, wants: []want{fail("tls handshake").because("timeout")}},
+		{name: "captive portal and HTTP status", setup: func(t *testing.T, l *lab) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/portal", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://login.portal.test/", http.StatusFound)
+			})
+			mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+			l.serveHTTP(t, serverIP4+":80", mux, nil)
+		}, targets: []string{"http://10.213.1.1/portal", "http://10.213.1.1/down"},
+			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
+	}
+	runLabCases(t, tests)
 }

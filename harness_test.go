@@ -127,6 +127,11 @@ type jsonDoc struct {
 		Error     string  `json:"error"`
 		Cause     string  `json:"cause"`
 		Hint      string  `json:"hint"`
+		Paths     []struct {
+			Dest string    `json:"dest"`
+			Role string    `json:"role"`
+			Hops []jsonHop `json:"hops"`
+		} `json:"paths"`
 		Attempts  int     `json:"attempts"`
 	} `json:"targets"`
 }
@@ -136,6 +141,16 @@ type transition struct {
 	Time    time.Time `json:"time"`
 	Ready   bool      `json:"ready"`
 	Failing []string  `json:"failing"`
+}
+
+// jsonHop is one hop of a path in check --explain --json.
+type jsonHop struct {
+	Hop    string  `json:"hop"`
+	Name   string  `json:"name"`
+	OK     bool    `json:"ok"`
+	Detail string  `json:"detail"`
+	Cause  string  `json:"cause"`
+	MS     float64 `json:"ms"`
 }
 
 // opts changes how netready is run: env adds KEY=VALUE to its

@@ -70,7 +70,7 @@ func TestSdNotify(t *testing.T) {
 			want: []string{
 				`^STATUS=probing 1 target\nEXTEND_TIMEOUT_USEC=8000000$`,
 				// The next round is 400ms away, less what reporting took.
-				`^STATUS=waiting for tcp://127.0.0.1:1 \(connect 127.0.0.1:1: connection refused\)\nEXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
+				`^STATUS=waiting for tcp://127.0.0.1:1 \(port-closed: connect 127.0.0.1:1: connection refused\)\nEXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
 				`^EXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
 				`^EXTEND_TIMEOUT_USEC=8[0-4]\d\d000$`,
 			},

@@ -102,7 +102,7 @@ func TestIntegrationWatch(t *testing.T) {
 		t.Errorf("got READY=1 %d times, want once", readies)
 	}
 	// systemctl status says what is failing, not just "not ready".
-	const lost = "not ready: route:default4: no IPv4 default route"
+	const lost = "not ready: route:default4: no-route: no IPv4 default route"
 	if !slices.Contains(statuses, lost) {
 		t.Errorf("STATUS= messages %q do not include %q", statuses, lost)
 	}

@@ -18,8 +18,11 @@ func checkCommand(s *streams) *cli.Command {
 		Usage:     "probe every target once, concurrently, and report",
 		ArgsUsage: "[TARGET...]",
 		Description: "One round: every target is probed once, all at once, and a row per target\n" +
-			"is printed. Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
-		Flags: commonFlags(&cli.DurationFlag{Usage: "give up after this long in all (0: no limit beyond --probe-timeout)"}),
+			"is printed: for a failure, its cause — the first broken hop on its path — and a hint.\n" +
+			"With --explain, every target's path follows, hop by hop.\n" +
+			"Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
+		Flags: append(commonFlags(&cli.DurationFlag{Usage: "give up after this long in all (0: no limit beyond --probe-timeout)"}),
+			&cli.BoolFlag{Name: "explain", Usage: "under each target, its path hop by hop (route, link, address, gateway, resolver, endpoint) with each hop's state", EnvVars: []string{"NETREADY_EXPLAIN"}}),
 		Action: action("check", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {
 			return check(ctx, o, log, s)
 		}),
@@ -37,6 +40,7 @@ func check(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	defer nl.Close()
 	start := time.Now()
 	env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
+	env.Explain = o.explain
 	results := probe.Round(ctx, env, o.targets, o.probeTimeout)
 	if sig, ok := stoppedBy(ctx); ok {
 		return interrupted(sig)

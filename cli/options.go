@@ -36,6 +36,7 @@ type options struct {
 
 	extendTimeout bool          // wait
 	recheck       time.Duration // watch
+	explain       bool          // check
 }
 
 // commonFlags are the flags of every command that probes. timeout is its
@@ -86,6 +87,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		noNetlink:     c.Bool("no-netlink"),
 		extendTimeout: c.Bool("extend-timeout"),
 		recheck:       c.Duration("recheck"),
+		explain:       c.Bool("explain"),
 	}
 	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
 	switch {

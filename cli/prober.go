@@ -97,6 +97,16 @@ func reportTarget(name string, r probe.Result, attempts int) report.Target {
 	for _, p := range r.Phases {
 		t.Phases = append(t.Phases, report.Phase{Name: p.Name, Duration: p.Duration})
 	}
+	for _, p := range r.Paths {
+		rp := report.Path{Dest: p.Dest.String(), Role: p.Role}
+		if p.Dest.Port() == 0 {
+			rp.Dest = p.Dest.Addr().String()
+		}
+		for _, h := range p.Hops {
+			rp.Hops = append(rp.Hops, report.Hop{Kind: h.Kind, Name: h.Name, OK: h.OK, Detail: h.Detail, Cause: string(h.Cause), Took: h.Took})
+		}
+		t.Paths = append(t.Paths, rp)
+	}
 	return t
 }
 

@@ -62,8 +62,9 @@ func fit(line string, cols int) string {
 	return string(r[:cols-2]) + "…"
 }
 
-// failing describes the failing targets: "dns:. (i/o timeout), tcp://db:5432
-// (connection refused)".
+// failing describes the failing targets, each with its cause and what was
+// seen: "dns:. (resolver-timeout: query "." NS: 10.213.1.1:53: i/o
+// timeout), tcp://db:5432 (link-down: link nrc0 is down ...)".
 func failing(names []string, results []gate.Result) string {
 	var parts []string
 	for i, gr := range results {
@@ -72,7 +73,7 @@ func failing(names []string, results []gate.Result) string {
 		}
 		reason := "not probed yet"
 		if r, ok := gr.Value.(probe.Result); ok && r.Err != nil {
-			reason = r.Err.Error()
+			reason = string(r.Cause) + ": " + r.Err.Error()
 		}
 		parts = append(parts, names[i]+" ("+reason+")")
 	}

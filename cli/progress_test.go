@@ -14,7 +14,7 @@ import (
 
 func TestProgress(t *testing.T) {
 	names := []string{"dns:.", "route:default"}
-	failing := []gate.Result{{Value: probe.Result{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout")}}, {OK: true, Value: probe.Result{OK: true}}}
+	failing := []gate.Result{{Value: probe.Result{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout"), Cause: probe.CauseResolverTimeout}}, {OK: true, Value: probe.Result{OK: true}}}
 	passing := []gate.Result{{OK: true}, {OK: true}}
 	rounds := []gate.Progress{
 		{Round: 1, Results: failing, Next: 5 * time.Second},
@@ -34,7 +34,7 @@ func TestProgress(t *testing.T) {
 			t.Fatalf("got %d lines, want 2 (round 2 changes nothing, ready prints nothing):\n%s", len(lines), out.String())
 		}
 		for i, want := range []string{
-			`msg="not ready" round=1 status="waiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout)" next=5s`,
+			`msg="not ready" round=1 status="waiting for dns:. (resolver-timeout: query \".\" NS: 10.213.1.1:53: i/o timeout)" next=5s`,
 			`msg=settling round=3 status="all targets pass; settling" next=1s`,
 		} {
 			if !strings.Contains(lines[i], want) {
@@ -50,8 +50,8 @@ func TestProgress(t *testing.T) {
 			p.update(r)
 		}
 		p.done()
-		want := "\r\033[Kwaiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout) — round 1, next in 5s" +
-			"\r\033[Kwaiting for dns:. (query \".\" NS: 10.213.1.1:53: i/o timeout) — round 2, next in 15s" +
+		want := "\r\033[Kwaiting for dns:. (resolver-timeout: query \".\" NS: 10.213.1.1:53: i/o timeout) — round 1, next in 5s" +
+			"\r\033[Kwaiting for dns:. (resolver-timeout: query \".\" NS: 10.213.1.1:53: i/o timeout) — round 2, next in 15s" +
 			"\r\033[K"
 		if got := out.String(); got != want {
 			t.Errorf("got %q, want %q", got, want)
@@ -64,7 +64,7 @@ func TestProgress(t *testing.T) {
 		p.cols = func() int { return 30 }
 		p.update(rounds[0])
 		// 28 runes and an ellipsis: the 30th column stays free.
-		if got, want := out.String(), "\r\033[Kwaiting for dns:. (query \".\"…"; got != want {
+		if got, want := out.String(), "\r\033[Kwaiting for dns:. (resolver-…"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	})

@@ -39,9 +39,10 @@ func watchCommand(s *streams) *cli.Command {
 
 // transition is one line of watch's output.
 type transition struct {
-	Time    time.Time `json:"time"`
-	Ready   bool      `json:"ready"`
-	Failing []string  `json:"failing,omitempty"` // "target: error"
+	Time    time.Time         `json:"time"`
+	Ready   bool              `json:"ready"`
+	Failing []string          `json:"failing,omitempty"` // "target: cause: error"
+	Causes  map[string]string `json:"causes,omitempty"`  // target → cause
 }
 
 // watch runs gate.Watch and prints each transition; a signal ends it with
@@ -57,7 +58,11 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		t := transition{Time: time.Now().UTC(), Ready: tr.Ready}
 		for i, gr := range tr.Results {
 			if r, ok := gr.Value.(probe.Result); ok && !r.OK {
-				t.Failing = append(t.Failing, o.names[i]+": "+r.Err.Error())
+				t.Failing = append(t.Failing, o.names[i]+": "+string(r.Cause)+": "+r.Err.Error())
+				if t.Causes == nil {
+					t.Causes = map[string]string{}
+				}
+				t.Causes[o.names[i]] = string(r.Cause)
 			}
 		}
 		switch {

@@ -29,20 +29,19 @@ import (
 // network-online.target until it does, so that a service ordered after
 // network-online.target resolves the name at its first try.
 
-// What netready's journal ("not ready" lines) and STATUS= say, today, while
-// ready.test does not resolve: the error its query saw. The stable cause
-// words of PRODUCT.md ("resolver-refused", "resolver-servfail") will replace
-// them; this is the one place to change.
+// What netready's journal ("not ready" lines) and STATUS= say while
+// ready.test does not resolve: the cause word of the target, then what its
+// query saw.
 const (
 	// The resolver DHCP named answers with an ICMP port unreachable: no
-	// DNS server listens there yet. Later: "resolver-refused".
-	waitedRefused = "connection refused"
+	// DNS server listens there yet.
+	waitedRefused = "resolver-refused"
 	// systemd-resolved's stub answers SERVFAIL for an upstream that
-	// refuses. Later: "resolver-servfail".
-	waitedServfail = "rcode SERVFAIL"
+	// refuses.
+	waitedServfail = "resolver-servfail"
 	// systemd-resolved's stub answers REFUSED while it has no DNS server
-	// to ask (before the lease). Later: "resolver-refused".
-	waitedNoServer = "rcode REFUSED"
+	// to ask (before the lease).
+	waitedNoServer = "resolver-refused"
 )
 
 // waitingOn is what a "not ready" line of netready must contain while it

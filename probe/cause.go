@@ -249,6 +249,12 @@ var hints = map[Cause]func(f *Failure) string{
 		}
 		return "no route to that network: is there a default route?"
 	},
+	CauseGatewayUnreachable: func(*Failure) string {
+		return "the router of this route does not answer: is it up, and is the route's via address right (ip route)?"
+	},
+	CauseResolverUnreachable: func(*Failure) string {
+		return "the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?"
+	},
 	CauseHostUnreachable: func(*Failure) string {
 		return "the host does not answer ARP or neighbour discovery, or a route rejects it"
 	},

@@ -161,7 +161,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	} else {
 		servers = rc.Servers
 	}
-	res := Result{Local: allLoopback(servers)}
+	res := Result{Local: allLoopback(servers), Dests: servers}
 	q := dns.Question{Name: t.Name, Qtype: t.QType, Qclass: dns.ClassINET}
 	// accept runs in askAll's goroutines, one per server: it must not
 	// write to anything they share.

@@ -83,9 +83,9 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	host, port := t.Endpoint()
 	addrs, local, err := env.resolveHost(ctx, host, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot(), Local: local}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: env.resolverAddrs()}
 	}
-	res := Result{Local: local}
+	res := Result{Local: local, Dests: withPort(addrs, port)}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialFirst(ctx, addrs, port)

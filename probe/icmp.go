@@ -66,9 +66,9 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
 	addrs, local, err := env.resolveHost(ctx, t.Host, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot(), Local: local}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: env.resolverAddrs()}
 	}
-	res := Result{Local: local}
+	res := Result{Local: local, Dests: withPort(addrs, "0")}
 	type reply struct {
 		addr netip.Addr
 		rtt  time.Duration

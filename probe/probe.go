@@ -42,6 +42,12 @@ type Result struct {
 	// Local reports that the attempt's traffic stayed on this host (link and
 	// route lookups, loopback endpoints), so repeating it is cheap.
 	Local bool
+	// Dests are the addresses the attempt needed: the endpoint's (port 0
+	// for ICMP), or the resolvers it asked for a name it could not
+	// resolve. The path explanation starts from them.
+	Dests []netip.AddrPort
+	// Paths are the hops to each of Dests, when Env.Explain asks for them.
+	Paths []Path
 }
 
 // Env is what the probes of one round share: where the resolver
@@ -62,6 +68,10 @@ type Env struct {
 	// Peers remembers across rounds which resolvers refused; nil for none
 	// (one round, as check makes).
 	Peers *Peers
+	// Explain asks for the path of every target, passing or not
+	// (Result.Paths); a failing target's cause is explained by its path
+	// either way.
+	Explain bool
 
 	serversMu sync.Mutex
 	servers   map[netip.AddrPort]*serverRound // this round's resolvers
@@ -105,10 +115,13 @@ func Probe(ctx context.Context, env *Env, t Target) Result {
 	r.Latency = time.Since(start)
 	r.OK = r.Err == nil
 	if f := FailureOf(r.Err); f != nil {
-		r.Err, r.Cause = f, f.Cause
-		if r.Hint == "" {
-			r.Hint = f.Hint()
+		if g := env.explainFailure(f, r.Dests); g != nil {
+			f = g
 		}
+		r.Err, r.Cause, r.Hint = f, f.Cause, f.Hint()
+	}
+	if env.Explain {
+		r.Paths = env.paths(r)
 	}
 	return r
 }

@@ -227,3 +227,14 @@ func (e *resolveError) Error() string {
 }
 
 func (e *resolveError) Unwrap() error { return e.err }
+
+// resolverAddrs are the resolvers the round's configuration names, the
+// destinations of a name that could not be resolved; nil if it cannot be
+// read.
+func (e *Env) resolverAddrs() []netip.AddrPort {
+	rc, err := e.Resolvers()
+	if err != nil {
+		return nil
+	}
+	return rc.Servers
+}

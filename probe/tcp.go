@@ -49,29 +49,43 @@ func formatHostPort(t Target) string {
 // connection to any of its addresses is established.
 func probeTCP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
-	c, local, err := env.connect(ctx, t, tm)
+	c, dests, local, err := env.connect(ctx, t, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot(), Local: local}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: dests}
 	}
 	c.Close()
-	return Result{Detail: "connected to " + c.RemoteAddr().String(), Phases: tm.snapshot(), Local: local}
+	return Result{Detail: "connected to " + c.RemoteAddr().String(), Phases: tm.snapshot(), Local: local, Dests: dests}
 }
 
 // connect resolves t's host and connects to every address at once; the
 // first established connection wins and the others are closed. local
 // reports whether the attempt stayed on this host (see resolveHost).
-func (e *Env) connect(ctx context.Context, t Target, tm *timing) (net.Conn, bool, error) {
+//
+// dests are the addresses it needed: the endpoint's, or the resolvers' if
+// the name could not be resolved.
+func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, dests []netip.AddrPort, local bool, err error) {
 	host, port := t.Endpoint()
 	addrs, local, err := e.resolveHost(ctx, host, tm)
 	if err != nil {
-		return nil, local, err
+		return nil, e.resolverAddrs(), local, err
 	}
-	c, err := dialFirst(ctx, addrs, port)
+	dests = withPort(addrs, port)
+	c, err = dialFirst(ctx, addrs, port)
 	tm.mark("connect")
 	if err != nil {
-		return nil, local, err
+		return nil, dests, local, err
 	}
-	return c, local, nil
+	return c, dests, local, nil
+}
+
+// withPort pairs each address with port (a number; 0 if it is not one).
+func withPort(addrs []netip.Addr, port string) []netip.AddrPort {
+	p, _ := strconv.ParseUint(port, 10, 16)
+	out := make([]netip.AddrPort, len(addrs))
+	for i, a := range addrs {
+		out[i] = netip.AddrPortFrom(a, uint16(p))
+	}
+	return out
 }
 
 // dialError names the address whose connection failed.

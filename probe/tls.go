@@ -30,15 +30,15 @@ yet, or expired, is reported with the system clock's reading.`,
 // system roots (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
 func probeTLS(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
-	c, local, err := env.connect(ctx, t, tm)
+	c, dests, local, err := env.connect(ctx, t, tm)
 	if err != nil {
-		return Result{Err: err, Phases: tm.snapshot(), Local: local}
+		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: dests}
 	}
 	defer c.Close()
 	tc := tls.Client(c, tlsConfig(t.Host, env.RootCAs))
 	err = tc.HandshakeContext(ctx)
 	tm.mark("tls")
-	res := Result{Phases: tm.snapshot(), Local: local}
+	res := Result{Phases: tm.snapshot(), Local: local, Dests: dests}
 	if err != nil {
 		res.Err = tlsError(ctx, err, time.Now())
 		return res

@@ -24,6 +24,26 @@ type Target struct {
 	Hint     string
 	Attempts int
 	Phases   []Phase // of the last attempt, in order
+	// Paths are the hops to each address the target needed (check
+	// --explain); none otherwise.
+	Paths []Path
+}
+
+// Path is the hops to one destination, the destination last.
+type Path struct {
+	Dest string // "10.213.1.1:8080"
+	Role string // "endpoint" or "resolver"
+	Hops []Hop
+}
+
+// Hop is one step of a path and its state.
+type Hop struct {
+	Kind   string // "route", "link", "address", "gateway", "neighbour", "resolver", "endpoint"
+	Name   string
+	OK     bool
+	Detail string
+	Cause  string // empty when OK
+	Took   time.Duration
 }
 
 // Phase is the time one step of an attempt took: "resolve", "connect" ...
@@ -58,6 +78,23 @@ type jsonTarget struct {
 	Hint      string      `json:"hint,omitempty"`
 	Attempts  int         `json:"attempts"`
 	Phases    []jsonPhase `json:"phases,omitempty"`
+	Paths     []jsonPath  `json:"paths,omitempty"`
+}
+
+// jsonPath is the hops to one destination.
+type jsonPath struct {
+	Dest string    `json:"dest"`
+	Role string    `json:"role"`
+	Hops []jsonHop `json:"hops"`
+}
+
+type jsonHop struct {
+	Hop    string  `json:"hop"`
+	Name   string  `json:"name"`
+	OK     bool    `json:"ok"`
+	Detail string  `json:"detail,omitempty"`
+	Cause  string  `json:"cause,omitempty"`
+	MS     float64 `json:"ms"`
 }
 
 // jsonPhase is one step of the last attempt and how long it took.
@@ -82,6 +119,13 @@ func JSON(w io.Writer, o Outcome) error {
 		for _, p := range t.Phases {
 			jt.Phases = append(jt.Phases, jsonPhase{p.Name, ms(p.Duration)})
 		}
+		for _, p := range t.Paths {
+			jp := jsonPath{Dest: p.Dest, Role: p.Role, Hops: []jsonHop{}}
+			for _, h := range p.Hops {
+				jp.Hops = append(jp.Hops, jsonHop{Hop: h.Kind, Name: h.Name, OK: h.OK, Detail: h.Detail, Cause: h.Cause, MS: ms(h.Took)})
+			}
+			jt.Paths = append(jt.Paths, jp)
+		}
 		doc.Targets[i] = jt
 	}
 	enc := json.NewEncoder(w)
@@ -93,8 +137,9 @@ func JSON(w io.Writer, o Outcome) error {
 }
 
 // Text writes o as a table, one row per target: target, ok or FAIL,
-// latency, and what was found or what went wrong, with a hint on its own
-// line where there is one.
+// latency, and what was found or, for a failure, its cause and what went
+// wrong, with a hint on its own line where there is one; then, where the
+// target has them (check --explain), its paths hop by hop.
 func Text(w io.Writer, o Outcome) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tRESULT\tLATENCY\tDETAIL")
@@ -105,10 +150,16 @@ func Text(w io.Writer, o Outcome) error {
 			if t.Err != nil {
 				detail = t.Err.Error()
 			}
+			if t.Cause != "" {
+				detail = t.Cause + ": " + detail
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, status, Duration(t.Latency), oneLine(detail))
 		if !t.OK && t.Hint != "" {
 			fmt.Fprintf(tw, "\t\t\thint: %s\n", oneLine(t.Hint))
+		}
+		for _, p := range t.Paths {
+			writePath(tw, p)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -151,4 +202,32 @@ func Duration(d time.Duration) string {
 // oneLine keeps a table row on one line whatever an error contains.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// writePath writes a path as a tree in the DETAIL column: the destination,
+// then each hop with its state and how long reading it took.
+func writePath(tw io.Writer, p Path) {
+	fmt.Fprintf(tw, "\t\t\t%s %s\n", p.Role, p.Dest)
+	for i, h := range p.Hops {
+		branch := "├─"
+		if i == len(p.Hops)-1 {
+			branch = "└─"
+		}
+		state := "ok  "
+		if !h.OK {
+			state = "FAIL"
+		}
+		line := fmt.Sprintf("%s %s %-9s %s", branch, state, h.Kind, h.Name)
+		switch {
+		case strings.Contains(h.Detail, h.Name):
+			// A sentence that names the hop says it all.
+			line = fmt.Sprintf("%s %s %-9s %s", branch, state, h.Kind, oneLine(h.Detail))
+		case h.Detail != "":
+			line += ": " + oneLine(h.Detail)
+		}
+		if h.Cause != "" {
+			line += " [" + h.Cause + "]"
+		}
+		fmt.Fprintf(tw, "\t\t\t%s (%s)\n", line, Duration(h.Took))
+	}
 }

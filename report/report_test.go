@@ -47,6 +47,40 @@ func mixedOutcome() report.Outcome {
 	}
 }
 
+// explainedOutcome has the paths of check --explain: a target behind a
+// gateway that does not answer ARP, and one that passes.
+func explainedOutcome() report.Outcome {
+	return report.Outcome{
+		Ready:   false,
+		Elapsed: 3002 * time.Millisecond,
+		Rounds:  1,
+		Targets: []report.Target{
+			{
+				Name: "tcp://10.213.50.1:8080", OK: false, Latency: 3001 * time.Millisecond,
+				Err:      errors.New("gateway 10.213.1.99 on nrc0 does not answer ARP (connect 10.213.50.1:8080: i/o timeout)"),
+				Cause:    "gateway-unreachable",
+				Attempts: 1,
+				Paths: []report.Path{{Dest: "10.213.50.1:8080", Role: "endpoint", Hops: []report.Hop{
+					{Kind: "route", Name: "10.213.50.1 via 10.213.1.99 dev nrc0", OK: true, Detail: "src 10.213.1.2", Took: 41 * time.Microsecond},
+					{Kind: "link", Name: "nrc0", OK: true, Detail: "up", Took: 3 * time.Microsecond},
+					{Kind: "address", Name: "nrc0", OK: true, Detail: "10.213.1.2/24", Took: 22 * time.Microsecond},
+					{Kind: "gateway", Name: "10.213.1.99 on nrc0", Detail: "gateway 10.213.1.99 on nrc0 does not answer ARP", Cause: "gateway-unreachable", Took: 30 * time.Microsecond},
+				}}},
+			},
+			{
+				Name: "dns:.", OK: true, Latency: 1200 * time.Microsecond, Detail: "10.213.1.1:53 answered 1 NS record (ns.test.)", Attempts: 1,
+				Paths: []report.Path{{Dest: "10.213.1.1:53", Role: "resolver", Hops: []report.Hop{
+					{Kind: "route", Name: "10.213.1.1 dev nrc0", OK: true, Detail: "src 10.213.1.2", Took: 35 * time.Microsecond},
+					{Kind: "link", Name: "nrc0", OK: true, Detail: "up", Took: 2 * time.Microsecond},
+					{Kind: "address", Name: "nrc0", OK: true, Detail: "10.213.1.2/24", Took: 20 * time.Microsecond},
+					{Kind: "neighbour", Name: "10.213.1.1 on nrc0", OK: true, Detail: "REACHABLE", Took: 25 * time.Microsecond},
+					{Kind: "resolver", Name: "10.213.1.1:53", OK: true, Detail: "10.213.1.1:53 answered 1 NS record (ns.test.)", Took: 900 * time.Microsecond},
+				}}},
+			},
+		},
+	}
+}
+
 func readyOutcome() report.Outcome {
 	return report.Outcome{
 		Ready:   true,
@@ -67,6 +101,7 @@ func TestTextGolden(t *testing.T) {
 	}{
 		{"not_ready", mixedOutcome()},
 		{"ready", readyOutcome()},
+		{"explained", explainedOutcome()},
 		{"no_targets", report.Outcome{}},
 	}
 	for _, tc := range tests {
@@ -316,5 +351,47 @@ func TestDuration(t *testing.T) {
 				t.Errorf("Duration(%v): got %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestJSONPaths: check --explain's paths, one array of hops per
+// destination, in order.
+func TestJSONPaths(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, explainedOutcome()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Targets []struct {
+			Cause string `json:"cause"`
+			Paths []struct {
+				Dest string `json:"dest"`
+				Role string `json:"role"`
+				Hops []struct {
+					Hop   string  `json:"hop"`
+					Name  string  `json:"name"`
+					OK    bool    `json:"ok"`
+					Cause string  `json:"cause"`
+					MS    float64 `json:"ms"`
+				} `json:"hops"`
+			} `json:"paths"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	p := doc.Targets[0].Paths[0]
+	var kinds []string
+	for _, h := range p.Hops {
+		kinds = append(kinds, h.Hop)
+	}
+	if want := []string{"route", "link", "address", "gateway"}; p.Dest != "10.213.50.1:8080" || p.Role != "endpoint" || !slices.Equal(kinds, want) {
+		t.Errorf("path: got %s %s %v, want 10.213.50.1:8080 endpoint %v", p.Dest, p.Role, kinds, want)
+	}
+	if last := p.Hops[3]; last.OK || last.Cause != "gateway-unreachable" || last.Name != "10.213.1.99 on nrc0" || last.MS != 0.03 {
+		t.Errorf("broken hop: got %+v", last)
+	}
+	if n := len(doc.Targets[1].Paths[0].Hops); n != 5 {
+		t.Errorf("passing target: got %d hops, want 5, the resolver last", n)
 	}
 }
