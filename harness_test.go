@@ -132,7 +132,7 @@ type jsonDoc struct {
 			Role string    `json:"role"`
 			Hops []jsonHop `json:"hops"`
 		} `json:"paths"`
-		Attempts  int     `json:"attempts"`
+		Attempts int `json:"attempts"`
 	} `json:"targets"`
 }
 
