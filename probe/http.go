@@ -78,14 +78,19 @@ const maxBody = 64 << 10
 // Redirects are not followed; one to another host is reported as a likely
 // captive portal. The host is resolved afresh; no connection is reused and
 // no proxy is used, since readiness is about this host's own network path.
-func probeHTTP(ctx context.Context, env *Env, t Target) Result {
+func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	tm := newTiming()
 	host, port := t.Endpoint()
 	addrs, local, err := env.resolveHost(ctx, host, tm)
 	if err != nil {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: env.resolverAddrs()}
 	}
-	res := Result{Local: local, Dests: withPort(addrs, port)}
+	res = Result{Local: local}
+	defer func() {
+		if res.Err != nil || env.Explain {
+			res.Dests = withPort(addrs, port) // for the path explanation
+		}
+	}()
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialFirst(ctx, addrs, port)

@@ -61,19 +61,22 @@ func probeTCP(ctx context.Context, env *Env, t Target) Result {
 // first established connection wins and the others are closed. local
 // reports whether the attempt stayed on this host (see resolveHost).
 //
-// dests are the addresses it needed: the endpoint's, or the resolvers' if
-// the name could not be resolved.
+// dests are the addresses it needed, for the path explanation: the
+// endpoint's, or the resolvers' if the name could not be resolved; none
+// when it connected, unless e.Explain asks for every path.
 func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, dests []netip.AddrPort, local bool, err error) {
 	host, port := t.Endpoint()
 	addrs, local, err := e.resolveHost(ctx, host, tm)
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	dests = withPort(addrs, port)
 	c, err = dialFirst(ctx, addrs, port)
 	tm.mark("connect")
 	if err != nil {
-		return nil, dests, local, err
+		return nil, withPort(addrs, port), local, err
+	}
+	if e.Explain {
+		dests = withPort(addrs, port)
 	}
 	return c, dests, local, nil
 }
