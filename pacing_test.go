@@ -177,3 +177,43 @@ func TestIntegrationSilentOnSchedule(t *testing.T) {
 		t.Errorf("the silent resolver got %d queries in 12s, want 2 (rounds at 0 and 5s)\n%s", n, p)
 	}
 }
+
+// TestIntegrationAnnouncedNotPolled: targets that fail for a reason the
+// kernel announces — no route, and a tcp target whose network is
+// unreachable — are not re-checked every --local-interval while netlink
+// is watched: the route's arrival will say when to look again. With
+// --no-netlink they are polled.
+func TestIntegrationAnnouncedNotPolled(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		flags     []string
+		minRounds int
+		maxRounds int
+	}{
+		// One round, and perhaps one for the lab's IPv6 link-local
+		// addresses finishing duplicate address detection.
+		{"netlink watched", nil, 1, 2},
+		{"--no-netlink", []string{"--no-netlink"}, 10, 40},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			l.client.IP(t, "route", "del", "default")
+			args := append([]string{"wait", "-v", "--json", "--timeout", "3s", "--local-interval", "100ms"}, tt.flags...)
+			p := startNetready(t, l.client, nil, append(args, "route:default4", "tcp://10.213.50.1:8080")...)
+			if code := p.wait(t); code != 1 {
+				t.Fatalf("exit code: got %d, want 1\n%s", code, p)
+			}
+			for _, c := range []string{"cause=no-route"} {
+				if !strings.Contains(p.stderr.String(), c) {
+					t.Errorf("no probe says %s\n%s", c, p)
+				}
+			}
+			if rounds := p.doc(t).Rounds; rounds < tt.minRounds || rounds > tt.maxRounds {
+				t.Errorf("got %d rounds in 3s, want %d to %d\n%s", rounds, tt.minRounds, tt.maxRounds, p)
+			}
+		})
+	}
+}

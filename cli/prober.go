@@ -49,6 +49,7 @@ func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gat
 		out[j] = gate.Result{OK: r.OK, Local: r.Local, Value: r}
 		if f, ok := r.Err.(*probe.Failure); ok {
 			out[j].Refused = f.Refusal()
+			out[j].Announced = f.Cause.Announced()
 		}
 	}
 	return out

@@ -99,6 +99,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 		Settle:          o.settle,
 		LocalInterval:   o.localInterval,
 		RefusedInterval: refusedInterval,
+		Announced:       w.Netlink(),
 		Events:          w.Events(),
 		EventGap:        eventGap,
 		Progress: func(p gate.Progress) {

@@ -13,6 +13,12 @@ type Result struct {
 	// target may be re-checked every LocalInterval instead of on the
 	// backoff schedule.
 	Local bool
+	// Announced reports that the attempt failed for a reason the kernel
+	// announces when it goes away (a link down or without carrier, a
+	// missing address or route): while Config.Announced, the target is
+	// probed again on that change, and otherwise only on the schedule, as
+	// a safety re-check — not every LocalInterval.
+	Announced bool
 	// Refused reports that the remote end actively refused (a TCP reset,
 	// an ICMP port unreachable): its host is up, its service not yet. A
 	// failing remote target that is refused is due again after
@@ -55,6 +61,10 @@ type Config struct {
 	// RefusedInterval is how often a failing remote target that is
 	// refused is re-checked; 0 puts it on the schedule like any other.
 	RefusedInterval time.Duration
+	// Announced says that Events carries the kernel's link, address and
+	// route changes (netlink works), so that a target failing for a
+	// reason the kernel announces (Result.Announced) need not be polled.
+	Announced bool
 	// Recheck is how often Watch probes every target again while ready;
 	// Wait ignores it.
 	Recheck time.Duration
@@ -442,8 +452,10 @@ func (w *loop) record(due []int, res []Result) {
 }
 
 // plan sets when each target of a round is due again: a passing one not
-// at all, a failing local one after LocalInterval, a failing remote one
-// that was refused after RefusedInterval, any other failing remote one
+// at all; a failing one whose cause the kernel announces, while it does,
+// on the change and, as a safety re-check, after the schedule's next
+// interval; a failing local one after LocalInterval; a failing remote one
+// that was refused after RefusedInterval; any other failing remote one
 // after the schedule's next interval. A refusal does not advance the
 // schedule: a target that goes from refused to silent starts it where it
 // was.
@@ -456,11 +468,12 @@ func (w *loop) plan(due []int) {
 		if r.OK {
 			continue
 		}
-		if r.Local && w.cfg.LocalInterval > 0 {
+		announced := r.Announced && w.cfg.Announced && w.events != nil
+		if r.Local && !announced && w.cfg.LocalInterval > 0 {
 			w.dueAt[i] = now.Add(w.cfg.LocalInterval)
 			continue
 		}
-		if r.Refused && w.cfg.RefusedInterval > 0 {
+		if r.Refused && !announced && w.cfg.RefusedInterval > 0 {
 			w.dueAt[i] = now.Add(w.cfg.RefusedInterval)
 			continue
 		}

@@ -20,9 +20,10 @@ const always = -1
 // if passAt is not zero; local says whether it stays on the host. block
 // makes each attempt wait for its context to end (a stuck probe).
 type fakeTarget struct {
-	passAt time.Duration
-	local  bool
-	block  bool
+	passAt    time.Duration
+	local     bool
+	announced bool // fails for a reason the kernel announces
+	block     bool
 	// refused says, for each moment since the start, whether a failing
 	// attempt then is a refusal (nil: never).
 	refused func(time.Duration) bool
@@ -55,6 +56,7 @@ func (p *fakeProber) probe(ctx context.Context, due []int, _ []Result) []Result 
 			<-ctx.Done()
 		}
 		res[j] = Result{OK: t.passAt != 0 && now >= t.passAt, Local: t.local}
+		res[j].Announced = !res[j].OK && t.announced
 		if !res[j].OK && t.refused != nil {
 			res[j].Refused = t.refused(now)
 		}
@@ -781,4 +783,43 @@ func TestWatchAbandonsStuckRound(t *testing.T) {
 			t.Errorf("round starts: got %v, want %v", got, want)
 		}
 	})
+}
+
+// TestWaitAnnounced: a local target that fails for a reason the kernel
+// announces (no route, no carrier ...) is not polled every LocalInterval
+// while the kernel's changes are watched: the change re-probes it, and
+// the schedule re-checks it for safety. Without them, it is polled.
+func TestWaitAnnounced(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		announced  bool // Config.Announced: netlink works
+		wantRounds []time.Duration
+	}{
+		{"netlink works: on the change, the schedule as a safety net", true, secs(0, 5, 7)},
+		{"netlink refused: polled every LocalInterval", false, secs(0, 0.25, 0.5, 0.75, 1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				passAt := 7 * time.Second
+				if !tt.announced {
+					passAt = time.Second
+				}
+				p := newFakeProber(fakeTarget{passAt: passAt, local: true, announced: true})
+				events := make(chan struct{}, 1)
+				cfg := config(t, p)
+				cfg.Events = events
+				cfg.Announced = tt.announced
+				if tt.announced {
+					time.AfterFunc(7*time.Second, func() { events <- struct{}{} }) // the route appears
+				}
+				out, err := Wait(t.Context(), cfg)
+				if err != nil || !out.Ready {
+					t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
+				}
+				if got := p.roundStarts(); !slices.Equal(got, tt.wantRounds) {
+					t.Errorf("round starts: got %v, want %v", got, tt.wantRounds)
+				}
+			})
+		})
+	}
 }

@@ -220,6 +220,18 @@ func furthest(fs []*Failure) *Failure {
 	return best
 }
 
+// announced are the causes the kernel announces the end of over netlink: a
+// link, an address or a route that appears or changes.
+var announced = map[Cause]bool{
+	CauseNoLink: true, CauseLinkDown: true, CauseNoCarrier: true, CauseNoAddress: true,
+	CauseAddressTentative: true, CauseAddressDADFailed: true, CauseNoRoute: true,
+}
+
+// Announced reports whether the end of c is a change the kernel announces
+// over netlink (RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE), so that a target
+// failing for it need not be polled while netlink is watched.
+func (c Cause) Announced() bool { return announced[c] }
+
 // Refusal reports whether f is an active refusal by the remote end (a TCP
 // reset to the SYN, an ICMP port unreachable for a resolver's query): the
 // host is up and answering, its service is not (yet). A resolver's REFUSED
