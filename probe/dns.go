@@ -57,37 +57,111 @@ func parseDNS(raw, rest string) (Target, error) {
 		return Target{}, &ParseError{raw, err.Error()}
 	}
 	t.Name = fqdn
-	t.QType = dns.TypeA
-	if fqdn == "." {
-		t.QType = dns.TypeNS
-	}
+	t.QType = defaultQType(fqdn)
 	if hasQuery {
 		// RFC 4501 separates query attributes with ';'; '&' is accepted too.
-		seen := map[string]bool{}
-		for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == ';' || r == '&' }) {
-			k, v, _ := strings.Cut(kv, "=")
-			k = strings.ToLower(k)
-			if seen[k] && (k == "type" || k == "class") {
-				return Target{}, &ParseError{raw, fmt.Sprintf("%s= given twice", k)}
-			}
-			seen[k] = true
-			switch k {
-			case "type":
-				qt, err := parseQType(v)
-				if err != nil {
-					return Target{}, &ParseError{raw, err.Error()}
-				}
-				t.QType = qt
-			case "class":
-				if !strings.EqualFold(v, "IN") {
-					return Target{}, &ParseError{raw, fmt.Sprintf("unsupported query class %q (only IN)", v)}
-				}
-			default:
-				return Target{}, &ParseError{raw, fmt.Sprintf("unknown query parameter %q (want type= or class=)", k)}
-			}
+		if err := setParams(raw, &t, KindDNS, query); err != nil {
+			return Target{}, err
 		}
 	}
+	if t.Answer != "" {
+		a, err := canonicalAnswer(t.QType, t.Answer)
+		if err != nil {
+			return Target{}, &ParseError{raw, "answer=: " + err.Error()}
+		}
+		t.Answer = a
+	}
+	host, _, _ := net.SplitHostPort(t.Server)
+	if err := checkFamilies(raw, t, host); err != nil {
+		return Target{}, err
+	}
 	return t, nil
+}
+
+// dnsTypeParam is type=, the query type of a dns target (default A; NS for
+// the root).
+var dnsTypeParam = param{
+	name:  "type",
+	kinds: []Kind{KindDNS},
+	set: func(t *Target, v string) error {
+		qt, err := parseQType(v)
+		if err != nil {
+			return err
+		}
+		t.QType = qt
+		return nil
+	},
+	get: func(t Target) string {
+		if t.QType == defaultQType(t.Name) {
+			return ""
+		}
+		return qtypeString(t.QType)
+	},
+}
+
+// dnsClassParam is class=, which RFC 4501 allows: only IN, the default.
+var dnsClassParam = param{
+	name:  "class",
+	kinds: []Kind{KindDNS},
+	set: func(_ *Target, v string) error {
+		if !strings.EqualFold(v, "IN") {
+			return fmt.Errorf("unsupported query class %q (only IN)", v)
+		}
+		return nil
+	},
+	get: func(Target) string { return "" },
+}
+
+// dnsAnswerParam is answer=: parseDNS checks the value against the query
+// type once every parameter is read, type= may come after it.
+var dnsAnswerParam = param{
+	name:  "answer",
+	kinds: []Kind{KindDNS},
+	set: func(t *Target, v string) error {
+		if v == "" {
+			return fmt.Errorf("empty answer")
+		}
+		t.Answer = v
+		return nil
+	},
+	get: func(t Target) string { return t.Answer },
+}
+
+func defaultQType(name string) uint16 {
+	if name == "." {
+		return dns.TypeNS
+	}
+	return dns.TypeA
+}
+
+// nameTypes are the query types whose answer= is a name: the name their
+// record's data ends with (MX's exchange, SRV's target).
+var nameTypes = map[uint16]bool{
+	dns.TypeCNAME: true, dns.TypeNS: true, dns.TypePTR: true, dns.TypeDNAME: true,
+	dns.TypeMX: true, dns.TypeSRV: true,
+}
+
+// canonicalAnswer checks v as an answer of type qt and returns its
+// canonical form (see Params.Answer).
+func canonicalAnswer(qt uint16, v string) (string, error) {
+	switch {
+	case qt == dns.TypeA || qt == dns.TypeAAAA:
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" {
+			return "", fmt.Errorf("%q is not an IP address", v)
+		}
+		if a.Is4() != (qt == dns.TypeA) {
+			return "", fmt.Errorf("%s is not an address of type %s", a, qtypeString(qt))
+		}
+		return a.String(), nil
+	case nameTypes[qt]:
+		n, err := checkDNSName(v)
+		if err != nil {
+			return "", err
+		}
+		return strings.ToLower(n), nil
+	}
+	return v, nil
 }
 
 func parseQType(s string) (uint16, error) {
@@ -130,15 +204,7 @@ func formatDNS(t Target) string {
 		// Parse unescapes the name: a literal '%' must be escaped back.
 		b.WriteString(strings.ReplaceAll(strings.TrimSuffix(t.Name, "."), "%", "%25"))
 	}
-	def := uint16(dns.TypeA)
-	if t.Name == "." {
-		def = dns.TypeNS
-	}
-	if t.QType != def {
-		b.WriteString("?type=")
-		b.WriteString(qtypeString(t.QType))
-	}
-	return b.String()
+	return withParams(b.String(), t)
 }
 
 // probeDNS asks the target's server, or every resolver from resolv.conf at

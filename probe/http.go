@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,7 +26,7 @@ reported as a likely captive portal. https verifies the certificate. No proxy is
 	Authority: true,
 	Complete:  []string{"http://", "https://"},
 	parse:     parseHTTP,
-	format:    func(t Target) string { return t.URL.String() },
+	format:    formatHTTP,
 	probe:     probeHTTP,
 }
 
@@ -64,7 +67,181 @@ func parseHTTP(raw, _ string) (Target, error) {
 	if v, err := url.Parse(u.String()); err != nil || v.String() != u.String() {
 		return Target{}, &ParseError{raw, fmt.Sprintf("host %q has a character that cannot be written in a URL", host)}
 	}
-	return Target{Host: host, Port: port, URL: u}, nil
+	t := Target{Host: host, Port: port, URL: u}
+	if err := httpParams(raw, &t, Kind(u.Scheme)); err != nil {
+		return Target{}, err
+	}
+	if err := checkFamilies(raw, t, host); err != nil {
+		return Target{}, err
+	}
+	return t, nil
+}
+
+// httpParams moves netready's own parameters from the query of t's URL
+// into t: the names of the parameters an http(s) target takes, written
+// in lower case ("ca=" too in an http URL, where it is an error). Every
+// other query parameter stays in the URL, in order, as written: it is the
+// server's.
+func httpParams(raw string, t *Target, kind Kind) error {
+	u := t.URL
+	if u.RawQuery == "" {
+		return nil
+	}
+	var (
+		kept  []string
+		taken bool
+		seen  = map[string]bool{}
+	)
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		p := paramNamed(k)
+		if p == nil || !slices.Contains(p.kinds, KindHTTP) && !slices.Contains(p.kinds, KindHTTPS) {
+			kept = append(kept, kv)
+			continue
+		}
+		if err := setParam(raw, t, kind, p, v, seen); err != nil {
+			return err
+		}
+		taken = true
+	}
+	if taken {
+		u.RawQuery = strings.Join(kept, "&")
+		u.ForceQuery = false
+	}
+	return nil
+}
+
+// formatHTTP is the canonical form of an http(s) target: the URL it
+// requests, then netready's parameters.
+func formatHTTP(t Target) string {
+	q := formatParams(t)
+	if q == "" {
+		return t.URL.String()
+	}
+	u := *t.URL
+	if u.RawQuery == "" {
+		u.ForceQuery = false
+		return u.String() + "?" + q
+	}
+	return u.String() + "&" + q
+}
+
+// httpStatusParam is status=: a list of statuses and ranges of them,
+// "204" or "200-299,301".
+var httpStatusParam = param{
+	name:  "status",
+	kinds: []Kind{KindHTTP, KindHTTPS},
+	set: func(t *Target, v string) error {
+		if v == "" {
+			return errors.New("empty status list")
+		}
+		var list []StatusRange
+		for _, item := range strings.Split(v, ",") {
+			lo, hi, isRange := strings.Cut(item, "-")
+			if !isRange {
+				hi = lo
+			}
+			r := StatusRange{statusCode(lo), statusCode(hi)}
+			switch {
+			case r.Lo == 0 || r.Hi == 0:
+				return fmt.Errorf("%q is neither a status from 100 to 599 nor a range of them (as 200-299)", item)
+			case r.Lo > r.Hi:
+				return fmt.Errorf("range %q ends before it starts", item)
+			}
+			list = append(list, r)
+		}
+		t.Status = list
+		return nil
+	},
+	get: func(t Target) string {
+		s := make([]string, len(t.Status))
+		for i, r := range t.Status {
+			s[i] = fmt.Sprint(r.Lo)
+			if r.Hi != r.Lo {
+				s[i] += fmt.Sprintf("-%d", r.Hi)
+			}
+		}
+		return strings.Join(s, ",")
+	},
+}
+
+// statusCode is s as an HTTP status from 100 to 599 written in three
+// digits, or 0.
+func statusCode(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || len(s) != 3 || n < 100 || n > 599 {
+		return 0
+	}
+	return n
+}
+
+// httpBodyParam is body=, an RE2 pattern.
+var httpBodyParam = param{
+	name:  "body",
+	kinds: []Kind{KindHTTP, KindHTTPS},
+	set: func(t *Target, v string) error {
+		if v == "" {
+			return errors.New("empty pattern")
+		}
+		if _, err := regexp.Compile(v); err != nil {
+			return fmt.Errorf("bad regular expression: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		}
+		t.Body = v
+		return nil
+	},
+	get: func(t Target) string { return t.Body },
+}
+
+// httpProxyParam is proxy=URL|env|none.
+var httpProxyParam = param{
+	name:  "proxy",
+	kinds: []Kind{KindHTTP, KindHTTPS},
+	set: func(t *Target, v string) error {
+		switch v {
+		case "env":
+			t.Proxy = ""
+			return nil
+		case ProxyNone:
+			t.Proxy = ProxyNone
+			return nil
+		}
+		u, err := parseProxyURL(v)
+		if err != nil {
+			return err
+		}
+		t.Proxy = u.String()
+		return nil
+	},
+	get: func(t Target) string { return t.Proxy },
+}
+
+// parseProxyURL checks a proxy's URL: http:// or https://, a host, an
+// optional port, nothing after them but "/".
+func parseProxyURL(v string) (*url.URL, error) {
+	u, err := url.Parse(v)
+	if err != nil || u.Opaque != "" || !strings.Contains(v, "://") {
+		return nil, fmt.Errorf("%q is neither env, none nor a proxy's URL (as http://proxy.internal:3128)", v)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("proxy scheme %q is not supported (want http:// or https://)", u.Scheme)
+	}
+	if err := checkHost(u.Hostname()); err != nil {
+		return nil, fmt.Errorf("proxy %v", err)
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if err := checkPort(p); err != nil {
+			return nil, fmt.Errorf("proxy %v", err)
+		}
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("a proxy's URL has nothing after the host and port")
+	}
+	u.Path, u.RawPath = "", ""
+	if w, err := url.Parse(u.String()); err != nil || w.String() != u.String() {
+		return nil, fmt.Errorf("proxy %q cannot be written back as a URL", v)
+	}
+	return u, nil
 }
 
 // userAgent is sent with every HTTP probe, so a server's logs say who asked.

@@ -24,15 +24,15 @@ net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET
 	parse:     parseICMP,
 	format: func(t Target) string {
 		if strings.Contains(t.Host, ":") {
-			return "icmp://[" + t.Host + "]"
+			return withParams("icmp://["+t.Host+"]", t)
 		}
-		return "icmp://" + t.Host
+		return withParams("icmp://"+t.Host, t)
 	},
 	probe: probeICMP,
 }
 
 func parseICMP(raw, rest string) (Target, error) {
-	auth, err := authority(raw, rest, KindICMP)
+	auth, query, err := authority(raw, rest, KindICMP)
 	if err != nil {
 		return Target{}, err
 	}
@@ -51,7 +51,14 @@ func parseICMP(raw, rest string) (Target, error) {
 	if err := checkHost(host); err != nil {
 		return Target{}, &ParseError{raw, err.Error()}
 	}
-	return Target{Host: host}, nil
+	t := Target{Host: host}
+	if err := setParams(raw, &t, KindICMP, query); err != nil {
+		return Target{}, err
+	}
+	if err := checkFamilies(raw, t, host); err != nil {
+		return Target{}, err
+	}
+	return t, nil
 }
 
 // icmpInterval is how often an echo request is sent again while no reply

@@ -20,26 +20,24 @@ operstate but is up with a carrier (tun, wireguard), and has a global-scope addr
 duplicate address detection has finished.`,
 	Complete: []string{"link:any", "link:"},
 	parse:    parseLink,
-	format:   func(t Target) string { return "link:" + t.Iface },
+	format:   func(t Target) string { return withParams("link:"+t.Iface, t) },
 	probe:    probeLink,
 }
 
 func parseLink(raw, rest string) (Target, error) {
-	if rest == "" {
+	name, query, _ := strings.Cut(rest, "?")
+	var t Target
+	switch err := checkIfaceName(name); {
+	case name == "":
 		return Target{}, &ParseError{raw, "empty interface name (want link:any or link:IFACE)"}
+	case name != LinkAny && err != nil:
+		return Target{}, &ParseError{raw, err.Error()}
 	}
-	if rest == LinkAny {
-		return Target{Iface: LinkAny}, nil
+	t.Iface = name
+	if err := setParams(raw, &t, KindLink, query); err != nil {
+		return Target{}, err
 	}
-	// The kernel's dev_valid_name: at most IFNAMSIZ-1 bytes, not "." or
-	// "..", no '/', ':' or whitespace.
-	if len(rest) > 15 {
-		return Target{}, &ParseError{raw, fmt.Sprintf("interface name %q is longer than 15 bytes", rest)}
-	}
-	if rest == "." || rest == ".." || strings.ContainsAny(rest, "/: \t\n\v\f\r") {
-		return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid interface name", rest)}
-	}
-	return Target{Iface: rest}, nil
+	return t, nil
 }
 
 // probeLink passes when the named link, or for link:any some non-loopback

@@ -25,7 +25,7 @@ var tcpKind = KindDef{
 
 func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
 	return func(raw, rest string) (Target, error) {
-		auth, err := authority(raw, rest, kind)
+		auth, query, err := authority(raw, rest, kind)
 		if err != nil {
 			return Target{}, err
 		}
@@ -36,13 +36,20 @@ func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
 		if err := checkHost(host); err != nil {
 			return Target{}, &ParseError{raw, err.Error()}
 		}
-		return Target{Host: host, Port: port}, nil
+		t := Target{Host: host, Port: port}
+		if err := setParams(raw, &t, kind, query); err != nil {
+			return Target{}, err
+		}
+		if err := checkFamilies(raw, t, host); err != nil {
+			return Target{}, err
+		}
+		return t, nil
 	}
 }
 
 // formatHostPort is the canonical form of a tcp or tls target.
 func formatHostPort(t Target) string {
-	return string(t.Kind) + "://" + net.JoinHostPort(t.Host, t.Port)
+	return withParams(string(t.Kind)+"://"+net.JoinHostPort(t.Host, t.Port), t)
 }
 
 // probeTCP resolves the target's host afresh and passes when a TCP

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,55 @@ yet, or expired, is reported with the system clock's reading.`,
 	parse:     parseHostPort(KindTLS),
 	format:    formatHostPort,
 	probe:     probeTLS,
+}
+
+// caParam is ca=FILE, the CA certificates https and tls targets trust
+// instead of the system's. Parse checks the name only; ParseAll reads the
+// file.
+var caParam = param{
+	name:  "ca",
+	kinds: []Kind{KindHTTPS, KindTLS},
+	set: func(t *Target, v string) error {
+		if v == "" {
+			return errors.New("empty file name")
+		}
+		t.CA = v
+		return nil
+	},
+	get: func(t Target) string { return t.CA },
+}
+
+// maxCAFile bounds what readCA reads: a bundle of every public CA is
+// about 200 KiB; ca= naming a device or a huge file must not hang.
+const maxCAFile = 4 << 20
+
+// readCA reads a file of PEM certificates into a pool. It fails for a
+// file that is not a regular file, is larger than maxCAFile, or holds no
+// certificate.
+func readCA(file string) (*x509.CertPool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", file)
+	case fi.Size() > maxCAFile:
+		return nil, fmt.Errorf("%s is larger than %d bytes", file, maxCAFile)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("no PEM certificate in %s", file)
+	}
+	return pool, nil
 }
 
 // probeTLS connects to the target and passes when a TLS handshake succeeds
