@@ -211,31 +211,53 @@ func formatDNS(t Target) string {
 // once, for t.Name and t.QType. It passes on the first reply with rcode
 // NOERROR and at least one record of the asked type (after CNAMEs); when none
 // passes, the error names every server and what it answered.
+//
+// With answer=, a reply passes only if one of its records of the asked type
+// holds that value; via=, src= and family= say how the queries leave (and,
+// for family=, which of the resolvers are asked).
 func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
+	sk := socketsOf(t)
+	if f := sk.checkVia(); f != nil {
+		return Result{Err: f, Local: true}
+	}
 	rc, err := env.Resolvers()
 	if err != nil {
 		return Result{Err: err}
 	}
 	var servers []netip.AddrPort
 	if t.Server != "" {
-		servers, err = env.serverAddrs(ctx, rc, t.Server)
+		servers, err = env.serverAddrs(ctx, rc, sk, t.Family, t.Server)
 		if err != nil {
 			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
 		}
 		tm.mark("resolve")
 	} else {
 		servers = rc.Servers
+		if t.Family != 0 {
+			servers = nil
+			for _, s := range rc.Servers {
+				if len(ofFamily([]netip.Addr{s.Addr()}, t.Family)) > 0 {
+					servers = append(servers, s)
+				}
+			}
+			if len(servers) == 0 {
+				return Result{Err: fail(CauseNoResolver, "query", "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
+			}
+		}
 	}
 	res := Result{Local: allLoopback(servers)}
 	q := dns.Question{Name: t.Name, Qtype: t.QType, Qclass: dns.ClassINET}
 	// accept runs in askAll's goroutines, one per server: it must not
 	// write to anything they share.
-	ok, all := env.askAll(ctx, rc, servers, q, func(r *dns.Msg) error {
+	ok, all := env.askAll(ctx, rc, sk, servers, q, func(r *dns.Msg) error {
 		if r.Rcode != dns.RcodeSuccess {
 			return &rcodeError{r.Rcode}
 		}
-		_, err := answers(r, q)
+		rrs, err := answers(r, q)
+		if err == nil && t.Answer != "" {
+			err = matchAnswer(rrs, t.Answer)
+		}
 		return err
 	})
 	tm.mark("query")
@@ -251,7 +273,67 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	}
 	rrs, _ := answers(ok.msg, q)
 	res.Detail = fmt.Sprintf("%s answered %s%s", ok.server, describeRRs(rrs), map[string]string{"tcp": " over tcp"}[ok.transport])
+	if t.Answer != "" {
+		res.Detail += ", the expected " + t.Answer
+	}
+	if sk != (sockets{}) {
+		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
+	}
 	return res
+}
+
+// answerValue is what answer= compares with rr's data (see Params.Answer).
+func answerValue(rr dns.RR) string {
+	switch rr := rr.(type) {
+	case *dns.A:
+		a, _ := netip.AddrFromSlice(rr.A.To4())
+		return a.String()
+	case *dns.AAAA:
+		a, _ := netip.AddrFromSlice(rr.AAAA.To16())
+		return a.String()
+	case *dns.CNAME:
+		return strings.ToLower(rr.Target)
+	case *dns.NS:
+		return strings.ToLower(rr.Ns)
+	case *dns.PTR:
+		return strings.ToLower(rr.Ptr)
+	case *dns.DNAME:
+		return strings.ToLower(rr.Target)
+	case *dns.MX:
+		return strings.ToLower(rr.Mx)
+	case *dns.SRV:
+		return strings.ToLower(rr.Target)
+	case *dns.TXT:
+		return strings.Join(rr.Txt, "")
+	}
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
+}
+
+// matchAnswer passes when one of rrs holds want.
+func matchAnswer(rrs []dns.RR, want string) error {
+	got := make([]string, len(rrs))
+	for i, rr := range rrs {
+		if got[i] = answerValue(rr); got[i] == want {
+			return nil
+		}
+	}
+	return &wrongAnswerError{got: got, want: want}
+}
+
+// wrongAnswerError is a reply whose records do not hold the answer=
+// value.
+type wrongAnswerError struct {
+	got  []string
+	want string
+}
+
+func (e *wrongAnswerError) Error() string {
+	const most = 3
+	got := e.got
+	if len(got) > most {
+		got = append(got[:most:most], fmt.Sprintf("and %d more", len(e.got)-most))
+	}
+	return fmt.Sprintf("answered %s, not %s (answer=)", strings.Join(got, ", "), e.want)
 }
 
 // done marks the last phase and returns all of them.
@@ -262,7 +344,7 @@ func (tm *timing) done(name string) []Phase {
 
 // serverAddrs turns the "host:port" of a dns:// target into addresses,
 // resolving a host name with the system resolvers.
-func (e *Env) serverAddrs(ctx context.Context, rc *ResolvConf, hostport string) ([]netip.AddrPort, error) {
+func (e *Env) serverAddrs(ctx context.Context, rc *ResolvConf, s sockets, family int, hostport string) ([]netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(hostport); err == nil {
 		return []netip.AddrPort{ap}, nil
 	}
@@ -271,7 +353,7 @@ func (e *Env) serverAddrs(ctx context.Context, rc *ResolvConf, hostport string) 
 	if err != nil {
 		return nil, fmt.Errorf("bad port %q", portStr)
 	}
-	addrs, err := e.lookupHost(ctx, rc, host)
+	addrs, err := e.lookupHost(ctx, rc, s, family, host)
 	if err != nil {
 		return nil, err
 	}

@@ -258,14 +258,14 @@ const maxBody = 64 << 10
 func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
 	host, port := t.Endpoint()
-	addrs, local, err := env.resolveHost(ctx, host, tm)
+	addrs, local, err := env.resolveHost(ctx, t, host, tm)
 	if err != nil {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local}
 	}
 	res := Result{Local: local}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dialFirst(ctx, addrs, port)
+			c, err := dialFirst(ctx, socketsOf(t), addrs, port)
 			// Phases are marked only when they succeed: net/http calls
 			// these hooks with the failure too after the request's context
 			// ended, and httpError names the step that timed out from them.

@@ -81,7 +81,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 		fs  []*Failure
 	)
 	for _, l := range links {
-		detail, problem, err := linkReady(h, l)
+		detail, problem, err := linkReady(h, l, t.Family)
 		if err != nil {
 			res.Err = err
 			return res
@@ -140,13 +140,21 @@ func linkUp(l netlink.Link) *Failure {
 }
 
 // linkReady returns a description of a ready link, or what keeps it from
-// being ready.
-func linkReady(h *netlink.Handle, l netlink.Link) (detail string, problem *Failure, err error) {
+// being ready. family, 4 or 6, counts only the addresses of that family (0:
+// either).
+func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, problem *Failure, err error) {
 	if f := linkUp(l); f != nil {
 		return "", f, nil
 	}
 	name := l.Attrs().Name
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
+	nlFamily, global := netlink.FAMILY_ALL, "global address"
+	switch family {
+	case 4:
+		nlFamily, global = netlink.FAMILY_V4, "global IPv4 address"
+	case 6:
+		nlFamily, global = netlink.FAMILY_V6, "global IPv6 address"
+	}
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, nlFamily) })
 	if err != nil {
 		return "", nil, linkFailure(name, fmt.Errorf("list addresses of %s: %w", name, netlinkErr(err)))
 	}
@@ -170,13 +178,13 @@ func linkReady(h *netlink.Handle, l netlink.Link) (detail string, problem *Failu
 	}
 	switch {
 	case tentative:
-		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no global address yet (%s)", name, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
 	case len(pending) > 0:
 		// Only addresses another host holds: the conflict, not a
 		// configuration still under way, is what is wrong.
-		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable global address (%s)", name, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
 	}
-	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no global address", name)), nil
+	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
 // errNetlinkRefused is a netlink request that failed because no netlink

@@ -64,7 +64,7 @@ type Env struct {
 	Peers *Peers
 
 	serversMu sync.Mutex
-	servers   map[netip.AddrPort]*serverRound // this round's resolvers
+	servers   map[peer]*serverRound // this round's resolvers
 
 	resolvOnce func() (*ResolvConf, error)
 	hostsOnce  func() (map[string][]netip.Addr, error)
