@@ -66,6 +66,10 @@ type Env struct {
 	serversMu sync.Mutex
 	servers   map[peer]*serverRound // this round's resolvers
 
+	// clock reads the kernel's clock state; nil for readClock. Tests
+	// replace it.
+	clock func() (clockState, error)
+
 	resolvOnce func() (*ResolvConf, error)
 	hostsOnce  func() (map[string][]netip.Addr, error)
 }
@@ -84,6 +88,14 @@ func NewEnv(resolvConf, hostsFile string, nl *netlink.Handle) *Env {
 	e.resolvOnce = sync.OnceValues(func() (*ResolvConf, error) { return ReadResolvConf(e.ResolvConf) })
 	e.hostsOnce = sync.OnceValues(func() (map[string][]netip.Addr, error) { return readHosts(e.HostsFile) })
 	return e
+}
+
+// clockState is what the kernel says of the system clock.
+func (e *Env) clockState() (clockState, error) {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return readClock()
 }
 
 // Resolvers returns the round's resolver configuration.

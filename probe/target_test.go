@@ -167,6 +167,8 @@ func validParamCases() []validTargetCase {
 		{"https proxy with credentials", "https://example.com/?proxy=http://u:p@[fd00::3]:3128", http(probe.KindHTTPS, "example.com", P{Proxy: "http://u:p@[fd00::3]:3128"}), "https://example.com/?proxy=http://u:p@[fd00::3]:3128"},
 		{"https ca", "https://example.com/?ca=ca.pem", http(probe.KindHTTPS, "example.com", P{CA: "ca.pem"}), "https://example.com/?ca=ca.pem"},
 		{"https all of them", "https://example.com/x?src=10.0.0.2&k=v&family=4&via=eth1&ca=/ca.pem&proxy=none&body=ok&status=200", http(probe.KindHTTPS, "example.com", P{Via: "eth1", Src: ip("10.0.0.2"), Family: 4, Status: []probe.StatusRange{{200, 200}}, Body: "ok", Proxy: probe.ProxyNone, CA: "/ca.pem"}), "https://example.com/x?k=v&status=200&body=ok&proxy=none&ca=/ca.pem&family=4&via=eth1&src=10.0.0.2"},
+		{"clock synced", "clock:synced", probe.Target{Kind: probe.KindClock}, "clock:synced"},
+		{"clock upper-case scheme", "CLOCK:synced", probe.Target{Kind: probe.KindClock}, "clock:synced"},
 		{"http only parameters leave no query", "http://example.com/?&status=204", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{204, 204}}}), "http://example.com/?status=204"},
 	}
 }
@@ -237,6 +239,9 @@ func invalidParamCases() []invalidTargetCase {
 		{"answer of the other family", "dns:x.internal?type=AAAA&answer=10.0.0.1", "answer=: 10.0.0.1 is not an address of type AAAA"},
 		{"answer IPv6 for A", "dns:x.internal?answer=fd00::1", "answer=: fd00::1 is not an address of type A"},
 		{"answer bad name", "dns:x.internal?type=CNAME&answer=a..b", `answer=: DNS name "a..b" has an empty label`},
+		{"clock empty", "clock:", `unknown clock state "" (want clock:synced)`},
+		{"clock other state", "clock:SYNCED", `unknown clock state "SYNCED" (want clock:synced)`},
+		{"clock parameter", "clock:synced?via=eth0", "a clock target takes no via= parameter"},
 		{"query fragment", "tcp://db.internal:5432?via=eth0#x", `unexpected "#x" after the query (a tcp target has no fragment)`},
 	}
 }
