@@ -183,8 +183,8 @@ func netready(t *testing.T, ns *netnstest.NS, o opts, args ...string) outcome {
 // want is the expected outcome of one target: pass, or fail with an error
 // that contains every one of errs and, if cause is set, with that cause.
 type want struct {
-	ok    bool
-	errs  []string
+	ok     bool
+	errs   []string
 	cause  string
 	hint   string // a part of the hint
 	detail string // a part of the detail of a target that passes

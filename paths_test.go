@@ -152,7 +152,7 @@ func TestIntegrationFamilies(t *testing.T) {
 	l := newLab(t)
 	l.dnsServer(t, serverIP4, dnstest.Answer)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	l.serveHTTP(t, serverIP4+":8081", ok, nil)       // IPv4 only
+	l.serveHTTP(t, serverIP4+":8081", ok, nil)      // IPv4 only
 	l.serveHTTP(t, "["+serverIP6+"]:8082", ok, nil) // IPv6 only
 	targets := []string{
 		"tcp://ready.test:8081",
