@@ -314,7 +314,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
 			if resp.StatusCode != http.StatusOK {
-				return fail(CauseProxyFailed, "proxy", pu.Host, fmt.Errorf("proxy %s answered CONNECT %s with HTTP %s", redact(pu), t.URL.Host, resp.Status))
+				return fail(CauseProxyFailed, "proxy", pu.Host, fmt.Errorf("proxy %s answered CONNECT %s with HTTP %s", redact(pu), net.JoinHostPort(host, port), resp.Status))
 			}
 			tm.mark("proxy")
 			return nil
@@ -351,7 +351,13 @@ func probeHTTP(ctx context.Context, env *Env, t Target) Result {
 	resp, err := client.Do(req)
 	if err != nil {
 		res.Phases = tm.snapshot()
-		res.Err = throughProxy(httpError(ctx, env, t, err, tm), proxy)
+		err = httpError(ctx, env, t, err, tm)
+		if proxy != nil && FailureOf(err).Phase == "connect" {
+			// Not even connected to the proxy (net/http reports a
+			// timeout as the request's, not the dial's).
+			err = proxyFailure(proxy, err)
+		}
+		res.Err = throughProxy(err, proxy)
 		return res
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
