@@ -135,8 +135,8 @@ func TestIntegrationProxy(t *testing.T) {
 			name:    "denied",
 			targets: []string{"http://server.test/ok?proxy=" + denied, https + "&proxy=" + denied},
 			wants: []want{
-				fail("proxy "+denied+" answered HTTP 403").because("proxy-failed").hinting("the proxy refused"),
-				fail("proxy "+denied+" answered CONNECT server.test:443 with HTTP 403").because("proxy-failed"),
+				fail("proxy " + denied + " answered HTTP 403").because("proxy-failed").hinting("the proxy refused"),
+				fail("proxy " + denied + " answered CONNECT server.test:443 with HTTP 403").because("proxy-failed"),
 			},
 		},
 		{
@@ -164,8 +164,8 @@ func TestIntegrationProxy(t *testing.T) {
 			env:     []string{"HTTP_PROXY=" + dead, "HTTPS_PROXY=" + dead},
 			targets: []string{"http://server.test/ok", https, "http://server.test/ok?proxy=http://10.213.1.77:3128"},
 			wants: []want{
-				fail("proxy "+dead+": connect 10.213.1.1:8890: connection refused").because("proxy-failed"),
-				fail("proxy "+dead+": connect 10.213.1.1:8890: connection refused").because("proxy-failed"),
+				fail("proxy " + dead + ": connect 10.213.1.1:8890: connection refused").because("proxy-failed"),
+				fail("proxy " + dead + ": connect 10.213.1.1:8890: connection refused").because("proxy-failed"),
 				fail("proxy http://10.213.1.77:3128: no connection before the probe timed out").because("proxy-failed"),
 			},
 		},
