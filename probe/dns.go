@@ -22,7 +22,10 @@ var dnsKind = KindDef{
 	Man: `The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
 NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
 **.**), following CNAMEs. Replies must match the query's id and question; others are
-ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.`,
+ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+Parameters: **type=**, **answer=** (wrong-answer when no record holds it), **family=** (the
+resolvers of that family only; the addresses of that family of a SERVER name), **via=**,
+**src=**.`,
 	Complete: []string{"dns:", "dns://"},
 	parse:    parseDNS,
 	format:   formatDNS,
@@ -81,8 +84,10 @@ func parseDNS(raw, rest string) (Target, error) {
 // dnsTypeParam is type=, the query type of a dns target (default A; NS for
 // the root).
 var dnsTypeParam = param{
-	name:  "type",
-	kinds: []Kind{KindDNS},
+	name:   "type",
+	kinds:  []Kind{KindDNS},
+	syntax: "type=TYPE",
+	help:   "the query type: A (the default; NS for the root), AAAA, TXT, MX ..., or TYPEnn",
 	set: func(t *Target, v string) error {
 		qt, err := parseQType(v)
 		if err != nil {
@@ -115,8 +120,11 @@ var dnsClassParam = param{
 // dnsAnswerParam is answer=: parseDNS checks the value against the query
 // type once every parameter is read, type= may come after it.
 var dnsAnswerParam = param{
-	name:  "answer",
-	kinds: []Kind{KindDNS},
+	name:   "answer",
+	kinds:  []Kind{KindDNS},
+	syntax: "answer=VALUE",
+	help: "pass only if an answer of the asked type holds VALUE: an address (A, AAAA), a name (CNAME, NS, PTR, " +
+		"MX's and SRV's target), the text (TXT), the data as written in a zone otherwise",
 	set: func(t *Target, v string) error {
 		if v == "" {
 			return fmt.Errorf("empty answer")

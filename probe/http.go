@@ -20,10 +20,21 @@ import (
 
 var httpKind = KindDef{
 	Schemes:  []Kind{KindHTTP, KindHTTPS},
-	Usage:    []Usage{{"http://..., https://...", "a 2xx response arrives (redirects are not followed)"}},
+	Usage:    []Usage{{"http://..., https://...", "a response of status= (default 2xx) arrives; redirects are not followed"}},
 	ManTitle: "http://URL, https://URL",
-	Man: `A GET of the URL gets a 2xx status. Redirects are not followed; one to another host is
-reported as a likely captive portal. https verifies the certificate. No proxy is used.`,
+	Man: `A GET of the URL, less netready's own parameters (the others are sent as written), gets a
+status of **status=** (default 200-299) and, with **body=**, a body whose first 64 KiB match.
+Redirects are not followed. https verifies the certificate (against **ca=**, or the system's
+roots). The request goes through the proxy of **proxy=**, by default the environment's
+(HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as Go's net/http reads them), https with CONNECT; a
+refused CONNECT, a 407, a proxy's own 403 or 5xx (no Via header), or a proxy that cannot be
+reached is **proxy-failed**, naming the proxy, and the report of a target fetched through a
+proxy names it. A likely captive portal (**captive-portal**): a redirect to another host
+where **status=** does not take it; a 200 with an HTML page where **status=** expected no 200
+(as 204) or **body=** is given; a body that does not match **body=** and is an HTML page with a
+form. Otherwise a status that does not pass is **http-status**, a body that does not match
+**http-body**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
+**src=**, **family=**; netready's names are lower-case, "Status=" is the server's.`,
 	Authority: true,
 	Complete:  []string{"http://", "https://"},
 	parse:     parseHTTP,
@@ -130,8 +141,10 @@ func formatHTTP(t Target) string {
 // httpStatusParam is status=: a list of statuses and ranges of them,
 // "204" or "200-299,301".
 var httpStatusParam = param{
-	name:  "status",
-	kinds: []Kind{KindHTTP, KindHTTPS},
+	name:   "status",
+	kinds:  []Kind{KindHTTP, KindHTTPS},
+	syntax: "status=LIST",
+	help:   "the statuses that pass, as 204 or 200-299,301 (default 200-299)",
 	set: func(t *Target, v string) error {
 		if v == "" {
 			return errors.New("empty status list")
@@ -178,8 +191,10 @@ func statusCode(s string) int {
 
 // httpBodyParam is body=, an RE2 pattern.
 var httpBodyParam = param{
-	name:  "body",
-	kinds: []Kind{KindHTTP, KindHTTPS},
+	name:   "body",
+	kinds:  []Kind{KindHTTP, KindHTTPS},
+	syntax: "body=REGEX",
+	help:   "the first 64 KiB of the body must match REGEX (RE2; percent-encode &, ; # % and spaces)",
 	set: func(t *Target, v string) error {
 		if v == "" {
 			return errors.New("empty pattern")
@@ -195,8 +210,11 @@ var httpBodyParam = param{
 
 // httpProxyParam is proxy=URL|env|none.
 var httpProxyParam = param{
-	name:  "proxy",
-	kinds: []Kind{KindHTTP, KindHTTPS},
+	name:   "proxy",
+	kinds:  []Kind{KindHTTP, KindHTTPS},
+	syntax: "proxy=URL|env|none",
+	help: "through that proxy (http:// or https://, CONNECT for https); default env: HTTPS_PROXY for https, " +
+		"HTTP_PROXY for http, NO_PROXY, in upper or lower case, as Go's net/http reads them",
 	set: func(t *Target, v string) error {
 		switch v {
 		case "env":

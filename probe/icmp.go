@@ -18,7 +18,8 @@ var icmpKind = KindDef{
 	Usage:    []Usage{{"icmp://HOST", "an echo reply comes back"}},
 	ManTitle: "icmp://HOST",
 	Man: `An echo reply comes back, over an unprivileged ICMP socket when
-net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).`,
+net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).
+Parameters: **via=** (the interface index of every request, IP_PKTINFO), **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"icmp://"},
 	parse:     parseICMP,

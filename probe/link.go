@@ -17,7 +17,8 @@ var linkKind = KindDef{
 	ManTitle: "link:any, link:IFACE",
 	Man: `The link (for **any**: some link other than loopback) is operationally up, or reports no
 operstate but is up with a carrier (tun, wireguard), and has a global-scope address whose
-duplicate address detection has finished.`,
+duplicate address detection has finished. With **?family=4** or **?family=6**, only an address of
+that family counts.`,
 	Complete: []string{"link:any", "link:"},
 	parse:    parseLink,
 	format:   func(t Target) string { return withParams("link:"+t.Iface, t) },

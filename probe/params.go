@@ -58,6 +58,8 @@ type StatusRange struct{ Lo, Hi int }
 type param struct {
 	name  string
 	kinds []Kind
+	// syntax and help are what --help and the man page say of it.
+	syntax, help string
 	// set reads value into t; its error says what is wrong with value.
 	set func(t *Target, value string) error
 	// get is the canonical form of t's value, "" when it is the default.
@@ -78,8 +80,11 @@ var params = []param{
 	httpProxyParam,
 	caParam,
 	{
-		name:  "family",
-		kinds: append([]Kind{KindLink}, netKinds...),
+		name:   "family",
+		kinds:  append([]Kind{KindLink}, netKinds...),
+		syntax: "family=4|6",
+		help: "only that address family: its addresses of a name, its resolvers, its link addresses; " +
+			"without it a name is tried on both families at once and the first to answer wins",
 		set: func(t *Target, v string) error {
 			switch v {
 			case "4":
@@ -99,8 +104,11 @@ var params = []param{
 		},
 	},
 	{
-		name:  "via",
-		kinds: netKinds,
+		name:   "via",
+		kinds:  netKinds,
+		syntax: "via=IFACE",
+		help: "every packet of the probe leaves through IFACE (SO_BINDTODEVICE), resolver queries included " +
+			"(but to a loopback resolver); an IFACE that does not exist yet fails the target, naming it",
 		set: func(t *Target, v string) error {
 			if err := checkIfaceName(v); err != nil {
 				return err
@@ -111,8 +119,11 @@ var params = []param{
 		get: func(t Target) string { return t.Via },
 	},
 	{
-		name:  "src",
-		kinds: netKinds,
+		name:   "src",
+		kinds:  netKinds,
+		syntax: "src=ADDR",
+		help: "the probe's packets leave from ADDR (and its resolver queries, to resolvers of ADDR's family); " +
+			"an ADDR the host does not have yet fails the target, naming it",
 		set: func(t *Target, v string) error {
 			a, err := netip.ParseAddr(v)
 			switch {
@@ -136,6 +147,38 @@ var params = []param{
 		},
 	},
 }
+
+// ParamDoc is what --help and the man page say of a parameter.
+type ParamDoc struct {
+	Name, Syntax, Help string
+	Kinds              []Kind
+}
+
+// ParamDocs lists the documented parameters, in canonical order (class=,
+// which RFC 4501 allows and only IN satisfies, is left out).
+func ParamDocs() []ParamDoc {
+	var docs []ParamDoc
+	for _, p := range params {
+		if p.help != "" {
+			docs = append(docs, ParamDoc{Name: p.name, Syntax: p.syntax, Help: p.help, Kinds: p.kinds})
+		}
+	}
+	return docs
+}
+
+// ParamNames lists the parameters a target of kind takes, as "via=".
+func ParamNames(kind Kind) []string {
+	var names []string
+	for _, p := range params {
+		if slices.Contains(p.kinds, kind) {
+			names = append(names, p.name+"=")
+		}
+	}
+	return names
+}
+
+// KindList writes kinds as "dns, tcp or tls".
+func KindList(kinds []Kind) string { return kindNames(kinds) }
 
 // paramNamed returns the parameter called name, or nil.
 func paramNamed(name string) *param {

@@ -17,8 +17,10 @@ var tlsKind = KindDef{
 	Schemes:  []Kind{KindTLS},
 	Usage:    []Usage{{"tls://HOST:PORT", "a verified TLS handshake succeeds"}},
 	ManTitle: "tls://HOST:PORT",
-	Man: `A TLS handshake succeeds and the certificate verifies for HOST. A certificate not valid
-yet, or expired, is reported with the system clock's reading.`,
+	Man: `A TLS handshake succeeds and the certificate verifies for HOST (against **ca=**, or the
+system's roots). A certificate not valid yet, or expired, is reported with the system clock's
+reading; while the kernel says the clock is not synchronised, the cause is **tls-clock**.
+Parameters: **ca=**, **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tls://"},
 	parse:     parseHostPort(KindTLS),
@@ -30,8 +32,10 @@ yet, or expired, is reported with the system clock's reading.`,
 // instead of the system's. Parse checks the name only; ParseAll reads the
 // file.
 var caParam = param{
-	name:  "ca",
-	kinds: []Kind{KindHTTPS, KindTLS},
+	name:   "ca",
+	kinds:  []Kind{KindHTTPS, KindTLS},
+	syntax: "ca=FILE",
+	help:   "trust the CA certificates (PEM) in FILE instead of the system's; FILE is read before probing starts",
 	set: func(t *Target, v string) error {
 		if v == "" {
 			return errors.New("empty file name")
