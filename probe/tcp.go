@@ -12,9 +12,9 @@ import (
 )
 
 var tcpKind = KindDef{
-	Schemes:   []Kind{KindTCP},
-	Usage:     []Usage{{"tcp://HOST:PORT", "a TCP connection is established"}},
-	ManTitle:  "tcp://HOST:PORT",
+	Schemes:  []Kind{KindTCP},
+	Usage:    []Usage{{"tcp://HOST:PORT", "a TCP connection is established"}},
+	ManTitle: "tcp://HOST:PORT",
 	Man: `A TCP connection to one of HOST's addresses is established; all of them are tried at once,
 IPv4 and IPv6 alike, and the first to connect wins. Parameters: **via=**, **src=**, **family=**.`,
 	Authority: true,
