@@ -425,3 +425,47 @@ func waitListening(t *testing.T, l *lab, addr string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestIntegrationDNSAnswer: answer= passes only on the answer expected, as
+// from a split-horizon or VPN resolver: resolvers giving the expected
+// answer, a different one, and none at all.
+func TestIntegrationDNSAnswer(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	// 10.213.1.1 is the public view; 10.213.1.53, the VPN's resolver,
+	// gives the internal address; 10.213.1.54 knows no such name.
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.addServerAddr(t, "10.213.1.53")
+	dnstest.Serve(t, l.server.ListenPacket(t, "10.213.1.53:53"), l.server.Listen(t, "10.213.1.53:53"),
+		"ready.test. 60 IN A 10.213.1.99", "ready.test. 60 IN TXT \"v=internal\" \"; ok\"", "mail.test. 60 IN MX 10 MX1.ready.test.")
+	l.dnsServer(t, "10.213.1.54", dnstest.NXDomain)
+	l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.1\nnameserver 10.213.1.53\n")
+	targets := []string{
+		"dns://10.213.1.53/ready.test?answer=10.213.1.99",
+		"dns://10.213.1.1/ready.test?answer=10.213.1.99",
+		"dns://10.213.1.54/ready.test?answer=10.213.1.99",
+		"dns:ready.test?answer=10.213.1.99",
+		"dns:ready.test?answer=10.213.1.1",
+		"dns:ready.test?answer=10.213.1.7",
+		"dns:ready.test?type=AAAA&answer=fd00:213::1",
+		"dns:alias.test?type=CNAME&answer=READY.test",
+		"dns://10.213.1.53/ready.test?type=TXT&answer=v=internal%3B%20ok",
+		"dns://10.213.1.53/mail.test?type=MX&answer=mx1.ready.test",
+		"dns:v4only.test?type=AAAA&answer=fd00:213::1",
+	}
+	wants := []want{
+		pass().showing("10.213.1.53:53 answered 1 A record (10.213.1.99), the expected 10.213.1.99"),
+		fail("10.213.1.1:53: answered 10.213.1.1, not 10.213.1.99 (answer=)").because("wrong-answer").hinting("split-horizon"),
+		fail("10.213.1.54:53: rcode NXDOMAIN").because("nxdomain"),
+		pass().showing("10.213.1.53:53"), // one resolver of two suffices
+		pass().showing("10.213.1.1:53"),
+		fail("10.213.1.1:53: answered 10.213.1.1, not 10.213.1.7", "10.213.1.53:53: answered 10.213.1.99, not 10.213.1.7").because("wrong-answer"),
+		pass(),
+		pass(),
+		pass(),
+		pass(),
+		fail("no AAAA records").because("no-records"),
+	}
+	checkTargets(t, l.client, opts{flags: fast}, targets, wants)
+}

@@ -124,6 +124,7 @@ type jsonDoc struct {
 		Target    string  `json:"target"`
 		OK        bool    `json:"ok"`
 		LatencyMS float64 `json:"latency_ms"`
+		Detail    string  `json:"detail"`
 		Error     string  `json:"error"`
 		Cause     string  `json:"cause"`
 		Hint      string  `json:"hint"`
@@ -197,11 +198,15 @@ func netready(t *testing.T, ns *netnstest.NS, o opts, args ...string) outcome {
 // want is the expected outcome of one target: pass, or fail with an error
 // that contains every one of errs and, if cause is set, with that cause.
 type want struct {
-	ok    bool
-	errs  []string
-	cause string
-	hint  string // a part of the hint
+	ok     bool
+	errs   []string
+	cause  string
+	hint   string // a part of the hint
+	detail string // a part of the detail of a target that passes
 }
+
+// showing sets a part of the detail w wants.
+func (w want) showing(detail string) want { w.detail = detail; return w }
 
 // because sets the cause w wants.
 func (w want) because(cause string) want { w.cause = cause; return w }
@@ -257,6 +262,9 @@ func checkTargets(t *testing.T, ns *netnstest.NS, o opts, targets []string, want
 		}
 		if w.ok && got.Error != "" {
 			t.Errorf("%s: passed with error %q", targets[i], got.Error)
+		}
+		if !strings.Contains(got.Detail, w.detail) {
+			t.Errorf("%s: got detail %q, want it to contain %q", targets[i], got.Detail, w.detail)
 		}
 	}
 	return out

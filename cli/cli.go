@@ -109,12 +109,17 @@ func newApp(b Build, s *streams) *cli.App {
 	return app
 }
 
-// targetHelp lists the target kinds for --help, from probe.Kinds.
+// targetHelp lists the target kinds and their parameters for --help, from
+// probe.Kinds and probe.ParamDocs.
 func targetHelp() string {
 	var b strings.Builder
 	b.WriteString("TARGETS:")
 	for _, u := range kindUsage() {
 		fmt.Fprintf(&b, "\n   %-28s %s", u.Syntax, u.Passes)
+	}
+	b.WriteString("\n\nTARGET PARAMETERS (TARGET?NAME=VALUE&NAME=VALUE):")
+	for _, p := range probe.ParamDocs() {
+		fmt.Fprintf(&b, "\n   %-28s %s: %s", p.Syntax, probe.KindList(p.Kinds), p.Help)
 	}
 	return b.String()
 }

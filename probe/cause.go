@@ -312,14 +312,26 @@ var hints = map[Cause]func(f *Failure) string{
 	CauseFiltered: func(*Failure) string {
 		return "no answer at all: a firewall may be dropping the traffic, or the host is down"
 	},
-	CauseTLSClock: func(*Failure) string {
-		return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + ": is the clock wrong (NTP not synchronised yet)?"
+	CauseTLSClock: func(f *Failure) string {
+		if f.Hop == clockHop {
+			return "the clock is not synchronised yet: is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers? Wait for clock:synced first"
+		}
+		return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + " and the kernel says it is synchronised: is the certificate issued for the future, or the NTP source wrong?"
+	},
+	CauseClockUnsynced: func(*Failure) string {
+		return "is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers (timedatectl timesync-status, chronyc tracking)?"
+	},
+	CauseWrongAnswer: func(f *Failure) string {
+		return "the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?"
+	},
+	CauseProxyFailed: func(f *Failure) string {
+		return "the proxy refused or could not be reached: check proxy= or HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and the proxy's access rules"
 	},
 	CauseTLSExpired: func(*Failure) string {
 		return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + ": if the certificate is still current, the clock is wrong"
 	},
 	CauseTLSUntrusted: func(*Failure) string {
-		return "add the CA to the system trust store, or point SSL_CERT_FILE at it"
+		return "add the CA to the system trust store, give its file with ca=, or point SSL_CERT_FILE at it"
 	},
 	CauseCaptivePortal: func(*Failure) string {
 		return "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"

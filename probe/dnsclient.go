@@ -53,9 +53,9 @@ func plural(n int, one, many string) string {
 // retransmit (at most attempts times) until ctx ends. A truncated UDP reply
 // is retried over TCP. It returns the transport that gave the reply ("udp" or
 // "tcp").
-func exchange(ctx context.Context, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
+func exchange(ctx context.Context, s sockets, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
 	m := newQuery(q)
-	r, err := exchangeUDP(ctx, server, m, retransmit, attempts)
+	r, err := exchangeUDP(ctx, s, server, m, retransmit, attempts)
 	if err != nil {
 		return nil, "udp", err
 	}
@@ -63,7 +63,7 @@ func exchange(ctx context.Context, server netip.AddrPort, q dns.Question, retran
 		return r, "udp", nil
 	}
 	m.Id = dns.Id()
-	r, err = exchangeTCP(ctx, server, m)
+	r, err = exchangeTCP(ctx, s, server, m)
 	if err != nil {
 		return nil, "tcp", fmt.Errorf("truncated over udp, then over tcp: %w", cleanNetError(ctx, err))
 	}
@@ -118,9 +118,8 @@ type timeoutError struct{}
 func (timeoutError) Error() string { return "i/o timeout" }
 func (timeoutError) Timeout() bool { return true }
 
-func exchangeUDP(ctx context.Context, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", server.String())
+func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
+	c, err := s.dialer("udp", server.Addr()).DialContext(ctx, "udp", server.String())
 	if err != nil {
 		return nil, cleanNetError(ctx, err)
 	}
@@ -201,9 +200,8 @@ func sameQuestion(got []dns.Question, want dns.Question) bool {
 		strings.EqualFold(got[0].Name, want.Name)
 }
 
-func exchangeTCP(ctx context.Context, server netip.AddrPort, m *dns.Msg) (*dns.Msg, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", server.String())
+func exchangeTCP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg) (*dns.Msg, error) {
+	c, err := s.dialer("tcp", server.Addr()).DialContext(ctx, "tcp", server.String())
 	if err != nil {
 		return nil, err
 	}
@@ -238,19 +236,22 @@ type serverReply struct {
 // askAll asks every server the question at once and returns as soon as one
 // reply passes accept (first), or when all have failed, with every server's
 // outcome in the order of servers. Queries still in flight when one passes
-// are cancelled.
-func (e *Env) askAll(ctx context.Context, rc *ResolvConf, servers []netip.AddrPort, q dns.Question, accept func(*dns.Msg) error) (ok *serverReply, all []serverReply) {
+// are cancelled. Their sockets are made as sk.forResolver says.
+func (e *Env) askAll(ctx context.Context, rc *ResolvConf, sk sockets, servers []netip.AddrPort, q dns.Question, accept func(*dns.Msg) error) (ok *serverReply, all []serverReply) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	all = make([]serverReply, len(servers))
 	done := make(chan int, len(servers))
 	for i, s := range servers {
 		pool.Go(func() {
-			msg, tr, err := e.exchange(ctx, s, q, rc.Timeout, rc.Attempts)
+			ss := sk.forResolver(s.Addr())
+			msg, tr, err := e.exchange(ctx, ss, s, q, rc.Timeout, rc.Attempts)
 			if err == nil {
 				err = accept(msg)
 			}
-			if err != nil {
+			if f := ss.localFailure(err); f != nil {
+				err = f
+			} else if err != nil {
 				err = serverFailure(s, err)
 			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
@@ -294,8 +295,11 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 	var (
 		rc *rcodeError
 		nd *noDataError
+		wa *wrongAnswerError
 	)
 	switch {
+	case errors.As(err, &wa):
+		return fail(CauseWrongAnswer, "answer", server.String(), err)
 	case errors.As(err, &rc):
 		c := CauseResolverError
 		switch rc.rcode {

@@ -37,7 +37,19 @@ func loopbackEnv(t testing.TB, resolvConf, hosts string) *Env {
 			t.Fatal(err)
 		}
 	}
-	return NewEnv(rc, hostsFile, nil)
+	env := NewEnv(rc, hostsFile, nil)
+	// The host's clock may or may not be synchronised; tests that need
+	// it unsynchronised say so.
+	env.clock = syncedClock
+	return env
+}
+
+func syncedClock() (clockState, error) {
+	return clockState{synced: true, maxError: 2 * time.Millisecond, estErr: time.Millisecond}, nil
+}
+
+func unsyncedClock() (clockState, error) {
+	return clockState{maxError: 16 * time.Second, estErr: 16 * time.Second, unsyncFlag: true}, nil
 }
 
 // noResolvers is a resolv.conf for tests whose targets need no resolver: it
@@ -68,6 +80,7 @@ func probeWithin(t testing.TB, env *Env, raw string, timeout time.Duration) Resu
 type want struct {
 	ok     bool
 	err    []string // each must be in Err
+	cause  Cause    // "" to not check
 	hint   string
 	detail string
 	phases []string // the names of Phases, in order; nil to not check
@@ -100,6 +113,9 @@ func (w want) check(t testing.TB, r Result) {
 		if !strings.Contains(r.Err.Error(), s) {
 			t.Errorf("Err: got %q, want it to contain %q", r.Err, s)
 		}
+	}
+	if w.cause != "" && r.Cause != w.cause {
+		t.Errorf("Cause: got %q, want %q (err: %v)", r.Cause, w.cause, r.Err)
 	}
 	if !strings.Contains(r.Hint, w.hint) {
 		t.Errorf("Hint: got %q, want it to contain %q", r.Hint, w.hint)

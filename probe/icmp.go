@@ -18,21 +18,22 @@ var icmpKind = KindDef{
 	Usage:    []Usage{{"icmp://HOST", "an echo reply comes back"}},
 	ManTitle: "icmp://HOST",
 	Man: `An echo reply comes back, over an unprivileged ICMP socket when
-net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).`,
+net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).
+Parameters: **via=** (the interface index of every request, IP_PKTINFO), **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"icmp://"},
 	parse:     parseICMP,
 	format: func(t Target) string {
 		if strings.Contains(t.Host, ":") {
-			return "icmp://[" + t.Host + "]"
+			return withParams("icmp://["+t.Host+"]", t)
 		}
-		return "icmp://" + t.Host
+		return withParams("icmp://"+t.Host, t)
 	},
 	probe: probeICMP,
 }
 
 func parseICMP(raw, rest string) (Target, error) {
-	auth, err := authority(raw, rest, KindICMP)
+	auth, query, err := authority(raw, rest, KindICMP)
 	if err != nil {
 		return Target{}, err
 	}
@@ -51,7 +52,14 @@ func parseICMP(raw, rest string) (Target, error) {
 	if err := checkHost(host); err != nil {
 		return Target{}, &ParseError{raw, err.Error()}
 	}
-	return Target{Host: host}, nil
+	t := Target{Host: host}
+	if err := setParams(raw, &t, KindICMP, query); err != nil {
+		return Target{}, err
+	}
+	if err := checkFamilies(raw, t, host); err != nil {
+		return Target{}, err
+	}
+	return t, nil
 }
 
 // icmpInterval is how often an echo request is sent again while no reply
@@ -64,7 +72,7 @@ const icmpInterval = 500 * time.Millisecond
 // (CAP_NET_RAW) otherwise.
 func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
-	addrs, local, err := env.resolveHost(ctx, t.Host, tm)
+	addrs, local, err := env.resolveHost(ctx, t, t.Host, tm)
 	if err != nil {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: env.resolverAddrs()}
 	}
@@ -79,7 +87,7 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	ch := make(chan reply, len(addrs))
 	for _, a := range addrs {
 		pool.Go(func() {
-			rtt, err := ping(ctx, a)
+			rtt, err := ping(ctx, socketsOf(t), a)
 			ch <- reply{a, rtt, err}
 		})
 	}
@@ -89,12 +97,14 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 		if r.err == nil {
 			cancel()
 			res.Phases = tm.done("echo")
-			res.Detail = fmt.Sprintf("echo reply from %s in %s", r.addr, r.rtt.Round(time.Microsecond))
+			res.Detail = fmt.Sprintf("echo reply from %s in %s%s", r.addr, r.rtt.Round(time.Microsecond), socketsOf(t).pathNote(r.addr))
 			return res
 		}
 		err := fmt.Errorf("ping %s: %w", r.addr, r.err)
 		var pe *icmpPermissionError
-		if errors.As(err, &pe) {
+		if f := socketsOf(t).localFailure(err); f != nil {
+			err = f
+		} else if errors.As(err, &pe) {
 			err = fail(CauseICMPNotPermitted, "echo", "", err)
 		} else {
 			err = classify(err, "echo", netip.AddrPortFrom(r.addr, 0))
@@ -114,13 +124,21 @@ func (e *icmpPermissionError) Error() string {
 	return fmt.Sprintf("cannot open an ICMP socket: unprivileged ping is not allowed for this group by net.ipv4.ping_group_range (%v) and a raw socket needs CAP_NET_RAW (%v)", e.unpriv, e.raw)
 }
 
-// ping sends echo requests to a until one is answered or ctx ends.
-func ping(ctx context.Context, a netip.Addr) (time.Duration, error) {
+// ping sends echo requests to a until one is answered or ctx ends, from
+// s's source address when it is of a's family. pro-bing does not bind its
+// socket to a device: via= sets the interface index of every request
+// (IP_PKTINFO, IPV6_PKTINFO), which routes it out through that interface
+// as SO_BINDTODEVICE would.
+func ping(ctx context.Context, s sockets, a netip.Addr) (time.Duration, error) {
 	var unprivErr error
 	for _, privileged := range []bool{false, true} {
 		p := probing.New(a.String())
 		p.SetIPAddr(&net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()})
 		p.SetPrivileged(privileged)
+		p.InterfaceName = s.via
+		if s.src.IsValid() && s.src.Is4() == a.Unmap().Is4() {
+			p.Source = s.src.String()
+		}
 		p.SetLogger(probing.NoopLogger{})
 		p.Count = 1
 		p.Interval = icmpInterval

@@ -48,6 +48,7 @@ var Kinds = []*KindDef{
 	&httpKind,
 	&tlsKind,
 	&icmpKind,
+	&clockKind,
 }
 
 // kindOf returns the definition of the kind with that scheme, or nil.

@@ -17,29 +17,28 @@ var linkKind = KindDef{
 	ManTitle: "link:any, link:IFACE",
 	Man: `The link (for **any**: some link other than loopback) is operationally up, or reports no
 operstate but is up with a carrier (tun, wireguard), and has a global-scope address whose
-duplicate address detection has finished.`,
+duplicate address detection has finished. With **?family=4** or **?family=6**, only an address of
+that family counts.`,
 	Complete: []string{"link:any", "link:"},
 	parse:    parseLink,
-	format:   func(t Target) string { return "link:" + t.Iface },
+	format:   func(t Target) string { return withParams("link:"+t.Iface, t) },
 	probe:    probeLink,
 }
 
 func parseLink(raw, rest string) (Target, error) {
-	if rest == "" {
+	name, query, _ := strings.Cut(rest, "?")
+	var t Target
+	switch err := checkIfaceName(name); {
+	case name == "":
 		return Target{}, &ParseError{raw, "empty interface name (want link:any or link:IFACE)"}
+	case name != LinkAny && err != nil:
+		return Target{}, &ParseError{raw, err.Error()}
 	}
-	if rest == LinkAny {
-		return Target{Iface: LinkAny}, nil
+	t.Iface = name
+	if err := setParams(raw, &t, KindLink, query); err != nil {
+		return Target{}, err
 	}
-	// The kernel's dev_valid_name: at most IFNAMSIZ-1 bytes, not "." or
-	// "..", no '/', ':' or whitespace.
-	if len(rest) > 15 {
-		return Target{}, &ParseError{raw, fmt.Sprintf("interface name %q is longer than 15 bytes", rest)}
-	}
-	if rest == "." || rest == ".." || strings.ContainsAny(rest, "/: \t\n\v\f\r") {
-		return Target{}, &ParseError{raw, fmt.Sprintf("%q is not a valid interface name", rest)}
-	}
-	return Target{Iface: rest}, nil
+	return t, nil
 }
 
 // probeLink passes when the named link, or for link:any some non-loopback
@@ -83,7 +82,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 		fs  []*Failure
 	)
 	for _, l := range links {
-		detail, problem, err := linkReady(h, l)
+		detail, problem, err := linkReady(h, l, t.Family)
 		if err != nil {
 			res.Err = err
 			return res
@@ -142,13 +141,21 @@ func linkUp(l netlink.Link) *Failure {
 }
 
 // linkReady returns a description of a ready link, or what keeps it from
-// being ready.
-func linkReady(h *netlink.Handle, l netlink.Link) (detail string, problem *Failure, err error) {
+// being ready. family, 4 or 6, counts only the addresses of that family (0:
+// either).
+func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, problem *Failure, err error) {
 	if f := linkUp(l); f != nil {
 		return "", f, nil
 	}
 	name := l.Attrs().Name
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
+	nlFamily, global := netlink.FAMILY_ALL, "global address"
+	switch family {
+	case 4:
+		nlFamily, global = netlink.FAMILY_V4, "global IPv4 address"
+	case 6:
+		nlFamily, global = netlink.FAMILY_V6, "global IPv6 address"
+	}
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, nlFamily) })
 	if err != nil {
 		return "", nil, linkFailure(name, fmt.Errorf("list addresses of %s: %w", name, netlinkErr(err)))
 	}
@@ -172,13 +179,13 @@ func linkReady(h *netlink.Handle, l netlink.Link) (detail string, problem *Failu
 	}
 	switch {
 	case tentative:
-		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no global address yet (%s)", name, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
 	case len(pending) > 0:
 		// Only addresses another host holds: the conflict, not a
 		// configuration still under way, is what is wrong.
-		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable global address (%s)", name, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
 	}
-	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no global address", name)), nil
+	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
 // errNetlinkRefused is a netlink request that failed because no netlink

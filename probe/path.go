@@ -64,7 +64,7 @@ var pathCauses = map[Cause]bool{
 // address in its Hop), or to dests when it names none, and returns the
 // failure of the first broken hop before the destination, wrapping f's
 // error; nil if the path shows nothing wrong.
-func (e *Env) explainFailure(f *Failure, dests []netip.AddrPort) *Failure {
+func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Failure {
 	if !pathCauses[f.Cause] || e.netlinkHandle() == nil {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (e *Env) explainFailure(f *Failure, dests []netip.AddrPort) *Failure {
 		dests = []netip.AddrPort{ap}
 	}
 	for _, d := range dests {
-		p := e.path(d, role)
+		p := e.path(d, role, socketsOf(t))
 		h := p.Broken()
 		if h == nil || h.Kind == role {
 			continue
@@ -112,8 +112,9 @@ func sentence(p Path, h *Hop) string {
 	return s
 }
 
-// path reads the hops to d from the kernel's state.
-func (e *Env) path(d netip.AddrPort, role string) Path {
+// path reads the hops to d from the kernel's state, for packets that leave
+// as s says (via=, src=: "ip route get D oif IFACE from ADDR").
+func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
 	h := e.netlinkHandle()
 	p := Path{Dest: d, Role: role}
 	add := func(start time.Time, hop Hop) bool {
@@ -123,8 +124,18 @@ func (e *Env) path(d netip.AddrPort, role string) Path {
 	}
 	dst := d.Addr().Unmap()
 	fam := familyOf(dst)
+	if role == "resolver" {
+		s = s.forResolver(dst)
+	}
+	var opts *netlink.RouteGetOptions
+	if s.via != "" || s.src.IsValid() && s.src.Is4() == dst.Is4() {
+		opts = &netlink.RouteGetOptions{Oif: s.via}
+		if s.src.IsValid() && s.src.Is4() == dst.Is4() {
+			opts.SrcAddr = s.src.AsSlice()
+		}
+	}
 	start := time.Now()
-	routes, err := h.RouteGet(dst.AsSlice())
+	routes, err := h.RouteGetWithOptions(dst.AsSlice(), opts)
 	if err != nil || len(routes) == 0 {
 		add(start, e.noRoute(dst, err))
 		return p
@@ -381,7 +392,7 @@ func (e *Env) paths(r Result) []Path {
 	}
 	var ps []Path
 	for _, d := range r.Dests {
-		p := e.path(d, role)
+		p := e.path(d, role, socketsOf(r.Target))
 		if p.Broken() == nil {
 			p.Hops = append(p.Hops, destHop(r, f, d, role))
 		}

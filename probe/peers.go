@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -31,13 +30,23 @@ import (
 // remembers nothing.
 type Peers struct {
 	mu       sync.Mutex
-	refusing map[netip.AddrPort]bool
+	refusing map[peer]bool
+}
+
+// peer is a resolver as a probe reaches it: its address and port, and how
+// the probe's sockets are bound (via=, src=). Queries to one resolver
+// through two interfaces take two paths: one's refusal says nothing of
+// the other's.
+type peer struct {
+	server netip.AddrPort
+	via    string
+	src    netip.Addr
 }
 
 // NewPeers returns an empty memory, for the rounds of one wait or watch.
-func NewPeers() *Peers { return &Peers{refusing: map[netip.AddrPort]bool{}} }
+func NewPeers() *Peers { return &Peers{refusing: map[peer]bool{}} }
 
-func (p *Peers) refused(a netip.AddrPort) bool {
+func (p *Peers) refused(a peer) bool {
 	if p == nil {
 		return false
 	}
@@ -47,7 +56,7 @@ func (p *Peers) refused(a netip.AddrPort) bool {
 }
 
 // note records what an exchange with a showed: refused, or not.
-func (p *Peers) note(a netip.AddrPort, refused bool) {
+func (p *Peers) note(a peer, refused bool) {
 	if p == nil {
 		return
 	}
@@ -73,11 +82,11 @@ type serverRound struct {
 }
 
 // server returns the round's record of resolver a.
-func (e *Env) server(a netip.AddrPort) *serverRound {
+func (e *Env) server(a peer) *serverRound {
 	e.serversMu.Lock()
 	defer e.serversMu.Unlock()
 	if e.servers == nil {
-		e.servers = map[netip.AddrPort]*serverRound{}
+		e.servers = map[peer]*serverRound{}
 	}
 	s := e.servers[a]
 	if s == nil {
@@ -106,10 +115,11 @@ var errRefusedMeanwhile = errors.New("another query was refused")
 
 // exchange is the package's exchange with a resolver, within the round of
 // e: see the comment at the top of this file.
-func (e *Env) exchange(ctx context.Context, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
-	s := e.server(server)
+func (e *Env) exchange(ctx context.Context, sk sockets, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
+	key := peer{server, sk.via, sk.src}
+	s := e.server(key)
 	leader := false
-	if e.Peers.refused(server) {
+	if e.Peers.refused(key) {
 		if leader = e.lead(s); !leader {
 			// It refused last round, and this round's one query to it
 			// is out: wait for its outcome.
@@ -119,7 +129,8 @@ func (e *Env) exchange(ctx context.Context, server netip.AddrPort, q dns.Questio
 				return nil, "udp", ctxErr(ctx, context.DeadlineExceeded)
 			}
 			if s.leaderRefused {
-				return nil, "udp", fmt.Errorf("%w (as this round's query to it)", syscall.ECONNREFUSED)
+				// Its refusal is this query's too.
+				return nil, "udp", syscall.ECONNREFUSED
 			}
 		}
 	}
@@ -127,7 +138,7 @@ func (e *Env) exchange(ctx context.Context, server netip.AddrPort, q dns.Questio
 	defer cancel(nil)
 	stop := context.AfterFunc(s.refused, func() { cancel(errRefusedMeanwhile) })
 	defer stop()
-	m, tr, err := exchange(ctx, server, q, retransmit, attempts)
+	m, tr, err := exchange(ctx, sk, server, q, retransmit, attempts)
 	refused := errors.Is(err, syscall.ECONNREFUSED)
 	switch {
 	case refused:
@@ -135,12 +146,12 @@ func (e *Env) exchange(ctx context.Context, server netip.AddrPort, q dns.Questio
 	case err != nil && errors.Is(context.Cause(ctx), errRefusedMeanwhile):
 		// Cut short: another query to it was refused meanwhile; this
 		// one's ICMP error was likely rate-limited away.
-		err, refused = fmt.Errorf("%w (as another query to it; the ICMP errors of a host are rate-limited)", syscall.ECONNREFUSED), true
+		err, refused = syscall.ECONNREFUSED, true
 	}
 	if leader {
 		s.leaderRefused = refused
 		close(s.leader) // publishes leaderRefused
 	}
-	e.Peers.note(server, refused)
+	e.Peers.note(key, refused)
 	return m, tr, err
 }

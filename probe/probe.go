@@ -74,7 +74,11 @@ type Env struct {
 	Explain bool
 
 	serversMu sync.Mutex
-	servers   map[netip.AddrPort]*serverRound // this round's resolvers
+	servers   map[peer]*serverRound // this round's resolvers
+
+	// clock reads the kernel's clock state; nil for readClock. Tests
+	// replace it.
+	clock func() (clockState, error)
 
 	resolvOnce func() (*ResolvConf, error)
 	hostsOnce  func() (map[string][]netip.Addr, error)
@@ -96,6 +100,14 @@ func NewEnv(resolvConf, hostsFile string, nl *netlink.Handle) *Env {
 	return e
 }
 
+// clockState is what the kernel says of the system clock.
+func (e *Env) clockState() (clockState, error) {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return readClock()
+}
+
 // Resolvers returns the round's resolver configuration.
 func (e *Env) Resolvers() (*ResolvConf, error) { return e.resolvOnce() }
 
@@ -115,7 +127,7 @@ func Probe(ctx context.Context, env *Env, t Target) Result {
 	r.Latency = time.Since(start)
 	r.OK = r.Err == nil
 	if f := FailureOf(r.Err); f != nil {
-		if g := env.explainFailure(f, r.Dests); g != nil {
+		if g := env.explainFailure(f, t, r.Dests); g != nil {
 			f = g
 		}
 		r.Err, r.Cause, r.Hint = f, f.Cause, f.Hint()

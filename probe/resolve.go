@@ -20,7 +20,10 @@ var errNoSuchHost = errors.New("no such host")
 // rc (A and AAAA at once, every server at once), with the search list and
 // ndots applied. Nothing is cached: every call asks again, so the servers
 // are the ones rc names now, not those Go's resolver read seconds ago.
-func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]netip.Addr, error) {
+//
+// s makes the sockets of the queries (see sockets.forResolver); family, 4
+// or 6, asks for that family's addresses only (0: both).
+func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, s sockets, family int, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
@@ -29,12 +32,12 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 		return nil, err
 	}
 	key := strings.ToLower(strings.TrimSuffix(host, "."))
-	if addrs := hosts[key]; len(addrs) > 0 {
+	if addrs := ofFamily(hosts[key], family); len(addrs) > 0 {
 		return addrs, nil
 	}
 	// RFC 6761 6.3: localhost names are loopback, whatever DNS says.
 	if key == "localhost" || strings.HasSuffix(key, ".localhost") {
-		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
+		return ofFamily([]netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, family), nil
 	}
 	// As glibc's res_search: a name that does not exist, or whose every
 	// server answered SERVFAIL, moves on to the next name of the search
@@ -44,7 +47,7 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 	var servfail error
 	noSuch := noSuchHost(CauseNXDomain, host)
 	for _, name := range searchNames(rc, host) {
-		addrs, err := e.lookupName(ctx, rc, name)
+		addrs, err := e.lookupName(ctx, rc, s, family, name)
 		switch {
 		case errors.Is(err, errNoSuchHost):
 			if f := FailureOf(err); f.Cause == CauseNoRecords {
@@ -63,6 +66,20 @@ func (e *Env) lookupHost(ctx context.Context, rc *ResolvConf, host string) ([]ne
 		return nil, servfail
 	}
 	return nil, noSuch
+}
+
+// ofFamily is the addresses of addrs of family (4 or 6; 0 for all).
+func ofFamily(addrs []netip.Addr, family int) []netip.Addr {
+	if family == 0 {
+		return addrs
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if a.Unmap().Is4() == (family == 4) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
@@ -114,10 +131,11 @@ func searchNames(rc *ResolvConf, host string) []string {
 // until the attempt's deadline, leaving no time to connect.
 const resolutionDelay = 50 * time.Millisecond
 
-// lookupName asks for name's A and AAAA records at once. It returns
-// errNoSuchHost when the answers are definitive (NXDOMAIN or no records)
-// and an error naming the servers when no server gave a definitive answer.
-func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, name string) ([]netip.Addr, error) {
+// lookupName asks for name's A and AAAA records at once (only one of them
+// for family 4 or 6). It returns errNoSuchHost when the answers are
+// definitive (NXDOMAIN or no records) and an error naming the servers when
+// no server gave a definitive answer.
+func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, s sockets, family int, name string) ([]netip.Addr, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -127,12 +145,17 @@ func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, name string) ([]ne
 	)
 	done := make(chan int, 2)
 	for i, qt := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+		if family == 4 && qt == dns.TypeAAAA || family == 6 && qt == dns.TypeA {
+			nx[i] = true // as if: the other family's answer decides
+			done <- i
+			continue
+		}
 		pool.Go(func() {
 			defer func() { done <- i }()
 			q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
 			// accept runs in askAll's goroutines, one per server: it
 			// must not write to anything they share.
-			ok, all := e.askAll(ctx, rc, rc.Servers, q, func(r *dns.Msg) error {
+			ok, all := e.askAll(ctx, rc, s, rc.Servers, q, func(r *dns.Msg) error {
 				switch r.Rcode {
 				case dns.RcodeSuccess, dns.RcodeNameError:
 					return nil
@@ -192,7 +215,14 @@ func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, name string) ([]ne
 // not be resolved, the resolvers asked were — a local resolver that starts
 // late announces itself by no event, so the target is re-checked as often
 // as a local one.
-func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) (addrs []netip.Addr, local bool, err error) {
+//
+// It is also where a probe starts: the interface t's via= names must exist
+// and be up before anything is sent.
+func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing) (addrs []netip.Addr, local bool, err error) {
+	s := socketsOf(t)
+	if f := s.checkVia(); f != nil {
+		return nil, true, f
+	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, a.IsLoopback(), nil
 	}
@@ -200,7 +230,7 @@ func (e *Env) resolveHost(ctx context.Context, host string, tm *timing) (addrs [
 	if err != nil {
 		return nil, true, err
 	}
-	addrs, err = e.lookupHost(ctx, rc, host)
+	addrs, err = e.lookupHost(ctx, rc, s, t.Family, host)
 	tm.mark("resolve")
 	if err != nil {
 		f := FailureOf(err)

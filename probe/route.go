@@ -36,6 +36,14 @@ host passes through its local route. No packet is sent.`,
 }
 
 func parseRoute(raw, rest string) (Target, error) {
+	if rest, query, ok := strings.Cut(rest, "?"); ok {
+		// route: takes no parameter; say which one was given.
+		var t Target
+		if err := setParams(raw, &t, KindRoute, query); err != nil {
+			return Target{}, err
+		}
+		return parseRoute(raw, rest)
+	}
 	switch rest {
 	case "":
 		return Target{}, &ParseError{raw, "empty route (want default, default4, default6 or an IP address)"}

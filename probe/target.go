@@ -61,8 +61,12 @@ type Target struct {
 	Host string
 	Port string
 
-	// URL is the parsed URL of an http or https target.
+	// URL is the URL an http or https target requests: as written, less
+	// netready's own parameters.
 	URL *url.URL
+
+	// Params are the target's parameters (via=, src=, family= ...).
+	Params
 }
 
 // ParseError is the error of a target that cannot be parsed. Its message
@@ -100,13 +104,21 @@ func Parse(raw string) (Target, error) {
 	return t, nil
 }
 
-// ParseAll parses every target, stopping at the first malformed one.
+// ParseAll parses every target, stopping at the first malformed one. It
+// also reads the files that parameters name (ca=), so that a file that
+// is missing or holds no certificate is an error before any probing,
+// naming the target and the parameter.
 func ParseAll(raws []string) ([]Target, error) {
 	ts := make([]Target, 0, len(raws))
 	for _, r := range raws {
 		t, err := Parse(r)
 		if err != nil {
 			return nil, err
+		}
+		if t.CA != "" {
+			if _, err := readCA(t.CA); err != nil {
+				return nil, &ParseError{r, "ca=: " + err.Error()}
+			}
 		}
 		ts = append(ts, t)
 	}
@@ -225,27 +237,32 @@ func checkPort(p string) error {
 	return nil
 }
 
-// authority strips "//" and rejects anything after the authority.
-func authority(raw, rest string, kind Kind) (string, error) {
+// authority strips "//", splits off the query and rejects anything else
+// after the authority but a final '/'.
+func authority(raw, rest string, kind Kind) (auth, query string, err error) {
 	auth, ok := strings.CutPrefix(rest, "//")
 	if !ok {
-		return "", &ParseError{raw, fmt.Sprintf("want %s://HOST%s", kind, map[bool]string{true: "", false: ":PORT"}[kind == KindICMP])}
+		return "", "", &ParseError{raw, fmt.Sprintf("want %s://HOST%s", kind, map[bool]string{true: "", false: ":PORT"}[kind == KindICMP])}
 	}
-	if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+	auth, query, _ = strings.Cut(auth, "?")
+	if i := strings.IndexAny(auth, "/#"); i >= 0 {
 		if auth[i:] != "/" {
-			return "", &ParseError{raw, fmt.Sprintf("unexpected %q after the host (%s target has no path or query)", auth[i:], article(kind))}
+			return "", "", &ParseError{raw, fmt.Sprintf("unexpected %q after the host (%s target has no path or fragment)", auth[i:], article(kind))}
 		}
 		auth = auth[:i]
 	}
-	if strings.Contains(auth, "@") {
-		return "", &ParseError{raw, "a user name is not allowed in " + article(kind) + " target"}
+	if i := strings.IndexByte(query, '#'); i >= 0 {
+		return "", "", &ParseError{raw, fmt.Sprintf("unexpected %q after the query (%s target has no fragment)", query[i:], article(kind))}
 	}
-	return auth, nil
+	if strings.Contains(auth, "@") {
+		return "", "", &ParseError{raw, "a user name is not allowed in " + article(kind) + " target"}
+	}
+	return auth, query, nil
 }
 
 // article returns kind with its indefinite article: "a tcp", "an icmp".
 func article(kind Kind) string {
-	if kind == KindICMP {
+	if kind == KindICMP || kind == KindHTTP || kind == KindHTTPS {
 		return "an " + string(kind)
 	}
 	return "a " + string(kind)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -113,6 +114,138 @@ func validTargetCases() []validTargetCase {
 	}
 }
 
+// validParamCases are targets with parameters that Parse accepts.
+func validParamCases() []validTargetCase {
+	ip := netip.MustParseAddr
+	type P = probe.Params
+	tcp := func(p P) probe.Target {
+		return probe.Target{Kind: probe.KindTCP, Host: "db.internal", Port: "5432", Params: p}
+	}
+	dnsA := func(p P) probe.Target {
+		return probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeA, Params: p}
+	}
+	http := func(kind probe.Kind, host string, p P) probe.Target {
+		return probe.Target{Kind: kind, Host: host, Params: p}
+	}
+	return []validTargetCase{
+		// via=, src=, family=
+		{"link family", "link:eth0?family=6", probe.Target{Kind: probe.KindLink, Iface: "eth0", Params: P{Family: 6}}, "link:eth0?family=6"},
+		{"link any family", "link:any?FAMILY=4", probe.Target{Kind: probe.KindLink, Iface: probe.LinkAny, Params: P{Family: 4}}, "link:any?family=4"},
+		{"tcp via", "tcp://db.internal:5432?via=eth1", tcp(P{Via: "eth1"}), "tcp://db.internal:5432?via=eth1"},
+		{"tcp via after a slash", "tcp://db.internal:5432/?via=eth1", tcp(P{Via: "eth1"}), "tcp://db.internal:5432?via=eth1"},
+		{"tcp via of 15 bytes", "tcp://db.internal:5432?via=abcdefghijklmno", tcp(P{Via: "abcdefghijklmno"}), "tcp://db.internal:5432?via=abcdefghijklmno"},
+		{"tcp src IPv4", "tcp://db.internal:5432?src=10.0.0.2", tcp(P{Src: ip("10.0.0.2")}), "tcp://db.internal:5432?src=10.0.0.2"},
+		{"tcp src IPv6 canonical", "tcp://db.internal:5432?src=FD00:0::2", tcp(P{Src: ip("fd00::2")}), "tcp://db.internal:5432?src=fd00::2"},
+		{"tcp all three in canonical order", "tcp://db.internal:5432?src=fd00::2;via=wg0&family=6", tcp(P{Via: "wg0", Src: ip("fd00::2"), Family: 6}), "tcp://db.internal:5432?family=6&via=wg0&src=fd00::2"},
+		{"tcp IPv6 literal and family 6", "tcp://[2001:db8::1]:443?family=6", probe.Target{Kind: probe.KindTCP, Host: "2001:db8::1", Port: "443", Params: P{Family: 6}}, "tcp://[2001:db8::1]:443?family=6"},
+		{"tcp escaped via", "tcp://db.internal:5432?via=e%74h1", tcp(P{Via: "eth1"}), "tcp://db.internal:5432?via=eth1"},
+		{"tcp via with a percent sign", "tcp://db.internal:5432?via=a%25b", tcp(P{Via: "a%b"}), "tcp://db.internal:5432?via=a%25b"},
+		{"tls via and ca", "tls://example.com:443?ca=/etc/ssl/private-ca.pem&via=eth1", probe.Target{Kind: probe.KindTLS, Host: "example.com", Port: "443", Params: P{Via: "eth1", CA: "/etc/ssl/private-ca.pem"}}, "tls://example.com:443?ca=/etc/ssl/private-ca.pem&via=eth1"},
+		{"icmp family and src", "icmp://gateway.internal?family=4&src=192.0.2.2", probe.Target{Kind: probe.KindICMP, Host: "gateway.internal", Params: P{Family: 4, Src: ip("192.0.2.2")}}, "icmp://gateway.internal?family=4&src=192.0.2.2"},
+		{"icmp IPv6 via", "icmp://[2001:db8::1]?via=eth0", probe.Target{Kind: probe.KindICMP, Host: "2001:db8::1", Params: P{Via: "eth0"}}, "icmp://[2001:db8::1]?via=eth0"},
+		{"dns via", "dns:vpn.internal?via=tun0", dnsA(P{Via: "tun0"}), "dns:vpn.internal?via=tun0"},
+		{"dns server family", "dns://ns.internal/vpn.internal?family=6", probe.Target{Kind: probe.KindDNS, Server: "ns.internal:53", Name: "vpn.internal.", QType: dns.TypeA, Params: P{Family: 6}}, "dns://ns.internal/vpn.internal?family=6"},
+
+		// answer=
+		{"dns answer A", "dns:vpn.internal?answer=10.8.0.1", dnsA(P{Answer: "10.8.0.1"}), "dns:vpn.internal?answer=10.8.0.1"},
+		{"dns answer before type", "dns:vpn.internal?answer=FD00::0:1;type=AAAA", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeAAAA, Params: P{Answer: "fd00::1"}}, "dns:vpn.internal?type=AAAA&answer=fd00::1"},
+		{"dns answer CNAME", "dns:vpn.internal?type=CNAME&answer=Gw.Internal", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeCNAME, Params: P{Answer: "gw.internal."}}, "dns:vpn.internal?type=CNAME&answer=gw.internal."},
+		{"dns answer TXT with spaces", "dns:vpn.internal?type=TXT&answer=v%3D1%20ok", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeTXT, Params: P{Answer: "v=1 ok"}}, "dns:vpn.internal?type=TXT&answer=v=1%20ok"},
+		{"dns answer and via", "dns://10.8.0.53/vpn.internal?via=tun0&answer=10.8.0.1", probe.Target{Kind: probe.KindDNS, Server: "10.8.0.53:53", Name: "vpn.internal.", QType: dns.TypeA, Params: P{Via: "tun0", Answer: "10.8.0.1"}}, "dns://10.8.0.53/vpn.internal?answer=10.8.0.1&via=tun0"},
+
+		// status=, body=, proxy=, ca= and the URL's own query
+		{"http status", "http://example.com/generate_204?status=204", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{204, 204}}}), "http://example.com/generate_204?status=204"},
+		{"http status list", "http://example.com/?status=200-299,301,204-204", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{200, 299}, {301, 301}, {204, 204}}}), "http://example.com/?status=200-299,301,204"},
+		{"http own query kept, in order", "http://example.com/health?a=1&status=204&b=2", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{204, 204}}}), "http://example.com/health?a=1&b=2&status=204"},
+		{"http upper-case names are the server's", "http://example.com/?Status=1&VIA=x", http(probe.KindHTTP, "example.com", P{}), "http://example.com/?Status=1&VIA=x"},
+		{"http dns parameter names are the server's", "http://example.com/?type=A&answer=1", http(probe.KindHTTP, "example.com", P{}), "http://example.com/?type=A&answer=1"},
+		{"http body", "http://example.com/?body=%5ESuccess$", http(probe.KindHTTP, "example.com", P{Body: "^Success$"}), "http://example.com/?body=%5ESuccess$"},
+		{"http body with plus, ampersand and space", "http://example.com/?body=a+b%26c%20d", http(probe.KindHTTP, "example.com", P{Body: "a+b&c d"}), "http://example.com/?body=a+b%26c%20d"},
+		{"http proxy none", "http://example.com/?proxy=none", http(probe.KindHTTP, "example.com", P{Proxy: probe.ProxyNone}), "http://example.com/?proxy=none"},
+		{"http proxy env is the default", "http://example.com/?proxy=env", http(probe.KindHTTP, "example.com", P{}), "http://example.com/"},
+		{"http proxy URL", "http://example.com/?proxy=HTTP://proxy.internal:3128/", http(probe.KindHTTP, "example.com", P{Proxy: "http://proxy.internal:3128"}), "http://example.com/?proxy=http://proxy.internal:3128"},
+		{"https proxy with credentials", "https://example.com/?proxy=http://u:p@[fd00::3]:3128", http(probe.KindHTTPS, "example.com", P{Proxy: "http://u:p@[fd00::3]:3128"}), "https://example.com/?proxy=http://u:p@[fd00::3]:3128"},
+		{"https ca", "https://example.com/?ca=ca.pem", http(probe.KindHTTPS, "example.com", P{CA: "ca.pem"}), "https://example.com/?ca=ca.pem"},
+		{"https all of them", "https://example.com/x?src=10.0.0.2&k=v&family=4&via=eth1&ca=/ca.pem&proxy=none&body=ok&status=200", http(probe.KindHTTPS, "example.com", P{Via: "eth1", Src: ip("10.0.0.2"), Family: 4, Status: []probe.StatusRange{{200, 200}}, Body: "ok", Proxy: probe.ProxyNone, CA: "/ca.pem"}), "https://example.com/x?k=v&status=200&body=ok&proxy=none&ca=/ca.pem&family=4&via=eth1&src=10.0.0.2"},
+		{"clock synced", "clock:synced", probe.Target{Kind: probe.KindClock}, "clock:synced"},
+		{"clock upper-case scheme", "CLOCK:synced", probe.Target{Kind: probe.KindClock}, "clock:synced"},
+		{"http only parameters leave no query", "http://example.com/?&status=204", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{204, 204}}}), "http://example.com/?status=204"},
+	}
+}
+
+// invalidParamCases are targets whose parameters Parse rejects: unknown,
+// repeated, of another kind, malformed.
+func invalidParamCases() []invalidTargetCase {
+	return []invalidTargetCase{
+		// unknown
+		{"link unknown", "link:eth0?via=eth1", "a link target takes no via= parameter (via= is for dns, tcp, http, https, tls or icmp targets)"},
+		{"link unknown name", "link:eth0?speed=1000", `unknown query parameter "speed" (a link target takes family=)`},
+		{"route any parameter", "route:default?family=4", "a route target takes no family= parameter"},
+		{"route unknown name", "route:10.0.0.1?x", `unknown query parameter "x" (a route target takes none)`},
+		{"icmp unknown", "icmp://192.0.2.1?ttl=3", `unknown query parameter "ttl" (an icmp target takes family=, via= or src=)`},
+		{"dns unknown lists answer", "dns:x.internal?ansver=1", `unknown query parameter "ansver" (a dns target takes type=, class=, answer=, family=, via= or src=)`},
+		// wrong kind
+		{"tcp answer", "tcp://db.internal:5432?answer=10.0.0.1", "a tcp target takes no answer= parameter (answer= is for dns targets)"},
+		{"tcp status", "tcp://db.internal:5432?status=200", "a tcp target takes no status= parameter (status= is for http or https targets)"},
+		{"tcp ca", "tcp://db.internal:5432?ca=ca.pem", "a tcp target takes no ca= parameter (ca= is for https or tls targets)"},
+		{"tls proxy", "tls://example.com:443?proxy=none", "a tls target takes no proxy= parameter"},
+		{"dns body", "dns:x.internal?body=ok", "a dns target takes no body= parameter"},
+		{"http ca", "http://example.com/?ca=ca.pem", "an http target takes no ca= parameter (ca= is for https or tls targets)"},
+		{"icmp proxy", "icmp://192.0.2.1?proxy=none", "an icmp target takes no proxy= parameter"},
+		// repeated
+		{"tcp via twice", "tcp://db.internal:5432?via=eth0&via=eth1", "via= given twice"},
+		{"tcp via twice, differently written", "tcp://db.internal:5432?via=eth0;VIA=eth0", "via= given twice"},
+		{"link family twice", "link:any?family=4&family=4", "family= given twice"},
+		{"http status twice", "http://example.com/?status=200&status=204", "status= given twice"},
+		{"dns answer twice", "dns:x.internal?answer=10.0.0.1&answer=10.0.0.2", "answer= given twice"},
+		// malformed
+		{"via empty", "tcp://db.internal:5432?via=", "via=: empty interface name"},
+		{"via too long", "tcp://db.internal:5432?via=abcdefghijklmnop", `via=: interface name "abcdefghijklmnop" is longer than 15 bytes`},
+		{"via slash", "dns:x.internal?via=a/b", `via=: "a/b" is not a valid interface name`},
+		{"via colon", "icmp://192.0.2.1?via=eth0:1", `via=: "eth0:1" is not a valid interface name`},
+		{"via escaped space", "tcp://db.internal:5432?via=a%20b", `via=: "a b" is not a valid interface name`},
+		{"via bad escape", "tcp://db.internal:5432?via=a%zz", `via=: bad percent-escape in "a%zz"`},
+		{"src not an address", "tcp://db.internal:5432?src=eth0", `src=: "eth0" is not an IP address`},
+		{"src prefix", "tcp://db.internal:5432?src=10.0.0.2/24", `src=: "10.0.0.2/24" is not an IP address`},
+		{"src zone", "tcp://db.internal:5432?src=fe80::1%25eth0", `src=: source address "fe80::1%eth0" has a zone: give the interface with via=`},
+		{"src mapped", "tcp://db.internal:5432?src=::ffff:10.0.0.2", "src=: source address \"::ffff:10.0.0.2\" is IPv4-mapped: write it as 10.0.0.2"},
+		{"src unspecified", "tcp://db.internal:5432?src=0.0.0.0", "src=: 0.0.0.0 cannot be a source address"},
+		{"src multicast", "tcp://db.internal:5432?src=ff02::1", "src=: ff02::1 cannot be a source address"},
+		{"family 5", "tcp://db.internal:5432?family=5", `family=: family "5" is neither 4 nor 6`},
+		{"family ipv4", "link:any?family=ipv4", `family=: family "ipv4" is neither 4 nor 6`},
+		{"family empty", "tcp://db.internal:5432?family", `family=: family "" is neither 4 nor 6`},
+		{"family and src disagree", "tcp://db.internal:5432?family=6&src=10.0.0.2", "src=10.0.0.2 is an IPv4 address, but family=6"},
+		{"family and host disagree", "tcp://10.0.0.1:5432?family=6", "10.0.0.1 is an IPv4 address, but family=6"},
+		{"src and host disagree", "http://[fd00::1]/?src=10.0.0.2", "fd00::1 is an IPv6 address, but src=10.0.0.2 is IPv4"},
+		{"dns server and family disagree", "dns://10.0.0.53/x.internal?family=6", "10.0.0.53 is an IPv4 address, but family=6"},
+		{"status empty", "http://example.com/?status=", "status=: empty status list"},
+		{"status word", "http://example.com/?status=ok", `status=: "ok" is neither a status from 100 to 599 nor a range of them`},
+		{"status 600", "http://example.com/?status=600", `status=: "600" is neither a status from 100 to 599`},
+		{"status 99", "http://example.com/?status=099", `status=: "099" is neither a status`},
+		{"status reversed range", "https://example.com/?status=299-200", `status=: range "299-200" ends before it starts`},
+		{"status empty item", "https://example.com/?status=200,", `status=: "" is neither a status`},
+		{"status open range", "https://example.com/?status=200-", `status=: "200-" is neither a status`},
+		{"body empty", "http://example.com/?body=", "body=: empty pattern"},
+		{"body bad regex", "http://example.com/?body=a(b", "body=: bad regular expression: missing closing ): `a(b`"},
+		{"body bad repeat", "http://example.com/?body=*x", "body=: bad regular expression: missing argument to repetition operator"},
+		{"proxy word", "http://example.com/?proxy=auto", `proxy=: "auto" is neither env, none nor a proxy's URL`},
+		{"proxy socks", "http://example.com/?proxy=socks5://p:1080", `proxy=: proxy scheme "socks5" is not supported (want http:// or https://)`},
+		{"proxy no host", "https://example.com/?proxy=http://:3128", "proxy=: proxy empty host"},
+		{"proxy bad port", "https://example.com/?proxy=http://p:0", `proxy=: proxy port "0" is not a number from 1 to 65535`},
+		{"proxy path", "https://example.com/?proxy=http://p:3128/x", "proxy=: a proxy's URL has nothing after the host and port"},
+		{"ca empty", "https://example.com/?ca=", "ca=: empty file name"},
+		{"answer empty", "dns:x.internal?answer=", "answer=: empty answer"},
+		{"answer not an address", "dns:x.internal?answer=gw.internal", `answer=: "gw.internal" is not an IP address`},
+		{"answer of the other family", "dns:x.internal?type=AAAA&answer=10.0.0.1", "answer=: 10.0.0.1 is not an address of type AAAA"},
+		{"answer IPv6 for A", "dns:x.internal?answer=fd00::1", "answer=: fd00::1 is not an address of type A"},
+		{"answer bad name", "dns:x.internal?type=CNAME&answer=a..b", `answer=: DNS name "a..b" has an empty label`},
+		{"clock empty", "clock:", `unknown clock state "" (want clock:synced)`},
+		{"clock other state", "clock:SYNCED", `unknown clock state "SYNCED" (want clock:synced)`},
+		{"clock parameter", "clock:synced?via=eth0", "a clock target takes no via= parameter"},
+		{"query fragment", "tcp://db.internal:5432?via=eth0#x", `unexpected "#x" after the query (a tcp target has no fragment)`},
+	}
+}
+
 // invalidTargetCase is a target that Parse rejects, with a distinctive part
 // of the reason it must give.
 type invalidTargetCase struct {
@@ -202,9 +335,9 @@ func invalidTargetCases() []invalidTargetCase {
 		{"tcp IPv6 without brackets", "tcp://2001:db8::1:80", "must be in brackets"},
 		{"tcp IPv4 in brackets", "tcp://[192.0.2.1]:80", "is not a valid IPv6 address"},
 		{"tcp junk after bracket", "tcp://[2001:db8::1]x:80", "after ']'"},
-		{"tcp path", "tcp://db.internal:5432/path", `unexpected "/path" after the host (a tcp target has no path or query)`},
-		{"tcp query", "tcp://db.internal:5432?x=1", "a tcp target has no path or query"},
-		{"tcp fragment", "tcp://db.internal:5432#x", "a tcp target has no path or query"},
+		{"tcp path", "tcp://db.internal:5432/path", `unexpected "/path" after the host (a tcp target has no path or fragment)`},
+		{"tcp unknown parameter", "tcp://db.internal:5432?x=1", `unknown query parameter "x" (a tcp target takes family=, via= or src=)`},
+		{"tcp fragment", "tcp://db.internal:5432#x", "a tcp target has no path or fragment"},
 		{"tcp user info", "tcp://user@db.internal:5432", "a user name is not allowed in a tcp target"},
 		{"tcp without slashes", "tcp:db.internal:5432", "want tcp://HOST:PORT"},
 		{"tcp bad host name", "tcp://db..internal:5432", "has an empty label"},
@@ -213,7 +346,7 @@ func invalidTargetCases() []invalidTargetCase {
 		{"tls port 0", "tls://example.com:0", `port "0" is not a number from 1 to 65535`},
 		{"tls port 65536", "tls://example.com:65536", `port "65536" is not a number from 1 to 65535`},
 		{"tls port name", "tls://example.com:https", `port "https" is not a number`},
-		{"tls path", "tls://example.com:443/x", "a tls target has no path or query"},
+		{"tls path", "tls://example.com:443/x", "a tls target has no path or fragment"},
 		{"tls user info", "tls://u:p@example.com:443", "a user name is not allowed in a tls target"},
 		{"tls without slashes", "tls:example.com:443", "want tls://HOST:PORT"},
 
@@ -226,7 +359,7 @@ func invalidTargetCases() []invalidTargetCase {
 		{"icmp IPv4 in brackets", "icmp://[192.0.2.1]", "is not a valid IPv6 address"},
 		{"icmp bad IPv6", "icmp://[2001:db8::g]", "is not a valid IPv6 address"},
 		{"icmp unclosed bracket", "icmp://[", "has a character that is not allowed: '['"},
-		{"icmp path", "icmp://192.0.2.1/x", "an icmp target has no path or query"},
+		{"icmp path", "icmp://192.0.2.1/x", "an icmp target has no path or fragment"},
 		{"icmp user info", "icmp://root@192.0.2.1", "a user name is not allowed in an icmp target"},
 		{"icmp without slashes", "icmp:192.0.2.1", "want icmp://HOST"},
 
@@ -249,7 +382,7 @@ func invalidTargetCases() []invalidTargetCase {
 }
 
 func TestParseTarget(t *testing.T) {
-	for _, tc := range validTargetCases() {
+	for _, tc := range append(validTargetCases(), validParamCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := probe.Parse(tc.in)
 			if err != nil {
@@ -270,7 +403,7 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestParseTargetRoundTrip(t *testing.T) {
-	for _, tc := range validTargetCases() {
+	for _, tc := range append(validTargetCases(), validParamCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			first, err := probe.Parse(tc.in)
 			if err != nil {
@@ -298,7 +431,7 @@ func TestParseTargetRoundTrip(t *testing.T) {
 }
 
 func TestParseTargetInvalid(t *testing.T) {
-	for _, tc := range invalidTargetCases() {
+	for _, tc := range append(invalidTargetCases(), invalidParamCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := probe.Parse(tc.in)
 			if err == nil {
@@ -396,10 +529,10 @@ func TestTargetEndpoint(t *testing.T) {
 }
 
 func FuzzParseTarget(f *testing.F) {
-	for _, tc := range validTargetCases() {
+	for _, tc := range append(validTargetCases(), validParamCases()...) {
 		f.Add(tc.in)
 	}
-	for _, tc := range invalidTargetCases() {
+	for _, tc := range append(invalidTargetCases(), invalidParamCases()...) {
 		f.Add(tc.in)
 	}
 	for _, s := range []string{
@@ -461,4 +594,48 @@ func FuzzParseTarget(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHTTPRequestURL: netready's parameters are not sent; the server's are,
+// as written.
+func TestHTTPRequestURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://example.com/health?a=1&status=204&b=%2F", "http://example.com/health?a=1&b=%2F"},
+		{"https://example.com/?proxy=none&via=eth1", "https://example.com/"},
+		{"https://example.com/?", "https://example.com/?"},
+		{"http://example.com/x?Status=1&body=ok", "http://example.com/x?Status=1"},
+	}
+	for _, tc := range tests {
+		tg, err := probe.Parse(tc.in)
+		if err != nil {
+			t.Fatalf("Parse(%q): got error %v, want none", tc.in, err)
+		}
+		if got := tg.URL.String(); got != tc.want {
+			t.Errorf("Parse(%q).URL: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestParseAllCA: ParseAll reads the file ca= names, and names the target
+// and the parameter when it is missing or holds no certificate.
+func TestParseAllCA(t *testing.T) {
+	dir := t.TempDir()
+	empty := dir + "/empty.pem"
+	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, in, want string }{
+		{"missing", "https://example.com/?ca=" + dir + "/missing.pem", `invalid target "https://example.com/?ca=` + dir + `/missing.pem": ca=: open ` + dir + "/missing.pem: no such file or directory"},
+		{"no certificate", "tls://example.com:443?ca=" + empty, "ca=: no PEM certificate in " + empty},
+		{"a directory", "tls://example.com:443?ca=" + dir, "ca=: " + dir + " is not a regular file"},
+		{"a device", "tls://example.com:443?ca=/dev/zero", "ca=: /dev/zero is not a regular file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := probe.ParseAll([]string{"link:any", tc.in})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ParseAll(%q): got error %v, want one containing %q", tc.in, err, tc.want)
+			}
+		})
+	}
 }

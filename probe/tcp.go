@@ -12,10 +12,11 @@ import (
 )
 
 var tcpKind = KindDef{
-	Schemes:   []Kind{KindTCP},
-	Usage:     []Usage{{"tcp://HOST:PORT", "a TCP connection is established"}},
-	ManTitle:  "tcp://HOST:PORT",
-	Man:       "A TCP connection to one of HOST's addresses is established.",
+	Schemes:  []Kind{KindTCP},
+	Usage:    []Usage{{"tcp://HOST:PORT", "a TCP connection is established"}},
+	ManTitle: "tcp://HOST:PORT",
+	Man: `A TCP connection to one of HOST's addresses is established; all of them are tried at once,
+IPv4 and IPv6 alike, and the first to connect wins. Parameters: **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tcp://"},
 	parse:     parseHostPort(KindTCP),
@@ -25,7 +26,7 @@ var tcpKind = KindDef{
 
 func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
 	return func(raw, rest string) (Target, error) {
-		auth, err := authority(raw, rest, kind)
+		auth, query, err := authority(raw, rest, kind)
 		if err != nil {
 			return Target{}, err
 		}
@@ -36,13 +37,20 @@ func parseHostPort(kind Kind) func(raw, rest string) (Target, error) {
 		if err := checkHost(host); err != nil {
 			return Target{}, &ParseError{raw, err.Error()}
 		}
-		return Target{Host: host, Port: port}, nil
+		t := Target{Host: host, Port: port}
+		if err := setParams(raw, &t, kind, query); err != nil {
+			return Target{}, err
+		}
+		if err := checkFamilies(raw, t, host); err != nil {
+			return Target{}, err
+		}
+		return t, nil
 	}
 }
 
 // formatHostPort is the canonical form of a tcp or tls target.
 func formatHostPort(t Target) string {
-	return string(t.Kind) + "://" + net.JoinHostPort(t.Host, t.Port)
+	return withParams(string(t.Kind)+"://"+net.JoinHostPort(t.Host, t.Port), t)
 }
 
 // probeTCP resolves the target's host afresh and passes when a TCP
@@ -54,7 +62,7 @@ func probeTCP(ctx context.Context, env *Env, t Target) Result {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: dests}
 	}
 	c.Close()
-	return Result{Detail: "connected to " + c.RemoteAddr().String(), Phases: tm.snapshot(), Local: local, Dests: dests}
+	return Result{Detail: "connected to " + c.RemoteAddr().String() + socketsOf(t).pathNote(addrOf(c.RemoteAddr())), Phases: tm.snapshot(), Local: local, Dests: dests}
 }
 
 // connect resolves t's host and connects to every address at once; the
@@ -66,11 +74,11 @@ func probeTCP(ctx context.Context, env *Env, t Target) Result {
 // when it connected, unless e.Explain asks for every path.
 func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, dests []netip.AddrPort, local bool, err error) {
 	host, port := t.Endpoint()
-	addrs, local, err := e.resolveHost(ctx, host, tm)
+	addrs, local, err := e.resolveHost(ctx, t, host, tm)
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	c, err = dialFirst(ctx, addrs, port)
+	c, err = dialFirst(ctx, socketsOf(t), addrs, port)
 	tm.mark("connect")
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
@@ -100,9 +108,13 @@ type dialError struct {
 func (e *dialError) Error() string { return fmt.Sprintf("connect %s: %v", e.addr, e.err) }
 func (e *dialError) Unwrap() error { return e.err }
 
-// dialFirst dials every address at once and returns the first connection
-// established, closing any later one. When all fail, the error names each.
-func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, error) {
+// dialFirst dials every address at once, with sockets made as s says, and
+// returns the first connection established, closing any later one: of a
+// name's IPv4 and IPv6 addresses, the family that answers first wins, and
+// one that is blackholed costs nothing (RFC 8305's aim, without its 250 ms
+// stagger: a probe makes one connection, not one per page load). When all
+// fail, the error names each address, by family when there are both.
+func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) (net.Conn, error) {
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
 		return nil, fmt.Errorf("bad port %q", port)
@@ -117,10 +129,13 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 	for _, a := range addrs {
 		pool.Go(func() {
 			ap := netip.AddrPortFrom(a, uint16(p))
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", ap.String())
+			c, err := s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
 			if err != nil {
-				err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
+				if f := s.localFailure(err); f != nil {
+					err = f
+				} else {
+					err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
+				}
 			}
 			ch <- res{c, err}
 		})
@@ -144,7 +159,34 @@ func dialFirst(ctx context.Context, addrs []netip.Addr, port string) (net.Conn, 
 	if won != nil {
 		return won, nil
 	}
-	return nil, joinFailures(errs)
+	return nil, joinFailures(byFamily(errs))
+}
+
+// byFamily orders the errors of one target's addresses by family, IPv4
+// first, and prefixes each with its family when there are both, so that a
+// report says how each family failed: "IPv4: connect 10.0.0.1:80: i/o
+// timeout; IPv6: connect [fd00::1]:80: connection refused".
+func byFamily(errs []error) []error {
+	var v4, v6 []error
+	for _, err := range errs {
+		var de *dialError
+		if errors.As(err, &de) && strings.HasPrefix(de.addr, "[") {
+			v6 = append(v6, err)
+		} else {
+			v4 = append(v4, err)
+		}
+	}
+	if len(v4) == 0 || len(v6) == 0 {
+		return errs
+	}
+	out := make([]error, 0, len(errs))
+	for _, err := range v4 {
+		out = append(out, FailureOf(err).With(fmt.Errorf("IPv4: %w", err)))
+	}
+	for _, err := range v6 {
+		out = append(out, FailureOf(err).With(fmt.Errorf("IPv6: %w", err)))
+	}
+	return out
 }
 
 // joinFailures joins the failures of one target's addresses; its cause is

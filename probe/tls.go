@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -16,13 +17,66 @@ var tlsKind = KindDef{
 	Schemes:  []Kind{KindTLS},
 	Usage:    []Usage{{"tls://HOST:PORT", "a verified TLS handshake succeeds"}},
 	ManTitle: "tls://HOST:PORT",
-	Man: `A TLS handshake succeeds and the certificate verifies for HOST. A certificate not valid
-yet, or expired, is reported with the system clock's reading.`,
+	Man: `A TLS handshake succeeds and the certificate verifies for HOST (against **ca=**, or the
+system's roots). A certificate not valid yet, or expired, is reported with the system clock's
+reading; while the kernel says the clock is not synchronised, the cause is **tls-clock**.
+Parameters: **ca=**, **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tls://"},
 	parse:     parseHostPort(KindTLS),
 	format:    formatHostPort,
 	probe:     probeTLS,
+}
+
+// caParam is ca=FILE, the CA certificates https and tls targets trust
+// instead of the system's. Parse checks the name only; ParseAll reads the
+// file.
+var caParam = param{
+	name:   "ca",
+	kinds:  []Kind{KindHTTPS, KindTLS},
+	syntax: "ca=FILE",
+	help:   "trust the CA certificates (PEM) in FILE instead of the system's; FILE is read before probing starts",
+	set: func(t *Target, v string) error {
+		if v == "" {
+			return errors.New("empty file name")
+		}
+		t.CA = v
+		return nil
+	},
+	get: func(t Target) string { return t.CA },
+}
+
+// maxCAFile bounds what readCA reads: a bundle of every public CA is
+// about 200 KiB; ca= naming a device or a huge file must not hang.
+const maxCAFile = 4 << 20
+
+// readCA reads a file of PEM certificates into a pool. It fails for a
+// file that is not a regular file, is larger than maxCAFile, or holds no
+// certificate.
+func readCA(file string) (*x509.CertPool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", file)
+	case fi.Size() > maxCAFile:
+		return nil, fmt.Errorf("%s is larger than %d bytes", file, maxCAFile)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("no PEM certificate in %s", file)
+	}
+	return pool, nil
 }
 
 // probeTLS connects to the target and passes when a TLS handshake succeeds
@@ -35,18 +89,28 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 		return Result{Err: err, Phases: tm.snapshot(), Local: local, Dests: dests}
 	}
 	defer c.Close()
-	tc := tls.Client(c, tlsConfig(t.Host, env.RootCAs))
+	roots := env.RootCAs
+	if t.CA != "" {
+		if roots, err = readCA(t.CA); err != nil {
+			return Result{Err: fail(CauseOther, "tls", t.CA, fmt.Errorf("ca=: %w", err)), Phases: tm.snapshot(), Local: local}
+		}
+	}
+	tc := tls.Client(c, tlsConfig(t.Host, roots))
 	err = tc.HandshakeContext(ctx)
 	tm.mark("tls")
 	res := Result{Phases: tm.snapshot(), Local: local, Dests: dests}
 	if err != nil {
-		res.Err = tlsError(ctx, err, time.Now())
+		res.Err = tlsError(ctx, env, err, time.Now())
 		return res
 	}
 	st := tc.ConnectionState()
 	leaf := st.PeerCertificates[0]
 	res.Detail = fmt.Sprintf("%s, certificate for %s valid until %s", tls.VersionName(st.Version),
 		leafName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
+	if t.CA != "" {
+		res.Detail += " (ca=" + t.CA + ")"
+	}
+	res.Detail += socketsOf(t).pathNote(addrOf(c.RemoteAddr()))
 	return res
 }
 
@@ -66,16 +130,28 @@ func leafName(c *x509.Certificate) string {
 
 // tlsError turns a handshake error into a precise Failure. A certificate
 // whose validity period excludes now is, at boot before NTP has
-// synchronised, most often a clock that is wrong: the hint says what the
-// clock reads.
-func tlsError(ctx context.Context, err error, now time.Time) error {
+// synchronised, most often a clock that is wrong. While the kernel says
+// the clock is not synchronised (see clock:synced), such a certificate,
+// not yet valid or expired, is cause tls-clock and its failure concerns
+// the clock. While it is, a certificate not yet valid is still tls-clock
+// (the clock may be synchronised to a wrong server) with a hint that says
+// so, and an expired one is tls-expired.
+func tlsError(ctx context.Context, env *Env, err error, now time.Time) error {
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ci) && ci.Reason == x509.Expired {
 		c := ci.Cert
-		if now.Before(c.NotBefore) {
-			return fail(CauseTLSClock, "tls", leafName(c), fmt.Errorf("tls: certificate for %s is not valid until %s", leafName(c), c.NotBefore.UTC().Format(time.RFC3339)))
+		what := fmt.Sprintf("is not valid until %s", c.NotBefore.UTC().Format(time.RFC3339))
+		if !now.Before(c.NotBefore) {
+			what = fmt.Sprintf("expired at %s", c.NotAfter.UTC().Format(time.RFC3339))
 		}
-		return fail(CauseTLSExpired, "tls", leafName(c), fmt.Errorf("tls: certificate for %s expired at %s", leafName(c), c.NotAfter.UTC().Format(time.RFC3339)))
+		if clock, cerr := env.clockState(); cerr == nil && !clock.synced {
+			return fail(CauseTLSClock, "tls", clockHop, fmt.Errorf("tls: certificate for %s %s, and the system clock, which reads %s, is not synchronised (adjtimex: %s)",
+				leafName(c), what, now.UTC().Format(time.RFC3339), clock.describe()))
+		}
+		if now.Before(c.NotBefore) {
+			return fail(CauseTLSClock, "tls", leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
+		}
+		return fail(CauseTLSExpired, "tls", leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {

@@ -36,7 +36,8 @@ func TestTLS(t *testing.T) {
 		hosts   string
 		roots   *x509.CertPool
 		timeout time.Duration
-		want    want // VALID, EARLY, EXPIRED, SSH, HANGUP, RESET, MUTE and DEAD are those servers' ports
+		clock   func() (clockState, error) // nil: synchronised
+		want    want                       // VALID, EARLY, EXPIRED, SSH, HANGUP, RESET, MUTE and DEAD are those servers' ports
 	}{
 		{
 			name:   "trusted",
@@ -70,8 +71,31 @@ func TestTLS(t *testing.T) {
 			target: "tls://127.0.0.1:EARLY",
 			roots:  ca.Pool(),
 			want: want{
-				err:  []string{"tls: certificate for 127.0.0.1 is not valid until " + certTime(now.Add(day))},
-				hint: "is the clock wrong (NTP not synchronised yet)?",
+				err:   []string{"tls: certificate for 127.0.0.1 is not valid until " + certTime(now.Add(day))},
+				cause: CauseTLSClock,
+				hint:  "the kernel says it is synchronised: is the certificate issued for the future",
+			},
+		},
+		{
+			name:   "not yet valid while the clock is not synchronised",
+			target: "tls://127.0.0.1:EARLY",
+			roots:  ca.Pool(),
+			clock:  unsyncedClock,
+			want: want{
+				err:   []string{"tls: certificate for 127.0.0.1 is not valid until " + certTime(now.Add(day)), "and the system clock, which reads", "is not synchronised (adjtimex: maximum error 16s, STA_UNSYNC set)"},
+				cause: CauseTLSClock,
+				hint:  "the clock is not synchronised yet: is an NTP client",
+			},
+		},
+		{
+			name:   "expired while the clock is not synchronised",
+			target: "tls://127.0.0.1:EXPIRED",
+			roots:  ca.Pool(),
+			clock:  unsyncedClock,
+			want: want{
+				err:   []string{"tls: certificate for 127.0.0.1 expired at " + certTime(now.Add(-day)), "is not synchronised (adjtimex: maximum error 16s"},
+				cause: CauseTLSClock,
+				hint:  "the clock is not synchronised yet",
 			},
 		},
 		{
@@ -79,8 +103,9 @@ func TestTLS(t *testing.T) {
 			target: "tls://127.0.0.1:EXPIRED",
 			roots:  ca.Pool(),
 			want: want{
-				err:  []string{"tls: certificate for 127.0.0.1 expired at " + certTime(now.Add(-day))},
-				hint: "if the certificate is still current, the clock is wrong",
+				err:   []string{"tls: certificate for 127.0.0.1 expired at " + certTime(now.Add(-day))},
+				cause: CauseTLSExpired,
+				hint:  "if the certificate is still current, the clock is wrong",
 			},
 		},
 		{
@@ -122,6 +147,9 @@ func TestTLS(t *testing.T) {
 			t.Parallel()
 			env := loopbackEnv(t, noResolvers, tc.hosts)
 			env.RootCAs = tc.roots
+			if tc.clock != nil {
+				env.clock = tc.clock
+			}
 			r := probeWithin(t, env, sub.Replace(tc.target), cmp.Or(tc.timeout, passTimeout))
 			tc.want.subst(sub).check(t, r)
 			if !r.Local {

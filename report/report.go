@@ -61,7 +61,9 @@ type Outcome struct {
 }
 
 // jsonDoc is the --json document: ready, elapsed_ms, rounds and a row per
-// target (error, cause and hint only for one that fails).
+// target (detail only for one that passes: what it found, as "HTTP 204 No
+// Content from 10.0.0.1:80 over IPv4"; error, cause and hint only for one
+// that fails).
 type jsonDoc struct {
 	Ready     bool         `json:"ready"`
 	ElapsedMS float64      `json:"elapsed_ms"`
@@ -73,6 +75,7 @@ type jsonTarget struct {
 	Target    string      `json:"target"`
 	OK        bool        `json:"ok"`
 	LatencyMS float64     `json:"latency_ms"`
+	Detail    string      `json:"detail,omitempty"`
 	Error     string      `json:"error,omitempty"`
 	Cause     string      `json:"cause,omitempty"`
 	Hint      string      `json:"hint,omitempty"`
@@ -115,6 +118,9 @@ func JSON(w io.Writer, o Outcome) error {
 		jt := jsonTarget{Target: t.Name, OK: t.OK, LatencyMS: ms(t.Latency), Attempts: t.Attempts}
 		if !t.OK && t.Err != nil {
 			jt.Error, jt.Cause, jt.Hint = t.Err.Error(), t.Cause, t.Hint
+		}
+		if t.OK {
+			jt.Detail = t.Detail
 		}
 		for _, p := range t.Phases {
 			jt.Phases = append(jt.Phases, jsonPhase{p.Name, ms(p.Duration)})

@@ -172,6 +172,7 @@ func TestTextRows(t *testing.T) {
 func TestJSON(t *testing.T) {
 	topKeys := []string{"elapsed_ms", "ready", "rounds", "targets"}
 	passKeys := []string{"attempts", "latency_ms", "ok", "target"}
+	detailKeys := []string{"attempts", "detail", "latency_ms", "ok", "target"}
 	failKeys := []string{"attempts", "cause", "error", "latency_ms", "ok", "phases", "target"}
 	hintKeys := []string{"attempts", "cause", "error", "hint", "latency_ms", "ok", "phases", "target"}
 	tests := []struct {
@@ -186,15 +187,15 @@ func TestJSON(t *testing.T) {
 			want: map[string]any{
 				"ready": false, "elapsed_ms": 3012.345, "rounds": 1.0,
 				"targets": []any{
-					map[string]any{"target": "link:any", "ok": true, "latency_ms": 0.21, "attempts": 1.0},
-					map[string]any{"target": "route:default", "ok": true, "latency_ms": 12.3, "attempts": 1.0},
+					map[string]any{"target": "link:any", "ok": true, "latency_ms": 0.21, "attempts": 1.0, "detail": "eth0 up with 192.0.2.10/24"},
+					map[string]any{"target": "route:default", "ok": true, "latency_ms": 12.3, "attempts": 1.0, "detail": "default via 192.0.2.1 dev eth0"},
 					map[string]any{"target": "dns:.", "ok": false, "latency_ms": 3001.0, "attempts": 1.0, "error": "dns 127.0.0.53:53: query \".\" NS: connection refused",
 						"cause": "resolver-refused", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
 					map[string]any{"target": "TCP://db.internal:5432", "ok": false, "latency_ms": 45.6, "attempts": 1.0, "error": "tcp db.internal:5432: connect:\n\tconnection timed out",
 						"cause": "filtered", "phases": []any{map[string]any{"name": "resolve", "ms": 0.6}, map[string]any{"name": "connect", "ms": 45.0}}},
 				},
 			},
-			wantKeys: [][]string{passKeys, passKeys, hintKeys, failKeys},
+			wantKeys: [][]string{detailKeys, detailKeys, hintKeys, failKeys},
 		},
 		{
 			name: "ready, error of a passing target omitted",
@@ -202,11 +203,11 @@ func TestJSON(t *testing.T) {
 			want: map[string]any{
 				"ready": true, "elapsed_ms": 47.0, "rounds": 2.0,
 				"targets": []any{
-					map[string]any{"target": "dns:api.example.com", "ok": true, "latency_ms": 1.5, "attempts": 2.0},
-					map[string]any{"target": "https://registry.internal/health", "ok": true, "latency_ms": 45.0, "attempts": 2.0},
+					map[string]any{"target": "dns:api.example.com", "ok": true, "latency_ms": 1.5, "attempts": 2.0, "detail": "192.0.2.53:53 answered 1 A record"},
+					map[string]any{"target": "https://registry.internal/health", "ok": true, "latency_ms": 45.0, "attempts": 2.0, "detail": "200 OK"},
 				},
 			},
-			wantKeys: [][]string{passKeys, passKeys},
+			wantKeys: [][]string{detailKeys, detailKeys},
 		},
 		{
 			name: "no targets is an empty list",

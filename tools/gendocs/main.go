@@ -77,6 +77,17 @@ as written.
 
 {{.Man}}
 {{end}}
+## Parameters
+
+A query string refines a target: **tcp://db.internal:5432?via=eth1&family=6**. A parameter
+that the kind does not take, one given twice, or a value that can never be valid is a usage
+error naming the target and the parameter; an interface or a source address that does not
+exist yet is not (the target fails, naming it, and **wait** waits for it). Values are
+percent-decoded.
+{{range .Params}}
+**{{.Syntax}}** ({{kinds .Kinds}})
+: {{.Help}}
+{{end}}
 Host names in tcp, http, tls and icmp targets are resolved on every attempt (hosts file,
 then resolv.conf), never cached.
 
@@ -98,7 +109,10 @@ Every flag can be set from the environment; a flag on the command line wins.
 : the targets, separated by spaces, when none are given as arguments.
 
 **SSL_CERT_FILE**, **SSL_CERT_DIR**
-: trust roots for https and tls targets instead of the system's.
+: trust roots for https and tls targets instead of the system's (ca= overrides them).
+
+**HTTPS_PROXY**, **HTTP_PROXY**, **NO_PROXY** (or lower case)
+: the proxy of http and https targets, unless proxy= says otherwise.
 
 # EXAMPLES
 
@@ -182,10 +196,11 @@ func init() {
 
 func manPage(app *cli.App) (string, error) {
 	var extra strings.Builder
-	if err := template.Must(template.New("man").Parse(manExtra)).Execute(&extra, struct {
-		Env   []envDoc
-		Kinds []*probe.KindDef
-	}{envDocs(app), probe.Kinds}); err != nil {
+	if err := template.Must(template.New("man").Funcs(template.FuncMap{"kinds": probe.KindList}).Parse(manExtra)).Execute(&extra, struct {
+		Env    []envDoc
+		Kinds  []*probe.KindDef
+		Params []probe.ParamDoc
+	}{envDocs(app), probe.Kinds, probe.ParamDocs()}); err != nil {
 		return "", err
 	}
 	doc := *app
@@ -262,6 +277,17 @@ _netready() {
 	esac
 	case $cur in
 	-*) COMPREPLY=($(compgen -W "$flags" -- "$cur")) ;;
+	*[?\&\;]*)
+		# A target's parameters: the names its scheme takes.
+		local base=${cur%[?&;]*} names=""
+		local sep=${cur:${#base}:1} part=${cur##*[?&;]}
+		case ${cur%%:*} in
+{{- range .Params}}
+		{{.Scheme}}) names="{{join .Names " "}}" ;;
+{{- end}}
+		esac
+		compopt -o nospace 2>/dev/null
+		COMPREPLY=($(compgen -P "$base$sep" -W "$names" -- "$part")) ;;
 	link:*) COMPREPLY=($(compgen -P link: -W "any $(ls /sys/class/net 2>/dev/null)" -- "${cur#link:}")) ;;
 	*) compopt -o nospace 2>/dev/null; COMPREPLY=($(compgen -W "{{join .Targets " "}}" -- "$cur")) ;;
 	esac
@@ -295,8 +321,19 @@ case $cmd in
 {{$c}}) flags=({{join $f " "}} --help) ;;
 {{- end}}
 esac
-if [[ ${words[CURRENT]} == -* ]]; then
+local cur=${words[CURRENT]}
+if [[ $cur == -* ]]; then
 	compadd -a flags
+elif [[ $cur == *[?\&\;]* ]]; then
+	# A target's parameters: the names its scheme takes.
+	local base=${cur%[?&;]*} part=${cur##*[?&;]}
+	local -a names
+	case ${cur%%:*} in
+{{- range .Params}}
+	{{.Scheme}}) names=({{join .Names " "}}) ;;
+{{- end}}
+	esac
+	compadd -S '' -P "$base${cur:${#base}:1}" -a names
 elif [[ ${words[CURRENT]} == link:* ]]; then
 	compadd -P link: any /sys/class/net/*(N:t)
 else
@@ -306,11 +343,24 @@ fi
 
 func completion(app *cli.App, shell string) (string, error) {
 	cmds, flags := commandWords(app)
+	type schemeParams struct {
+		Scheme string
+		Names  []string
+	}
+	var params []schemeParams
+	for _, k := range probe.Kinds {
+		for _, s := range k.Schemes {
+			if names := probe.ParamNames(s); len(names) > 0 {
+				params = append(params, schemeParams{string(s), names})
+			}
+		}
+	}
 	data := struct {
 		Cmds    []string
 		Flags   map[string][]string
 		Targets []string
-	}{cmds, flags, targetPrefixes()}
+		Params  []schemeParams
+	}{cmds, flags, targetPrefixes(), params}
 	var tmpl string
 	switch shell {
 	case "bash":

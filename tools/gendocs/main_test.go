@@ -63,6 +63,10 @@ func TestBashCompletion(t *testing.T) {
 		{"watch has no --timeout", []string{"netready", "watch", "--t"}, nil, []string{"--timeout"}},
 		{"target schemes", []string{"netready", "wait", "t"}, []string{"tcp://", "tls://"}, []string{"dns:"}},
 		{"every kind's prefixes", []string{"netready", "check", ""}, targetPrefixes(), nil},
+		{"a target's parameters", []string{"netready", "check", "tcp://db:5432?"}, []string{"tcp://db:5432?via=", "tcp://db:5432?src=", "tcp://db:5432?family="}, []string{"tcp://db:5432?status="}},
+		{"the next parameter", []string{"netready", "wait", "https://x/?status=204&c"}, []string{"https://x/?status=204&ca="}, nil},
+		{"http takes no ca=", []string{"netready", "wait", "http://x/?c"}, nil, []string{"http://x/?ca="}},
+		{"dns parameters", []string{"netready", "check", "dns:vpn.internal?a"}, []string{"dns:vpn.internal?answer="}, nil},
 		{"after -- it is the command's turn", []string{"netready", "wait", "route:default", "--", "t"}, nil, []string{"tcp://", "tls://"}},
 	}
 	for _, tt := range tests {
@@ -95,6 +99,12 @@ func TestManPage(t *testing.T) {
 	}
 	if strings.Contains(page, "Usage") {
 		t.Errorf("man page has a Usage block: the SYNOPSIS says it")
+	}
+	// Every parameter has its entry.
+	for _, p := range probe.ParamDocs() {
+		if !strings.Contains(page, p.Syntax) {
+			t.Errorf("man page lacks the parameter %s", p.Syntax)
+		}
 	}
 	// Every kind of the table has its section.
 	for _, k := range probe.Kinds {
