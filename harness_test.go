@@ -34,6 +34,7 @@ import (
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -309,8 +310,9 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// faultProc is a netready process running in the background whose stderr can be
-// watched while it runs, and whose moment of exit is recorded.
+// proc is a process (netready, a server) running in the background whose
+// stderr can be watched while it runs, and whose moment of exit is
+// recorded.
 type proc struct {
 	cmd            *exec.Cmd
 	stdout, stderr syncBuffer
@@ -318,7 +320,7 @@ type proc struct {
 	done           chan struct{}
 }
 
-// startFault starts netready inside ns with args, and env added to its
+// startNetready starts netready inside ns with args, and env added to its
 // environment. It is killed when the test ends, if still running.
 func startNetready(t *testing.T, ns *netnstest.NS, env []string, args ...string) *proc {
 	t.Helper()
@@ -326,6 +328,13 @@ func startNetready(t *testing.T, ns *netnstest.NS, env []string, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProc(t, ns, env, bin, args...)
+}
+
+// startProc starts bin inside ns with args, and env added to its
+// environment. It is killed when the test ends, if still running.
+func startProc(t *testing.T, ns *netnstest.NS, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: ns.Command(context.Background(), bin, args...), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
@@ -668,4 +677,87 @@ func deny(what string) error {
 		return fmt.Errorf("seccomp: thread %d could not be synchronised", r)
 	}
 	return nil
+}
+
+// needTool returns the path of a program a test runs; a missing one fails
+// the test (make deps installs them all: scripts/install-test-deps.sh and
+// scripts/install-fleet-deps.sh).
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: make deps installs it", name)
+	}
+	return path
+}
+
+// httpClient is an HTTP client whose connections are made inside ns, so
+// that it reaches what listens on ns's loopback and addresses. Request
+// URLs must name an IP address: a dial to one address stays on the
+// goroutine that entered ns.
+func httpClient(t *testing.T, ns *netnstest.NS) *http.Client {
+	t.Helper()
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		t.Fatalf("open namespace %s: %v", ns.Name, err)
+	}
+	t.Cleanup(func() { h.Close() })
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread()
+			orig, err := netns.Get()
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{nil, err}
+				return
+			}
+			defer orig.Close()
+			if err := netns.Set(h); err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{nil, err}
+				return
+			}
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			// Only a thread back in its own namespace may be reused.
+			if netns.Set(orig) == nil {
+				runtime.UnlockOSThread()
+			}
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+}
+
+// get fetches url with c and returns the status and body; an error (a
+// refused connection) is status 0 and the error's text.
+func get(c *http.Client, url string) (int, string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return resp.StatusCode, string(b)
+}
+
+// promtoolCheckMetrics runs "promtool check metrics" on an exposition and
+// fails the test on anything it says (a lint problem or an error).
+func promtoolCheckMetrics(t *testing.T, what, exposition string) {
+	t.Helper()
+	cmd := exec.Command(needTool(t, "promtool"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics on %s: %v: %s", what, err, out)
+	}
 }
