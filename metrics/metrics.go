@@ -42,36 +42,44 @@ type State struct {
 	Targets []Target // in the order of the command line
 }
 
-// The metrics. Label "target" is the target as the user wrote it; "cause"
-// a cause word of netready(8).
-var (
-	readyDesc = prometheus.NewDesc("netready_ready",
-		"Whether the network is ready as netready sees it: 1 while every target passes (with --any, one; with --settle, once settled), else 0.",
-		nil, nil)
-	upDesc = prometheus.NewDesc("netready_target_up",
-		"Whether the target passed its last probe (1) or failed (0); absent until its first probe has ended.",
-		[]string{"target"}, nil)
-	latencyDesc = prometheus.NewDesc("netready_target_latency_seconds",
-		"How long the target's last probe took, passing or failing.",
-		[]string{"target"}, nil)
-	causeDesc = prometheus.NewDesc("netready_target_cause",
-		"1 for the cause the target fails with now; a passing target has no series, nor has a cause it no longer fails with.",
-		[]string{"target", "cause"}, nil)
-	transitionsDesc = prometheus.NewDesc("netready_transitions_total",
-		"Changes of the target between passing and failing.",
-		[]string{"target"}, nil)
-	lastTransitionDesc = prometheus.NewDesc("netready_last_transition_timestamp_seconds",
-		"When netready_ready last changed, or netready started if it never did, in seconds since the Unix epoch.",
-		nil, nil)
-	networkChangesDesc = prometheus.NewDesc("netready_network_changes_total",
-		"Network changes netready re-probed on: link, address and route changes (netlink) and changes of the resolver configuration; a burst of changes during a round counts once.",
-		nil, nil)
-)
+// descs describes the metrics. Label "target" is the target as the user
+// wrote it; "cause" a cause word of netready(8). They are made by New, not
+// at package initialisation, which every netready command pays.
+type descs struct {
+	ready, up, latency, cause, transitions, lastTransition, networkChanges *prometheus.Desc
+}
+
+func newDescs() descs {
+	return descs{
+		ready: prometheus.NewDesc("netready_ready",
+			"Whether the network is ready as netready sees it: 1 while every target passes (with --any, one; with --settle, once settled), else 0.",
+			nil, nil),
+		up: prometheus.NewDesc("netready_target_up",
+			"Whether the target passed its last probe (1) or failed (0); absent until its first probe has ended.",
+			[]string{"target"}, nil),
+		latency: prometheus.NewDesc("netready_target_latency_seconds",
+			"How long the target's last probe took, passing or failing.",
+			[]string{"target"}, nil),
+		cause: prometheus.NewDesc("netready_target_cause",
+			"1 for the cause the target fails with now; a passing target has no series, nor has a cause it no longer fails with.",
+			[]string{"target", "cause"}, nil),
+		transitions: prometheus.NewDesc("netready_transitions_total",
+			"Changes of the target between passing and failing.",
+			[]string{"target"}, nil),
+		lastTransition: prometheus.NewDesc("netready_last_transition_timestamp_seconds",
+			"When netready_ready last changed, or netready started if it never did, in seconds since the Unix epoch.",
+			nil, nil),
+		networkChanges: prometheus.NewDesc("netready_network_changes_total",
+			"Network changes netready re-probed on: link, address and route changes (netlink) and changes of the resolver configuration; a burst of changes during a round counts once.",
+			nil, nil),
+	}
+}
 
 // Exporter holds the state to show, and the counters kept over it. It is
 // a prometheus.Collector. Its methods are safe for concurrent use: Update
 // comes from watch's loop, Collect and the handlers from HTTP requests.
 type Exporter struct {
+	d              descs
 	mu             sync.Mutex
 	state          State
 	transitions    []float64 // per target, by index
@@ -85,7 +93,7 @@ func New(names []string, start time.Time) *Exporter {
 	for i, n := range names {
 		ts[i].Name = n
 	}
-	return &Exporter{state: State{Targets: ts}, transitions: make([]float64, len(names)), lastTransition: start}
+	return &Exporter{d: newDescs(), state: State{Targets: ts}, transitions: make([]float64, len(names)), lastTransition: start}
 }
 
 // Update takes the state after a round that ended at now; s must name the
@@ -115,8 +123,9 @@ func (e *Exporter) Update(s State, now time.Time) (changed bool) {
 
 // Describe sends the descriptions of every metric Collect may send.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{readyDesc, upDesc, latencyDesc, causeDesc, transitionsDesc, lastTransitionDesc, networkChangesDesc} {
-		ch <- d
+	d := e.d
+	for _, desc := range []*prometheus.Desc{d.ready, d.up, d.latency, d.cause, d.transitions, d.lastTransition, d.networkChanges} {
+		ch <- desc
 	}
 }
 
@@ -125,9 +134,10 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, bool01(e.state.Ready))
-	ch <- prometheus.MustNewConstMetric(lastTransitionDesc, prometheus.GaugeValue, float64(e.lastTransition.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(networkChangesDesc, prometheus.CounterValue, float64(e.state.Events))
+	d := e.d
+	ch <- prometheus.MustNewConstMetric(d.ready, prometheus.GaugeValue, bool01(e.state.Ready))
+	ch <- prometheus.MustNewConstMetric(d.lastTransition, prometheus.GaugeValue, float64(e.lastTransition.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(d.networkChanges, prometheus.CounterValue, float64(e.state.Events))
 	seen := make(map[string]bool, len(e.state.Targets))
 	for i, t := range e.state.Targets {
 		// A label value must be UTF-8 (a constructor would panic).
@@ -136,14 +146,14 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[name] = true
-		ch <- prometheus.MustNewConstMetric(transitionsDesc, prometheus.CounterValue, e.transitions[i], name)
+		ch <- prometheus.MustNewConstMetric(d.transitions, prometheus.CounterValue, e.transitions[i], name)
 		if !t.Probed {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, bool01(t.OK), name)
-		ch <- prometheus.MustNewConstMetric(latencyDesc, prometheus.GaugeValue, t.Latency.Seconds(), name)
+		ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, bool01(t.OK), name)
+		ch <- prometheus.MustNewConstMetric(d.latency, prometheus.GaugeValue, t.Latency.Seconds(), name)
 		if !t.OK {
-			ch <- prometheus.MustNewConstMetric(causeDesc, prometheus.GaugeValue, 1, name, strings.ToValidUTF8(t.Cause, "\uFFFD"))
+			ch <- prometheus.MustNewConstMetric(d.cause, prometheus.GaugeValue, 1, name, strings.ToValidUTF8(t.Cause, "\uFFFD"))
 		}
 	}
 }
