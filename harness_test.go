@@ -34,7 +34,6 @@ import (
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
 	"github.com/rogpeppe/go-internal/testscript"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -689,50 +688,6 @@ func needTool(t *testing.T, name string) string {
 		t.Fatalf("%s not found: make deps installs it", name)
 	}
 	return path
-}
-
-// httpClient is an HTTP client whose connections are made inside ns, so
-// that it reaches what listens on ns's loopback and addresses. Request
-// URLs must name an IP address: a dial to one address stays on the
-// goroutine that entered ns.
-func httpClient(t *testing.T, ns *netnstest.NS) *http.Client {
-	t.Helper()
-	h, err := netns.GetFromName(ns.Name)
-	if err != nil {
-		t.Fatalf("open namespace %s: %v", ns.Name, err)
-	}
-	t.Cleanup(func() { h.Close() })
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread()
-			orig, err := netns.Get()
-			if err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{nil, err}
-				return
-			}
-			defer orig.Close()
-			if err := netns.Set(h); err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{nil, err}
-				return
-			}
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			// Only a thread back in its own namespace may be reused.
-			if netns.Set(orig) == nil {
-				runtime.UnlockOSThread()
-			}
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 }
 
 // get fetches url with c and returns the status and body; an error (a

@@ -63,7 +63,7 @@ scrape_configs:
 	s := &promServer{
 		p: startProc(t, ns, nil, bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 			"--web.listen-address="+listen, "--log.level=warn"),
-		c:    httpClient(t, ns),
+		c:    ns.HTTPClient(),
 		base: "http://" + listen,
 	}
 	t.Cleanup(func() {
@@ -316,7 +316,7 @@ func TestIntegrationMetricsReady(t *testing.T) {
 	l := newLab(t)
 	const endpoint = "tcp://" + serverIP4 + ":8080"
 	p := startNetready(t, l.client, nil, "watch", "--metrics-listen", metricsAddr, "--backoff-initial", "1s", "route:default4", endpoint)
-	c := httpClient(t, l.client)
+	c := l.client.HTTPClient()
 	base := "http://" + metricsAddr
 	const notReady = "not ready: 1 of 2 targets fail\n" +
 		"tcp://10.213.1.1:8080 port-closed: connect 10.213.1.1:8080: connection refused\n"
@@ -375,7 +375,7 @@ func TestIntegrationMetricsListen(t *testing.T) {
 		p.waitStderr(t, "msg=\"the metrics address is not one of this host's (yet): /metrics and /ready answer once it is\" address="+addr)
 		p.waitStderr(t, "msg=\"serving metrics\" address="+addr)
 		l.client.IP(t, "addr", "add", "10.213.1.50/32", "dev", "lo")
-		c := httpClient(t, l.client)
+		c := l.client.HTTPClient()
 		poll(t, "/ready on the new address", 20*time.Millisecond, func() bool {
 			code, body := get(c, "http://"+addr+"/ready")
 			return code == 200 && body == "ready\n"
@@ -389,7 +389,7 @@ func TestIntegrationMetricsListen(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
 		p := startNetready(t, l.client, []string{"NETREADY_METRICS_LISTEN="}, "watch", "route:default4")
 		poll(t, "the first transition", 5*time.Millisecond, func() bool { return strings.Contains(p.stdout.String(), " ready") })
-		if code, body := get(httpClient(t, l.client), "http://"+metricsAddr+"/metrics"); code != 0 {
+		if code, body := get(l.client.HTTPClient(), "http://"+metricsAddr+"/metrics"); code != 0 {
 			t.Errorf("got %d %q from %s, want nothing listening", code, body, metricsAddr)
 		}
 		if strings.Contains(p.stderr.String(), "serving metrics") {

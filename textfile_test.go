@@ -47,7 +47,7 @@ func TestIntegrationTextfile(t *testing.T) {
 			t.Logf("node_exporter:\n%s", ne.stderr.String())
 		}
 	})
-	c := httpClient(t, l.client)
+	c := l.client.HTTPClient()
 	exporter := func() string {
 		code, body := get(c, "http://"+listen+"/metrics")
 		if code != 200 {
