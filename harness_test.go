@@ -332,8 +332,9 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// faultProc is a netready process running in the background whose stderr can be
-// watched while it runs, and whose moment of exit is recorded.
+// proc is a process (netready, a server) running in the background whose
+// stderr can be watched while it runs, and whose moment of exit is
+// recorded.
 type proc struct {
 	cmd            *exec.Cmd
 	stdout, stderr syncBuffer
@@ -341,7 +342,7 @@ type proc struct {
 	done           chan struct{}
 }
 
-// startFault starts netready inside ns with args, and env added to its
+// startNetready starts netready inside ns with args, and env added to its
 // environment. It is killed when the test ends, if still running.
 func startNetready(t *testing.T, ns *netnstest.NS, env []string, args ...string) *proc {
 	t.Helper()
@@ -349,6 +350,13 @@ func startNetready(t *testing.T, ns *netnstest.NS, env []string, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProc(t, ns, env, bin, args...)
+}
+
+// startProc starts bin inside ns with args, and env added to its
+// environment. It is killed when the test ends, if still running.
+func startProc(t *testing.T, ns *netnstest.NS, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: ns.Command(context.Background(), bin, args...), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
@@ -691,4 +699,43 @@ func deny(what string) error {
 		return fmt.Errorf("seccomp: thread %d could not be synchronised", r)
 	}
 	return nil
+}
+
+// needTool returns the path of a program a test runs; a missing one fails
+// the test (make deps installs them all: scripts/install-test-deps.sh and
+// scripts/install-fleet-deps.sh).
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: make deps installs it", name)
+	}
+	return path
+}
+
+// get fetches url with c and returns the status and body; an error (a
+// refused connection) is status 0 and the error's text.
+func get(c *http.Client, url string) (int, string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return resp.StatusCode, string(b)
+}
+
+// promtoolCheckMetrics runs "promtool check metrics" on an exposition and
+// fails the test on anything it says (a lint problem or an error).
+func promtoolCheckMetrics(t *testing.T, what, exposition string) {
+	t.Helper()
+	cmd := exec.Command(needTool(t, "promtool"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics on %s: %v: %s", what, err, out)
+	}
 }

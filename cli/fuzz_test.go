@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/netready/netready/backoff"
+	"github.com/netready/netready/metrics"
 )
 
 // FuzzCommandLine fuzzes the flag and environment layer of the CLI without
@@ -74,6 +75,13 @@ func FuzzCommandLine(f *testing.F) {
 		{"wait", "--extend-timeout=false --settle 1s --any", ""},
 		{"watch", "--recheck 1s dns:.", ""},
 		{"watch", "--no-netlink=true --json", ""},
+		{"watch", "--metrics-listen 127.0.0.1:10213 dns:.", ""},
+		{"watch", "--metrics-listen=:0 --textfile x.prom", ""},
+		{"watch", "--metrics-listen [fe80::1%eth0]:http", ""},
+		{"watch", "--on-change", ""},
+		{"watch", "", "METRICS_LISTEN=localhost:1\nTEXTFILE=/tmp/x.prom"},
+		{"watch", "", "ON_CHANGE=  /usr/local/bin/hook  a\tb "},
+		{"check", "--on-change=x", ""},
 		{"version", "", ""},
 		{"version", "extra", ""},
 		{"version", "--json", ""},
@@ -152,6 +160,19 @@ func FuzzCommandLine(f *testing.F) {
 		} {
 			if !fromInput(v.got, v.def, argv[1:], envs[v.env]) {
 				t.Fatalf("%q %q: --%s is %q, which is neither its default %q nor a value in the input", argv, envs, v.flag, v.got, v.def)
+			}
+		}
+		if o.metricsListen != "" {
+			if err := metrics.CheckAddress(o.metricsListen); err != nil || !fromInput(o.metricsListen, "", argv[1:], envs["NETREADY_METRICS_LISTEN"]) {
+				t.Fatalf("%q %q: parsed --metrics-listen %q (%v), want a valid address from the input", argv, envs, o.metricsListen, err)
+			}
+		}
+		if !fromInput(o.textfile, "", argv[1:], envs["NETREADY_TEXTFILE"]) {
+			t.Fatalf("%q %q: parsed --textfile %q, want a value from the input", argv, envs, o.textfile)
+		}
+		for _, w := range o.onChange {
+			if w == "" || strings.ContainsAny(w, " \t\n") {
+				t.Fatalf("%q %q: parsed --on-change %q, want words without spaces", argv, envs, o.onChange)
 			}
 		}
 		if o.schedule == nil {

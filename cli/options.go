@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/netready/netready/backoff"
+	"github.com/netready/netready/metrics"
 	"github.com/netready/netready/probe"
 )
 
@@ -34,9 +35,14 @@ type options struct {
 	localInterval time.Duration
 	noNetlink     bool
 
-	extendTimeout bool          // wait
-	recheck       time.Duration // watch
-	explain       bool          // check
+	extendTimeout bool // wait
+	explain       bool // check
+
+	// watch
+	recheck       time.Duration
+	metricsListen string   // ADDRESS:PORT; empty: no metrics server
+	textfile      string   // empty: none
+	onChange      []string // the program and its arguments; empty: none
 }
 
 // commonFlags are the flags of every command that probes. timeout is its
@@ -88,6 +94,9 @@ func parseOptions(c *cli.Context) (*options, error) {
 		extendTimeout: c.Bool("extend-timeout"),
 		recheck:       c.Duration("recheck"),
 		explain:       c.Bool("explain"),
+		metricsListen: c.String("metrics-listen"),
+		textfile:      c.String("textfile"),
+		onChange:      strings.Fields(c.String("on-change")),
 	}
 	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
 	switch {
@@ -123,6 +132,11 @@ func parseOptions(c *cli.Context) (*options, error) {
 	}
 	if has("recheck") && o.recheck <= 0 {
 		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "recheck")))
+	}
+	if o.metricsListen != "" {
+		if err := metrics.CheckAddress(o.metricsListen); err != nil {
+			return nil, usage(fmt.Errorf("%s: %w", setting(c, "metrics-listen"), err))
+		}
 	}
 	return o, nil
 }

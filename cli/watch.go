@@ -21,15 +21,38 @@ func watchCommand(s *streams) *cli.Command {
 			b.Usage = "print each transition as one line of JSON on stdout"
 		}
 	}
-	flags = append(flags, &cli.DurationFlag{Name: "recheck", Value: 30 * time.Second,
-		Usage: "while ready, probe every target again after this long (and at once on a network change)", EnvVars: []string{"NETREADY_RECHECK"}})
+	flags = append(flags,
+		&cli.DurationFlag{Name: "recheck", Value: 30 * time.Second,
+			Usage: "while ready, probe every target again after this long (and at once on a network change)", EnvVars: []string{"NETREADY_RECHECK"}},
+		&cli.StringFlag{Name: "metrics-listen",
+			Usage:   "serve Prometheus metrics on /metrics and a health endpoint, /ready, on `ADDRESS:PORT`, an IP address (empty: all) and port, e.g. 127.0.0.1:10213; empty: none",
+			EnvVars: []string{"NETREADY_METRICS_LISTEN"}},
+		&cli.StringFlag{Name: "textfile",
+			Usage:   "write the metrics to `FILE` (name it *.prom) for node_exporter's textfile collector, atomically, after every round that changes them; empty: none",
+			EnvVars: []string{"NETREADY_TEXTFILE"}},
+		&cli.StringFlag{Name: "on-change",
+			Usage:   "after every readiness transition, run `CMD`, a program and its arguments separated by spaces (no shell), with NETREADY_READY, NETREADY_FAILING and NETREADY_CAUSES in its environment; one run at a time, the latest state waiting; empty: none",
+			EnvVars: []string{"NETREADY_ON_CHANGE"}},
+	)
 	return &cli.Command{
 		Name:      "watch",
 		Usage:     "run until stopped, printing every readiness transition",
 		ArgsUsage: "[TARGET...]",
 		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network\n" +
 			"becomes ready or stops being ready, and goes on. Under systemd it sends READY=1 the\n" +
-			"first time it is ready. Exit 0 on SIGINT or SIGTERM.",
+			"first time it is ready.\n\n" +
+			"For monitoring: --metrics-listen serves /metrics (netready_ready, netready_target_up,\n" +
+			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total,\n" +
+			"netready_last_transition_timestamp_seconds, netready_network_changes_total, and the Go\n" +
+			"and process metrics) and /ready (200 while ready; 503 naming each failing target and its\n" +
+			"cause while not). --textfile writes the same metrics, without the Go and process ones, for\n" +
+			"node_exporter, and removes the file when watch stops. --on-change runs a command after\n" +
+			"every transition (the first verdict included), never more than one at a time: while it\n" +
+			"runs, only the latest state waits. NETREADY_READY is 1 or 0, NETREADY_FAILING lists the\n" +
+			"failing targets as written, NETREADY_CAUSES has one TARGET=CAUSE per failing target (split\n" +
+			"at the last =), all separated by spaces.\n\n" +
+			"Exit 0 on SIGINT or SIGTERM; 1 if the metrics address cannot be listened on (in use) or\n" +
+			"the textfile cannot be written at the start; 2 for a usage error.",
 		Flags: flags,
 		Action: action("watch", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {
 			return watch(ctx, o, log, s)
@@ -49,12 +72,18 @@ type transition struct {
 // exit 0, which is how a watch is meant to end.
 func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	oneProc()
+	f, err := startFleet(ctx, o, log, s.stderr)
+	if err != nil {
+		return err
+	}
+	defer f.stop()
 	w, pr, stop := watching(o, log)
 	defer stop()
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
 	readyOnce := false
 	emit := func(tr gate.Transition) error {
+		f.transition(tr)
 		t := transition{Time: time.Now().UTC(), Ready: tr.Ready}
 		for i, gr := range tr.Results {
 			if r, ok := gr.Value.(probe.Result); ok && !r.OK {
@@ -87,11 +116,14 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		_, err := fmt.Fprintln(s.stdout, line)
 		return err
 	}
-	err := gate.Watch(ctx, gate.Config{
+	err = gate.Watch(ctx, gate.Config{
 		Targets: len(o.targets), Probe: pr.round, Schedule: o.schedule, Any: o.any,
 		Settle: o.settle, LocalInterval: o.localInterval, RefusedInterval: refusedInterval, Announced: w.Netlink(), Recheck: o.recheck,
 		Events: w.Events(), EventGap: eventGap,
-		Progress: func(p gate.Progress) { logRound(log, o, p.Due, p.Results) },
+		Progress: func(p gate.Progress) {
+			logRound(log, o, p.Due, p.Results)
+			f.round(p)
+		},
 	}, emit)
 	if _, ok := stoppedBy(ctx); ok {
 		return nil

@@ -7,6 +7,9 @@
 // an ExecStartPre= gate holds its service back, a wait that times out fails
 // its unit with the report in the journal, and the hardened unit runs as a
 // dynamic user with no capabilities yet sees netlink, routes, TCP and ICMP.
+// The shipped netready-watch.service, booted the same way with the example
+// textfile drop-in, serves /metrics and /ready on 127.0.0.1:10213, writes
+// its textfile and runs its on-change command under that hardening.
 //
 // The TestIntegration… tests boot real network stacks as DHCP clients of a
 // dnsmasq in a peer namespace whose DNS side starts after the lease:

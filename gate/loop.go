@@ -87,10 +87,16 @@ type Progress struct {
 	// result of every target. Neither may be kept.
 	Due     []int
 	Results []Result
-	Ready   bool          // the policy holds (Settle may still be running)
-	Next    time.Duration // until the next round; 0 if none is planned
+	// Ready reports that the policy holds (Settle may still be running).
+	// In Watch, Ready && !Settling is the readiness Watch reports: that
+	// of its last transition, or of the one it emits right after this
+	// call.
+	Ready bool
+	Next  time.Duration // until the next round; 0 if none is planned
 	// Settling reports that the policy holds and Settle is running.
 	Settling bool
+	// Events is the number of change events received so far.
+	Events int
 }
 
 // Transition is a change of readiness that Watch reports: the first
@@ -512,7 +518,7 @@ func (w *loop) progress(due []int, ready, settling bool) {
 	if w.cfg.Progress == nil {
 		return
 	}
-	p := Progress{Round: w.rounds, Due: due, Results: w.results, Ready: ready, Settling: settling}
+	p := Progress{Round: w.rounds, Due: due, Results: w.results, Ready: ready, Settling: settling, Events: w.nevents}
 	if next := w.nextRound(); !next.IsZero() && (!ready || settling || w.emit != nil) {
 		p.Next = max(0, time.Until(next))
 	}

@@ -823,3 +823,70 @@ func TestWaitAnnounced(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchProgress: in Watch, every accepted round is reported, with
+// the change events received so far, and Ready && !Settling is the
+// readiness of the last transition (or of the one that follows at once),
+// settling included: what a consumer of Progress alone (the metrics)
+// shows as ready.
+func TestWatchProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &flipper{start: time.Now()}
+		events := make(chan struct{}, 1)
+		type report struct {
+			at     time.Duration
+			ready  bool
+			events int
+		}
+		var (
+			mu      sync.Mutex
+			reports []report
+			trs     []bool
+		)
+		start := time.Now()
+		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, Settle: 2 * time.Second,
+			Events: events, EventGap: 100 * time.Millisecond,
+			Progress: func(p Progress) {
+				mu.Lock()
+				defer mu.Unlock()
+				reports = append(reports, report{time.Since(start), p.Ready && !p.Settling, p.Events})
+			}}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- Watch(ctx, cfg, func(tr Transition) error {
+				mu.Lock()
+				defer mu.Unlock()
+				// The report of the round that made this transition.
+				if last := reports[len(reports)-1]; last.ready != tr.Ready {
+					t.Errorf("transition ready=%v at %s, but the round's progress said ready=%v", tr.Ready, time.Since(start), last.ready)
+				}
+				trs = append(trs, tr.Ready)
+				return nil
+			})
+		}()
+		time.Sleep(time.Second) // the round at 0 fails
+		f.set(true)
+		events <- struct{}{}         // 1s: passes, settling until 3s
+		time.Sleep(10 * time.Second) // 3s: settled, ready
+		f.set(false)
+		events <- struct{}{} // 11s: fails
+		time.Sleep(time.Second)
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		want := []report{
+			{0, false, 0},
+			{time.Second, false, 1},      // settling: not ready yet
+			{3 * time.Second, true, 1},   // settled
+			{11 * time.Second, false, 2}, // lost
+		}
+		if !slices.Equal(reports, want) {
+			t.Errorf("progress: got %+v, want %+v", reports, want)
+		}
+		if want := []bool{false, true, false}; !slices.Equal(trs, want) {
+			t.Errorf("transitions: got %v, want %v", trs, want)
+		}
+	})
+}

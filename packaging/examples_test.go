@@ -171,9 +171,7 @@ func readYAML(t *testing.T, path string, v any) {
 // netready's metrics port and /ready; and netready accepts the arguments
 // each gives it (run in an empty network namespace: the init container's
 // wait fails at a 1ms timeout with exit 1, not 2; the sidecar's watch
-// keeps watching). The sidecar's metrics flags are issue 11's: while
-// "netready watch --help" lacks --metrics-listen, its run is left out (the
-// log says so).
+// keeps watching, serving metrics).
 func TestKubernetesExamples(t *testing.T) {
 	needTools(t, "python3")
 	a := build(t)
@@ -242,10 +240,6 @@ func TestKubernetesExamples(t *testing.T) {
 			}
 			if !slices.Contains(c.Args, "--metrics-listen=0.0.0.0:"+port) {
 				t.Errorf("args %q: want --metrics-listen=0.0.0.0:%s (the kubelet probes the pod's address)", c.Args, port)
-			}
-			if help := command(t, a.bin, "watch", "--help"); !strings.Contains(help, "--metrics-listen") {
-				t.Logf("netready watch has no --metrics-listen yet (issue 11): the sidecar's arguments are not run")
-				return
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/netready/netready/internal/roottest"
 	"github.com/vishvananda/netlink"
@@ -202,4 +204,46 @@ func (ns *NS) WriteEtc(t testing.TB, file, content string) {
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// HTTPClient returns an HTTP client whose connections are made inside the
+// namespace, so that it reaches what listens on the namespace's loopback
+// and addresses; it uses no proxy. Request URLs must name an IP address: a
+// dial to one address stays on the goroutine that entered the namespace.
+// It is usable until the test that made the namespace ends.
+func (ns *NS) HTTPClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: ns.dial, DisableKeepAlives: true}}
+}
+
+// dial connects to addr from inside the namespace, on a thread of its own.
+func (ns *NS) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, err}
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns.handle); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("enter namespace %s: %w", ns.Name, err)}
+			return
+		}
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		// Only a thread back in its own namespace may be reused;
+		// otherwise it stays locked and exits with this goroutine.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
 }
