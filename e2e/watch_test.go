@@ -13,10 +13,12 @@ import (
 const watchUnit = "netready-watch.service"
 
 // watchDefaults is the container's /etc/default/netready in
-// TestIntegrationWatchUnit: the peer's route and port, and /usr/bin/env as
-// the on-change command, which prints its environment to the journal.
+// TestIntegrationWatchUnit: the peer's route and port, and as the
+// on-change command a shell that prints its environment and its own
+// effective capabilities to the journal (the value is split on white
+// space, no shell: ${IFS} gives the script its spaces).
 const watchDefaults = `NETREADY_TARGETS="route:default4 tcp://` + onlineTCP + `"
-NETREADY_ON_CHANGE=/usr/bin/env
+NETREADY_ON_CHANGE=/bin/sh -c env;grep${IFS}CapEff${IFS}/proc/self/status
 `
 
 // TestIntegrationWatchUnit boots a container with the shipped
@@ -113,9 +115,14 @@ func TestIntegrationWatchUnit(t *testing.T) {
 			t.Errorf("no %q from the on-change command in the journal:\n%s", want, dump(of(entries, watchUnit)))
 			continue
 		}
-		if uid, err := strconv.Atoi(e.uid); err != nil || uid < dynamicUIDMin || uid > dynamicUIDMax || e.capEff != "0" {
-			t.Errorf("the on-change command wrote %q as uid %s with capabilities %s, want a dynamic user, none", e.msg, e.uid, e.capEff)
+		if uid, err := strconv.Atoi(e.uid); err != nil || uid < dynamicUIDMin || uid > dynamicUIDMax {
+			t.Errorf("the on-change command wrote %q as uid %s, want a dynamic user", e.msg, e.uid)
 		}
+	}
+	// Its capabilities as it says them itself: journald's own record of
+	// them is missing for a process that exited before it looked.
+	if _, ok := first(entries, watchUnit, hookComm, "CapEff:\t0000000000000000"); !ok {
+		t.Errorf("the on-change command did not say it had no capabilities:\n%s", dump(of(entries, watchUnit)))
 	}
 	if _, ok := first(entries, watchUnit, hookComm, "NOTIFY_SOCKET="); ok {
 		t.Errorf("the on-change command has NOTIFY_SOCKET in its environment")
