@@ -20,10 +20,16 @@ import (
 	"github.com/netready/netready/report"
 )
 
-// eventGap bounds how often network changes start a round: a storm of
-// 2,000 route changes in a second gives at most ~10 rounds, while the first
-// change after a quiet spell is acted on at once.
-const eventGap = 100 * time.Millisecond
+// eventGap and eventBurst bound how often network changes start a round:
+// the first eventBurst changes after a quiet spell each start one at once
+// — a network comes up as a few changes one after the other (carrier, an
+// address, a route, an IPv6 link-local address done with duplicate address
+// detection), and each may be the one that makes it usable — and a storm
+// of 2,000 route changes in a second gives at most ~16 rounds.
+const (
+	eventGap   = 100 * time.Millisecond
+	eventBurst = 6
+)
 
 // refusedInterval is how often a remote target that actively refuses (a
 // TCP reset, an ICMP port unreachable) is probed again: its host is up and
@@ -102,6 +108,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 		Announced:       w.Netlink(),
 		Events:          w.Events(),
 		EventGap:        eventGap,
+		EventBurst:      eventBurst,
 		Progress: func(p gate.Progress) {
 			logRound(log, o, p.Due, p.Results)
 			prog.update(p)

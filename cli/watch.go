@@ -119,7 +119,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	err = gate.Watch(ctx, gate.Config{
 		Targets: len(o.targets), Probe: pr.round, Schedule: o.schedule, Any: o.any,
 		Settle: o.settle, LocalInterval: o.localInterval, RefusedInterval: refusedInterval, Announced: w.Netlink(), Recheck: o.recheck,
-		Events: w.Events(), EventGap: eventGap,
+		Events: w.Events(), EventGap: eventGap, EventBurst: eventBurst,
 		Progress: func(p gate.Progress) {
 			logRound(log, o, p.Due, p.Results)
 			f.round(p)

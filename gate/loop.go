@@ -71,10 +71,14 @@ type Config struct {
 	// Events carries network changes; nil when there is no watcher. A
 	// change makes every target due and resets the schedule.
 	Events <-chan struct{}
-	// EventGap is the least time between the starts of two rounds that
-	// change events started, so that a storm of changes cannot make the
-	// gate spin. The first change after a quiet spell is acted on at once.
-	EventGap time.Duration
+	// EventGap and EventBurst bound how often changes start rounds, so
+	// that a storm of them cannot make the gate spin: the first
+	// EventBurst changes after a quiet spell each start a round at once
+	// (a link's carrier, then its address, then its route: one change
+	// after the other is how a network comes up), the ones after that at
+	// most one per EventGap. EventBurst 0 counts as 1.
+	EventGap   time.Duration
+	EventBurst int
 	// Progress, if set, is called after every round the gate accepted,
 	// from the goroutine of Wait or Watch.
 	Progress func(Progress)
@@ -181,12 +185,14 @@ type loop struct {
 	events   <-chan struct{}
 
 	rounds, abandons, nevents int
-	abandonsInRow             int       // rounds abandoned since the last completed one
-	lastEventRound            time.Time // start of the last round an event caused
-	eventPending              bool      // an event arrived: the next round is event-caused
-	settleFrom                time.Time // when the policy began to hold, with no change since; zero if it does not
-	ready                     bool      // Watch: the last transition said ready
-	told                      bool      // Watch: a transition was emitted
+	abandonsInRow             int // rounds abandoned since the last completed one
+	// The event bucket, in time: its level at creditAt (zero: full).
+	credit       time.Duration
+	creditAt     time.Time
+	eventPending bool      // an event arrived: the next round is event-caused
+	settleFrom   time.Time // when the policy began to hold, with no change since; zero if it does not
+	ready        bool      // Watch: the last transition said ready
+	told         bool      // Watch: a transition was emitted
 }
 
 func newLoop(cfg Config, emit func(Transition) error) *loop {
@@ -225,17 +231,28 @@ func (w *loop) holds() bool {
 }
 
 // onEvent records a network change: everything is due, as soon as the
-// event gap allows; the schedule starts again; settling starts again.
+// event bucket allows; the schedule starts again; settling starts again.
 func (w *loop) onEvent() {
 	w.nevents++
 	w.eventPending = true
 	w.cfg.Schedule.Reset()
 	w.settleFrom = time.Time{}
 	at := time.Now()
-	if !w.lastEventRound.IsZero() {
-		at = later(at, w.lastEventRound.Add(w.cfg.EventGap))
+	if c := w.eventCredit(at); c < w.cfg.EventGap {
+		at = at.Add(w.cfg.EventGap - c)
 	}
 	w.allDue(at)
+}
+
+// eventCredit is the event bucket's level at t, counted in time: each
+// round a change starts takes EventGap from it, it refills at one second
+// a second, and holds EventBurst × EventGap at most.
+func (w *loop) eventCredit(t time.Time) time.Duration {
+	full := time.Duration(max(1, w.cfg.EventBurst)) * w.cfg.EventGap
+	if w.creditAt.IsZero() {
+		return full
+	}
+	return min(full, w.credit+t.Sub(w.creditAt))
 }
 
 // nextRound is the earliest due time, or never.
@@ -296,7 +313,7 @@ func (w *loop) run(ctx, parent context.Context) error {
 			}
 		}
 		if w.eventPending {
-			w.lastEventRound = now
+			w.credit, w.creditAt = max(0, w.eventCredit(now)-w.cfg.EventGap), now
 			w.eventPending = false
 		}
 		res, abandoned, changed := w.round(ctx, due)
@@ -460,7 +477,8 @@ func (w *loop) record(due []int, res []Result) {
 // plan sets when each target of a round is due again: a passing one not
 // at all; a failing one whose cause the kernel announces, while it does,
 // on the change and, as a safety re-check, after the schedule's next
-// interval; a failing local one after LocalInterval; a failing remote one
+// interval (when it does not, after LocalInterval); a failing local one
+// after LocalInterval; a failing remote one
 // that was refused after RefusedInterval; any other failing remote one
 // after the schedule's next interval. A refusal does not advance the
 // schedule: a target that goes from refused to silent starts it where it
@@ -475,7 +493,9 @@ func (w *loop) plan(due []int) {
 			continue
 		}
 		announced := r.Announced && w.cfg.Announced && w.events != nil
-		if r.Local && !announced && w.cfg.LocalInterval > 0 {
+		// Without netlink, a failure the kernel would have announced is
+		// polled as a local one: finding it again sends nothing.
+		if (r.Local || r.Announced) && !announced && w.cfg.LocalInterval > 0 {
 			w.dueAt[i] = now.Add(w.cfg.LocalInterval)
 			continue
 		}
@@ -523,11 +543,4 @@ func (w *loop) progress(due []int, ready, settling bool) {
 		p.Next = max(0, time.Until(next))
 	}
 	w.cfg.Progress(p)
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

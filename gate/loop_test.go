@@ -890,3 +890,45 @@ func TestWatchProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitEventBurst: a network comes up as a few changes one after the
+// other (carrier, address, route): each of the first EventBurst after a
+// quiet spell starts a round at once, with no EventGap between them; a
+// storm after them is still paced at one round per EventGap.
+func TestWaitEventBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFakeProber(fakeTarget{passAt: time.Hour})
+		events := make(chan struct{}, 1)
+		cfg := config(t, p)
+		s, _ := backoff.New(time.Hour, time.Hour, 3, 0)
+		cfg.Schedule = s
+		cfg.Events = events
+		cfg.EventBurst = 3
+		cfg.Timeout = 4 * time.Second
+		go func() {
+			time.Sleep(time.Second)
+			for range 3 { // carrier, address, route: 10ms apart
+				events <- struct{}{}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			for range 1000 { // a storm, 1ms apart
+				select {
+				case events <- struct{}{}:
+				default:
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		Wait(t.Context(), cfg)
+		starts := p.roundStarts()
+		if want := secs(0, 1, 1.01, 1.02); len(starts) < 4 || !slices.Equal(starts[:4], want) {
+			t.Errorf("round starts: got %v, want %v first: each change of the burst at once", starts, want)
+		}
+		// The storm (2.03s to 3.03s): the bucket refilled (3 at once),
+		// then one per 100ms gap, and the one left pending.
+		if n := len(starts) - 4; n > 3+10+1 {
+			t.Errorf("got %d rounds for a 1s storm, want at most 14: %v", n, starts)
+		}
+	})
+}

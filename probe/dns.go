@@ -225,7 +225,7 @@ func formatDNS(t Target) string {
 // for family=, which of the resolvers are asked).
 func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
-	sk := socketsOf(t)
+	sk := env.socketsFor(t)
 	if f := sk.checkVia(); f != nil {
 		return Result{Err: f, Local: true}
 	}

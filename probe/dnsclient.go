@@ -119,6 +119,9 @@ func (timeoutError) Error() string { return "i/o timeout" }
 func (timeoutError) Timeout() bool { return true }
 
 func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
+	if f := s.clear(server.Addr()); f != nil {
+		return nil, f
+	}
 	c, err := s.dialer("udp", server.Addr()).DialContext(ctx, "udp", server.String())
 	if err != nil {
 		return nil, cleanNetError(ctx, err)
@@ -134,7 +137,7 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	ctxDeadline, _ := ctx.Deadline()
 	var stats exchangeStats
 	buf := make([]byte, dns.MaxMsgSize)
-	sent := 0
+	sent, resent := 0, false
 	for {
 		if _, err := c.Write(query); err != nil {
 			return nil, ctxErr(ctx, err)
@@ -157,6 +160,12 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		}
 		if retry && errTimeout(err) && ctx.Err() == nil {
 			continue // retransmit
+		}
+		if hostUnreachable(err) && !resent && ctx.Err() == nil {
+			// Dropped behind a neighbour entry that failed (IP_RECVERR
+			// says so): a new one asks at once.
+			resent = true
+			continue
 		}
 		err = cleanNetError(ctx, err)
 		if s := stats.String(); s != "" {

@@ -279,7 +279,7 @@ const maxBody = 64 << 10
 // through a proxy is tunnelled with CONNECT.
 func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	tm := newTiming()
-	sk := socketsOf(t)
+	sk := env.socketsFor(t)
 	host, port := t.Endpoint()
 	proxy, err := proxyFor(t)
 	if err != nil {

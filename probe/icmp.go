@@ -87,7 +87,7 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 	ch := make(chan reply, len(addrs))
 	for _, a := range addrs {
 		pool.Go(func() {
-			rtt, err := ping(ctx, socketsOf(t), a)
+			rtt, err := ping(ctx, env.socketsFor(t), a)
 			ch <- reply{a, rtt, err}
 		})
 	}
@@ -130,6 +130,9 @@ func (e *icmpPermissionError) Error() string {
 // (IP_PKTINFO, IPV6_PKTINFO), which routes it out through that interface
 // as SO_BINDTODEVICE would.
 func ping(ctx context.Context, s sockets, a netip.Addr) (time.Duration, error) {
+	if f := s.clear(a); f != nil {
+		return 0, f
+	}
 	var unprivErr error
 	for _, privileged := range []bool{false, true} {
 		p := probing.New(a.String())

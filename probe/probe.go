@@ -73,6 +73,9 @@ type Env struct {
 	// either way.
 	Explain bool
 
+	guardOnce sync.Once
+	grd       *guard // see guard.go
+
 	serversMu sync.Mutex
 	servers   map[peer]*serverRound // this round's resolvers
 

@@ -219,7 +219,7 @@ func (e *Env) lookupName(ctx context.Context, rc *ResolvConf, s sockets, family 
 // It is also where a probe starts: the interface t's via= names must exist
 // and be up before anything is sent.
 func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing) (addrs []netip.Addr, local bool, err error) {
-	s := socketsOf(t)
+	s := e.socketsFor(t)
 	if f := s.checkVia(); f != nil {
 		return nil, true, f
 	}

@@ -22,9 +22,23 @@ import (
 type sockets struct {
 	via string
 	src netip.Addr
+	// guard checks a path before anything is sent on it; nil checks
+	// nothing (see guard.go).
+	guard *guard
 }
 
 func socketsOf(t Target) sockets { return sockets{via: t.Via, src: t.Src} }
+
+// socketsFor is socketsOf(t) for the sends of this round: with its guard.
+func (e *Env) socketsFor(t Target) sockets {
+	s := socketsOf(t)
+	s.guard = e.guard()
+	return s
+}
+
+// clear is s.guard.clear(dst, s): the failure to report instead of
+// sending to dst, or nil.
+func (s sockets) clear(dst netip.Addr) *Failure { return s.guard.clear(dst, s) }
 
 // forResolver is s for the queries to a resolver at server. A loopback
 // resolver (systemd-resolved's 127.0.0.53, a local dnsmasq) cannot be
@@ -54,20 +68,28 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 			d.LocalAddr = &net.UDPAddr{IP: s.src.AsSlice()}
 		}
 	}
-	if s.via != "" {
-		via := s.via
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, via)
-			}); err != nil {
-				return err
+	via, udp := s.via, network == "udp"
+	if via == "" && !udp {
+		return d
+	}
+	d.Control = func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			if via != "" {
+				if err := unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, via); err != nil {
+					serr = os.NewSyscallError("setsockopt SO_BINDTODEVICE "+via, err)
+					return
+				}
 			}
-			if serr != nil {
-				return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+via, serr)
+			if udp {
+				if err := recvErr(int(fd), dst); err != nil {
+					serr = os.NewSyscallError("setsockopt IP_RECVERR", err)
+				}
 			}
-			return nil
+		}); err != nil {
+			return err
 		}
+		return serr
 	}
 	return d
 }

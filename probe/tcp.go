@@ -78,7 +78,7 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	c, err = dialFirst(ctx, socketsOf(t), addrs, port)
+	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
 	tm.mark("connect")
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
@@ -129,7 +129,16 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 	for _, a := range addrs {
 		pool.Go(func() {
 			ap := netip.AddrPortFrom(a, uint16(p))
+			if f := s.clear(a); f != nil {
+				ch <- res{nil, f}
+				return
+			}
 			c, err := s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
+			if err != nil && hostUnreachable(err) && ctx.Err() == nil {
+				// Queued behind a neighbour entry that failed, maybe
+				// one another process left: a new one asks at once.
+				c, err = s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
+			}
 			if err != nil {
 				if f := s.localFailure(err); f != nil {
 					err = f

@@ -1,0 +1,130 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Nothing is sent into a path the kernel says is broken. A packet sent
+// towards a gateway (or an on-link host) while the link has no carrier
+// creates a neighbour entry (ARP, or IPv6 neighbour discovery) whose
+// solicitations the link drops; the kernel keeps it INCOMPLETE, with the
+// packets queued behind it, for mcast_solicit × retrans_time (3 × 1 s by
+// default), and does not solicit again when carrier comes: every connect or
+// query made meanwhile, even after carrier, waits behind it and fails with
+// EHOSTUNREACH (TCP) or vanishes (UDP) when it expires. So before it sends,
+// a probe asks the kernel ("ip route get", as this process's uid, via= and
+// src= honoured) where the packet would go, and fails at once — naming the
+// link — if that is a link without carrier, or (IPv6) if there is no source
+// address to send from while duplicate address detection runs.
+//
+// That costs nothing on a healthy host: the round reads the links (and,
+// for IPv6 destinations, the addresses) once, and asks for a route only
+// when some link is up without carrier, or some IPv6 address is tentative.
+
+// guard is the round's view of the links and addresses, read once, for
+// the checks made before sending. It is safe for concurrent use.
+type guard struct {
+	h     *netlink.Handle
+	links func() (map[int]netlink.Link, bool) // by index; whether one lacks carrier
+	addrs func() bool                         // whether an IPv6 address is tentative
+}
+
+// guard returns the round's guard.
+func (e *Env) guard() *guard {
+	e.guardOnce.Do(func() {
+		h := e.netlinkHandle()
+		e.grd = &guard{h: h}
+		e.grd.links = sync.OnceValues(func() (map[int]netlink.Link, bool) {
+			all, err := retryDump(h.LinkList)
+			if err != nil {
+				return nil, false // the sends will say what is wrong
+			}
+			m := make(map[int]netlink.Link, len(all))
+			risky := false
+			for _, l := range all {
+				m[l.Attrs().Index] = l
+				if l.Attrs().Flags&net.FlagUp != 0 && linkUp(l) != nil {
+					risky = true
+				}
+			}
+			return m, risky
+		})
+		e.grd.addrs = sync.OnceValue(func() bool {
+			addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V6) })
+			if err != nil {
+				return false
+			}
+			for _, a := range addrs {
+				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+					return true
+				}
+			}
+			return false
+		})
+	})
+	return e.grd
+}
+
+// clear checks, before anything is sent to dst as s says, that the path
+// is not one the send would poison; it returns the failure to report
+// instead of sending, or nil. A missing route is left to the send itself,
+// which fails at once with it and sends nothing.
+func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
+	dst = dst.Unmap()
+	if g == nil || dst.IsLoopback() {
+		return nil
+	}
+	links, risky := g.links()
+	if !risky && !(dst.Is6() && g.addrs()) {
+		return nil
+	}
+	uid := uint32(os.Getuid()) // as the socket will be routed (ip rule uidrange)
+	opts := &netlink.RouteGetOptions{UID: &uid, Oif: s.via}
+	if s.src.IsValid() && s.src.Is4() == dst.Is4() {
+		opts.SrcAddr = s.src.AsSlice()
+	}
+	routes, err := g.h.RouteGetWithOptions(dst.AsSlice(), opts)
+	if err != nil || len(routes) == 0 || routes[0].Type == unix.RTN_LOCAL {
+		return nil
+	}
+	r := routes[0]
+	l, ok := links[r.LinkIndex]
+	if !ok || l.Attrs().Flags&net.FlagLoopback != 0 {
+		return nil
+	}
+	name := l.Attrs().Name
+	if f := linkUp(l); f != nil {
+		return fail(f.Cause, "link", name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
+	}
+	if dst.Is6() && r.Src == nil {
+		// No preferred source: every IPv6 address of the link is
+		// tentative (duplicate address detection) or missing.
+		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+	}
+	return nil
+}
+
+// hostUnreachable is the error of a connect or a query that waited behind
+// a neighbour entry (ARP, neighbour discovery) that failed — one another
+// process may have left — or a router's "host unreachable".
+func hostUnreachable(err error) bool { return errors.Is(err, syscall.EHOSTUNREACH) }
+
+// recvErr asks for the ICMP errors and local errors of a UDP socket
+// (IP_RECVERR, IPV6_RECVERR), so that a query dropped behind a failed
+// neighbour entry fails with EHOSTUNREACH at once instead of meeting
+// silence.
+func recvErr(fd int, dst netip.Addr) error {
+	if dst.Unmap().Is4() {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+}
