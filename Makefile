@@ -156,7 +156,7 @@ clean-dist:
 	rm -rf $(DIST)
 
 # Stress runs, the command-line fuzzer, one table of benchmarks.
-.PHONY: stress fuzz-cli bench-table
+.PHONY: stress fuzz-cli bench-table bench-peers
 
 # Thousands of netready wait runs in namespaces (stress_test.go): 1,000
 # ready runs, 1,000 randomized trials, and the same with CPU 1 kept busy at
@@ -173,3 +173,11 @@ fuzz-cli:
 # targets, event-to-ready latency, idle CPU, storm rounds, peak RSS, size.
 bench-table: deps
 	scripts/bench-table.sh
+
+# netready beside systemd-networkd-wait-online (and wait4x, if built) in the
+# same namespace scenarios: late route, carrier, address+route (tcp and dns,
+# IPv4 and IPv6), a refusing resolver, already up, idle; one table of
+# medians and ratios to the peer of the same run (scripts/bench-peers.sh;
+# about 20 minutes).
+bench-peers: deps build
+	scripts/bench-peers.sh

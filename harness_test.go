@@ -270,9 +270,12 @@ func checkTargets(t *testing.T, ns *netnstest.NS, o opts, targets []string, want
 	return out
 }
 
-// eventGap is netready's least time between rounds that changes start
-// (cli's eventGap).
-const eventGap = 100 * time.Millisecond
+// eventGap and eventBurst are cli's: after a quiet spell, eventBurst
+// changes each start a round at once; then at most one per eventGap.
+const (
+	eventGap   = 100 * time.Millisecond
+	eventBurst = 6
+)
 
 // fast bounds each attempt, for targets that are meant to time out.
 var fast = []string{"--probe-timeout", "1s"}
