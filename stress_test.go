@@ -688,3 +688,72 @@ func stressLoad(t *testing.T) {
 		t.Logf("load average: %s", strings.TrimSpace(string(out)))
 	}
 }
+
+// TestStressRouteLate is the route-late trial NETREADY_STRESS_N times in a
+// row: "netready wait route:default tcp://FAR:8080" waits, its first
+// round failed (no default route), when the route is added at a random
+// moment; it must exit 0, and the time from the netlink request that
+// added the route to netready's exit is logged (p50, p90, p99, max), with
+// the "wait over" line of the slowest trial (its rounds, abandons and
+// events). Its schedule and local re-check are an hour away: only the
+// route's change event can make it ready.
+func TestStressRouteLate(t *testing.T) {
+	requireStress(t)
+	n := stressInt(t, "NETREADY_STRESS_N", 1000)
+	l := newLab(t)
+	const far = "10.213.50.1"
+	l.server.IP(t, "addr", "add", far+"/32", "dev", "lo")
+	serveTCP(t, l.server, far+":8080")
+	h := l.client.Handle(t)
+	veth0, err := h.LinkByName("veth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := &netlink.Route{LinkIndex: veth0.Attrs().Index, Gw: net.ParseIP(serverIP4)}
+	l.client.IP(t, "route", "del", "default")
+	stressLoad(t)
+	defer stressLoad(t)
+	args := append([]string{"wait", "-v", "--json", "--timeout", "10s"}, append(noRetry, "route:default4", "tcp://"+far+":8080")...)
+	t.Logf("%d trials of: netready %s; the default route added 0-50ms after the first round", n, strings.Join(args, " "))
+	var (
+		exit     durations
+		failures int
+		slowest  string
+	)
+	rng := rand.New(rand.NewPCG(stressSeed(t), 2))
+	start := time.Now()
+	for i := range n {
+		p := startNetready(t, l.client, nil, args...)
+		p.waitStderr(t, "msg=probe target=route:default4 ok=false")
+		time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
+		if err := h.RouteAdd(route); err != nil {
+			t.Fatalf("trial %d: add the default route: %v", i+1, err)
+		}
+		added := time.Now()
+		code := p.wait(t)
+		took := p.exited.Sub(added)
+		if code != 0 {
+			failures++
+			if failures <= 5 {
+				t.Errorf("trial %d: exit %d\n%s", i+1, code, p)
+			}
+		} else {
+			exit = append(exit, took)
+			if m := regexp.MustCompile(`msg="wait over".*`).FindString(p.stderr.String()); m != "" && took == slices.Max(exit) {
+				slowest = fmt.Sprintf("trial %d: exit %s after the route; %s", i+1, took.Round(10*time.Microsecond), m)
+			}
+		}
+		if err := h.RouteDel(route); err != nil {
+			t.Fatalf("trial %d: delete the default route: %v", i+1, err)
+		}
+		if (i+1)%100 == 0 {
+			t.Logf("progress: %d/%d trials, %d failures, %s", i+1, n, failures, time.Since(start).Round(time.Second))
+		}
+	}
+	t.Logf("RESULT route-late: %d trials, %d failures, in %s", n, failures, time.Since(start).Round(time.Second))
+	t.Logf("RESULT route added -> netready exited: %s", exit)
+	t.Logf("RESULT slowest: %s", slowest)
+	if failures > 0 {
+		t.Errorf("%d of %d trials failed, want 0", failures, n)
+	}
+}
