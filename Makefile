@@ -159,7 +159,7 @@ clean-dist:
 .PHONY: stress fuzz-cli bench-table bench-peers
 
 # Thousands of netready wait runs in namespaces (stress_test.go): 1,000
-# ready runs, 1,000 randomized trials, and the same with CPU 1 kept busy at
+# ready runs, 1,000 route-late trials, 1,000 randomized trials, and the same with CPU 1 kept busy at
 # --probe-timeout 100ms and 1s. The tests skip unless NETREADY_STRESS is
 # set; NETREADY_STRESS_N, _WORKERS and _SEED tune them.
 stress: deps
