@@ -21,7 +21,7 @@
 # $OUT (default /tmp/bench-peers/results/netready-<date>.txt); then one table
 # of medians with the ratio to the peer of the same row.
 #
-# Knobs: N (S1/S2 trials, 20), NETREADY (binary, default ./netready from make
+# Knobs: N (S1/S2 trials, 20; S3 makes 30 runs, S4 3 × 10 s), NETREADY (binary, default ./netready from make
 # build), ONLY (a regexp of row ids).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +69,9 @@ for row in "${rows[@]}"; do
 	IFS='|' read -r id script envs waiter <<<"$row"
 	[[ $id =~ $ONLY ]] || continue
 	case $waiter in *"$W4X"*) [ -x "$W4X" ] || { echo "$id | (no wait4x at $W4X)" | tee -a "$OUT"; continue; } ;; esac
-	line=$(env N="$N" $envs WAITER="$waiter" "$script" 2>/dev/null | tail -1)
+	n=$N
+	case $id in s3-*|s4-*) n= ;; esac # their own defaults: 30 runs, 3 × 10 s
+	line=$(env ${n:+N=$n} $envs WAITER="$waiter" "$script" 2>/dev/null | tail -1)
 	echo "$id | $line" | tee -a "$OUT"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
@@ -91,6 +93,6 @@ END {
   peer["s4-noroute-nr"] = "s4-noroute-w4x"; peer["s4-nocarrier-nr"] = "s4-nocarrier-wo"; peer["s4-refused-nr"] = "s4-refused-w4x"
   printf "\n%-24s %-16s %-18s %-16s %-10s\n", "row", "measure", "value", "peer", "ratio"
   for (i = 1; i <= n; i++) { id = order[i]; p = peer[id]
-    r = (p in v && v[p] > 0) ? sprintf("%.2f", v[id] / v[p]) : "-"
+    r = (p in v && v[p] + 0 > 0) ? sprintf("%.2f", v[id] / v[p]) : "-"
     printf "%-24s %-16s %-18s %-16s %-10s\n", id, what[id], v[id] "/" v90[id], (p ? p : "-"), (p ? r : "") }
 }' "$OUT"
