@@ -372,6 +372,27 @@ func TestIntegrationNetworkdResolvedLateDNS(t *testing.T) { testLateDNS(t, netwo
 func TestIntegrationNetworkManagerLateDNS(t *testing.T)   { testLateDNS(t, networkManager) }
 func TestIntegrationIfupdownLateDNS(t *testing.T)         { testLateDNS(t, ifupdown) }
 
+// bootStack boots the container of stack s on network n, with the
+// stack's packages (unpacked in root) over its /usr and /etc; early says
+// whether the probe unit that resolves before DNS is up is installed. It
+// returns the container, the monotonic time of the boot's start and a
+// logger of phases since then.
+func bootStack(t *testing.T, s stack, n stackNet, root string, early bool) (c *container, begin int64, phase func(string)) {
+	t.Helper()
+	units, etc := stackUnits(t, s, early)
+	begin = monoNow(t)
+	phase = func(what string) { t.Logf("%7s %s", since(begin, monoNow(t)), what) }
+	c = boot(t, bootOptions{
+		ns: n.container, units: units, defaults: stackDefaults,
+		usr: []string{filepath.Join(root, "usr")},
+		etc: []string{filepath.Join(root, "etc"), string(etc)},
+		// The stack configures the container's links: its namespace,
+		// the test's.
+		caps: []string{"CAP_NET_ADMIN"},
+	})
+	return c, begin, phase
+}
+
 // testLateDNS boots the container with stack s, a DHCP server answering at
 // once and a DNS server started after the lease, and checks that
 // netready-wait-online held network-online.target until ready.test
@@ -386,18 +407,7 @@ func testLateDNS(t *testing.T, s stack) {
 	serve(n.server.Listen(t, n.serverAddr+":"+readyPort))
 	dhcp := startDnsmasq(t, n.server, "DHCP only", append(n.dhcpArgs(t), "--port=0")...)
 	dhcp.waitLine(t, 10*time.Second, "started, version")
-	units, etc := stackUnits(t, s, true)
-
-	begin := monoNow(t)
-	phase := func(what string) { t.Logf("%7s %s", since(begin, monoNow(t)), what) }
-	c := boot(t, bootOptions{
-		ns: n.container, units: units, defaults: stackDefaults,
-		usr: []string{filepath.Join(root, "usr")},
-		etc: []string{filepath.Join(root, "etc"), string(etc)},
-		// The stack configures the container's links: its namespace,
-		// the test's.
-		caps: []string{"CAP_NET_ADMIN"},
-	})
+	c, begin, phase := bootStack(t, s, n, root, true)
 	phase("booted")
 	c.journalOnFailure(t)
 
@@ -548,18 +558,7 @@ func TestIntegrationNetworkdResolvedLateServer(t *testing.T) {
 	netreadyBin(t)
 	n := newStackNet(t, s.subnet)
 	serve(n.server.Listen(t, n.serverAddr+":"+readyPort))
-	units, etc := stackUnits(t, s, false)
-
-	begin := monoNow(t)
-	phase := func(what string) { t.Logf("%7s %s", since(begin, monoNow(t)), what) }
-	c := boot(t, bootOptions{
-		ns: n.container, units: units, defaults: stackDefaults,
-		usr: []string{filepath.Join(root, "usr")},
-		etc: []string{filepath.Join(root, "etc"), string(etc)},
-		// The stack configures the container's links: its namespace,
-		// the test's.
-		caps: []string{"CAP_NET_ADMIN"},
-	})
+	c, begin, phase := bootStack(t, s, n, root, false)
 	phase("booted")
 	c.journalOnFailure(t)
 	// No server: resolved has no DNS server to ask.
