@@ -110,3 +110,48 @@ func TestIntegrationResolvConfSymlinkLate(t *testing.T) {
 		t.Errorf("got %d change events, want at least 1", ev)
 	}
 }
+
+// TestIntegrationResolvConfWatchedWhenNeeded: resolv.conf is watched only
+// for targets that read it, and by wait only once one of them failed. A
+// wait that is over at the first look never makes an inotify instance,
+// whose release costs the process an SRCU grace period in the kernel
+// (5 ms typically, up to 20) on its way out.
+func TestIntegrationResolvConfWatchedWhenNeeded(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	dns := l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n")
+
+	// A name that resolves at once: ready in the first round, unwatched.
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
+		t.Errorf("ready at the first look: got resolv_conf_watched=%s, want false\n%s", w, p)
+	}
+
+	// The same name refused first: watched from the failure on.
+	dns.SetBehavior(dnstest.Refused)
+	p = startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
+	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	dns.SetBehavior(dnstest.Answer)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if w := waitOverField(t, p, "resolv_conf_watched"); w != "true" {
+		t.Errorf("after a failure of dns:ready.test: got resolv_conf_watched=%s, want true\n%s", w, p)
+	}
+
+	// An address that refuses: nothing it does reads resolv.conf.
+	p = startNetready(t, l.client, nil, waitArgs("-v", "--json", "tcp://"+serverIP4+":8081")...)
+	p.waitStderr(t, "target=tcp://"+serverIP4+":8081 ok=false")
+	l.server.Listen(t, serverIP4+":8081")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
+		t.Errorf("tcp to an address: got resolv_conf_watched=%s, want false\n%s", w, p)
+	}
+}

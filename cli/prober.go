@@ -23,6 +23,9 @@ type prober struct {
 	o     *options
 	nl    *netlink.Handle
 	peers *probe.Peers // which resolvers refused in the last round
+	// failed, if set, is called after a round in which a target that
+	// reads the resolver configuration failed.
+	failed func()
 }
 
 // round is a gate.Prober. Each gate.Result's Value is the probe.Result.
@@ -45,6 +48,9 @@ func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gat
 			// began: the attempt before may name the real cause.
 			r.Err = probe.FailureOf(prev.Err).With(fmt.Errorf("%w (cut short by --timeout; the attempt before: %v)", r.Err, prev.Err))
 			r.Cause, r.Hint = prev.Cause, prev.Hint
+		}
+		if !r.OK && p.failed != nil && ts[j].UsesResolvConf() {
+			p.failed()
 		}
 		out[j] = gate.Result{OK: r.OK, Local: r.Local, Value: r}
 		if f, ok := r.Err.(*probe.Failure); ok {

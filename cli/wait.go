@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -90,7 +91,11 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 		}
 	}
 	oneProc()
-	w, pr, stop := watching(o, log)
+	// The resolver configuration is watched from the first failure of a
+	// target that reads it: a wait that is over at the first look then
+	// never pays for an inotify instance. With --settle, changes matter
+	// while the targets pass.
+	w, pr, stop := watching(o, log, o.settle == 0)
 	defer stop()
 	notify := newNotifier(log, o.extendTimeout, o.probeTimeout)
 	notify.start(len(o.targets))
@@ -159,11 +164,18 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 
 // watching starts what wait and watch share: the change watcher, subscribed
 // before the first round so that no change between the first look and the
-// subscription is lost, and the prober with its netlink handle. stop ends
-// both; calling it twice is harmless.
-func watching(o *options, log *slog.Logger) (w *netwatch.Watcher, pr *prober, stop func()) {
-	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: o.resolvConf, Logger: log})
+// subscription is lost, and the prober with its netlink handle. The
+// resolver configuration is watched only if a target reads it; with
+// fileLater, from the first failure of such a target (the watcher reports
+// a change since it started at once then). stop ends both; calling it twice
+// is harmless.
+func watching(o *options, log *slog.Logger, fileLater bool) (w *netwatch.Watcher, pr *prober, stop func()) {
+	var conf string
+	if slices.ContainsFunc(o.targets, probe.Target.UsesResolvConf) {
+		conf = o.resolvConf
+	}
+	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: conf, ResolvConfLater: fileLater, Logger: log})
 	nl := netlinkHandle(log)
-	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", o.resolvConf)
-	return w, &prober{o: o, nl: nl, peers: probe.NewPeers()}, func() { w.Close(); nl.Close() }
+	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", conf)
+	return w, &prober{o: o, nl: nl, peers: probe.NewPeers(), failed: w.WatchResolvConf}, func() { w.Close(); nl.Close() }
 }

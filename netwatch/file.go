@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -226,4 +227,39 @@ func (fw *fileWatcher) run(ctx context.Context, changed func()) {
 			changed()
 		}
 	}
+}
+
+// fileState is what a file was at one look: the path of every hop of its
+// symbolic link chain, the file at its end (which one, and when its inode
+// last changed) and its contents. Two looks that differ in any of these
+// saw a change in between; the identity and change time catch a file
+// rewritten and then restored to what it held.
+type fileState struct {
+	taken   bool
+	names   []string
+	id      fileID
+	ctime   syscall.Timespec
+	content []byte // nil if the file did not exist
+}
+
+func stateOf(path string) fileState {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fileState{taken: true}
+	}
+	fw := &fileWatcher{path: abs}
+	s := fileState{taken: true, names: fw.chain()}
+	if st, err := os.Stat(abs); err == nil {
+		s.id = idOf(st)
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			s.ctime = sys.Ctim
+		}
+	}
+	s.content = readOrNil(abs)
+	return s
+}
+
+func (s fileState) same(o fileState) bool {
+	return slices.Equal(s.names, o.names) && s.id == o.id && s.ctime == o.ctime &&
+		(s.content == nil) == (o.content == nil) && bytes.Equal(s.content, o.content)
 }

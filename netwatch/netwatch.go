@@ -32,6 +32,14 @@ type Options struct {
 	// ResolvConf is the resolver configuration file to watch; empty for
 	// none.
 	ResolvConf string
+	// ResolvConfLater defers watching ResolvConf to the first call of
+	// WatchResolvConf. Start then only notes what the file holds, and
+	// WatchResolvConf reports an event at once if it differs by then, so no
+	// change in between is lost. A process that ends without needing the
+	// watch (every target passed at the first look) never makes an inotify
+	// instance: releasing one with watches costs its process an SRCU grace
+	// period in the kernel (5 ms typically, up to 20), paid at close or exit.
+	ResolvConfLater bool
 	// NetNS is the network namespace to watch; nil means the current one.
 	NetNS *netns.NsHandle
 	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
@@ -50,7 +58,13 @@ type Watcher struct {
 	wg     sync.WaitGroup
 
 	netlinkActive atomic.Bool
-	fileActive    bool
+	fileActive    atomic.Bool
+	ctx           context.Context
+	resolvConf    string
+	fileOnce      sync.Once
+	fileBase      fileState // ResolvConf as Start saw it, for a deferred watch
+	closeMu       sync.Mutex
+	closed        bool
 	overruns      atomic.Int64 // netlink receive buffer overruns (ENOBUFS)
 	sock          atomic.Pointer[nl.NetlinkSocket]
 }
@@ -80,7 +94,7 @@ const resubscribeDelay = 100 * time.Millisecond
 // re-probes on its schedule alone, which is slower, not wrong.
 func Start(opts Options) *Watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{events: make(chan struct{}, 1), log: opts.Logger, cancel: cancel}
+	w := &Watcher{events: make(chan struct{}, 1), log: opts.Logger, cancel: cancel, ctx: ctx, resolvConf: opts.ResolvConf}
 	if opts.Netlink {
 		s, err := subscribe(opts)
 		if err != nil {
@@ -94,15 +108,41 @@ func Start(opts Options) *Watcher {
 		}
 	}
 	if opts.ResolvConf != "" {
-		fw, err := newFileWatcher(opts.ResolvConf, w.log)
-		if err != nil {
-			w.log.Warn("cannot watch the resolver configuration: re-probing on the backoff schedule only", "file", opts.ResolvConf, "error", err)
+		if opts.ResolvConfLater {
+			w.fileBase = stateOf(opts.ResolvConf)
 		} else {
-			w.fileActive = true
-			w.wg.Go(func() { fw.run(ctx, w.pump) })
+			w.WatchResolvConf()
 		}
 	}
 	return w
+}
+
+// WatchResolvConf starts watching the resolver configuration file, if
+// Options.ResolvConf names one and it is not watched yet. With
+// ResolvConfLater, a file that changed since Start is reported as an event
+// at once. It is safe to call from any goroutine, any number of times, and
+// does nothing once Close has begun.
+func (w *Watcher) WatchResolvConf() {
+	if w.resolvConf == "" {
+		return
+	}
+	w.fileOnce.Do(func() {
+		w.closeMu.Lock()
+		defer w.closeMu.Unlock()
+		if w.closed {
+			return
+		}
+		fw, err := newFileWatcher(w.resolvConf, w.log)
+		if err != nil {
+			w.log.Warn("cannot watch the resolver configuration: re-probing on the backoff schedule only", "file", w.resolvConf, "error", err)
+			return
+		}
+		w.fileActive.Store(true)
+		if w.fileBase.taken && !w.fileBase.same(stateOf(w.resolvConf)) {
+			w.pump()
+		}
+		w.wg.Go(func() { fw.run(w.ctx, w.pump) })
+	})
 }
 
 // Events returns the channel of change events. It is never closed.
@@ -113,7 +153,7 @@ func (w *Watcher) Netlink() bool { return w.netlinkActive.Load() }
 
 // ResolvConf reports whether the resolver configuration file is being
 // watched.
-func (w *Watcher) ResolvConf() bool { return w.fileActive }
+func (w *Watcher) ResolvConf() bool { return w.fileActive.Load() }
 
 // Overruns reports how many times the kernel dropped netlink messages
 // because the socket's buffer was full (ENOBUFS).
@@ -121,6 +161,9 @@ func (w *Watcher) Overruns() int64 { return w.overruns.Load() }
 
 // Close stops watching and waits for every goroutine to end.
 func (w *Watcher) Close() {
+	w.closeMu.Lock()
+	w.closed = true
+	w.closeMu.Unlock()
 	w.cancel()
 	if s := w.sock.Load(); s != nil {
 		s.Close() // wakes a blocked Receive

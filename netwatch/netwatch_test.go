@@ -356,3 +356,65 @@ func TestResolvConfDirectoryReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestResolvConfLater: with ResolvConfLater the file is not watched until
+// WatchResolvConf, and what changed in between is reported then, at once:
+// a new content, and a rewrite that restored the old one (which the
+// round before may have read half-way).
+func TestResolvConfLater(t *testing.T) {
+	const before = "nameserver 10.213.0.1\n"
+	cases := []struct {
+		what   string
+		change func(path string)
+		event  bool
+	}{
+		{"nothing changed", func(string) {}, false},
+		{"written", func(p string) { write(t, p, "nameserver 10.213.0.2\n") }, true},
+		{"replaced by rename", func(p string) { replace(t, p, "nameserver 10.213.0.2\n") }, true},
+		{"removed", func(p string) { os.Remove(p) }, true},
+		{"rewritten with what it held", func(p string) {
+			write(t, p, "nameserver 10.213.0.2\n")
+			// The change time is coarse (a clock tick): the restore
+			// comes ticks after Start looked, as after a real round.
+			time.Sleep(20 * time.Millisecond)
+			write(t, p, before)
+		}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.what, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "resolv.conf")
+			write(t, path, before)
+			w, _ := start(t, Options{ResolvConf: path, ResolvConfLater: true})
+			c.change(path)
+			noEvent(t, w, "before WatchResolvConf")
+			if w.ResolvConf() {
+				t.Fatal("ResolvConf() is true before WatchResolvConf")
+			}
+			w.WatchResolvConf()
+			if !w.ResolvConf() {
+				t.Fatal("ResolvConf() is false after WatchResolvConf")
+			}
+			if c.event {
+				waitEvent(t, w, c.what)
+			} else {
+				noEvent(t, w, c.what)
+			}
+			w.WatchResolvConf() // a second call changes nothing
+			noEvent(t, w, "a second WatchResolvConf")
+			write(t, path, "nameserver 10.213.0.3\n")
+			waitEvent(t, w, "written once watched")
+		})
+	}
+}
+
+// TestResolvConfLaterClosed: WatchResolvConf after Close does nothing.
+func TestResolvConfLaterClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	write(t, path, "nameserver 10.213.0.1\n")
+	w := Start(Options{ResolvConf: path, ResolvConfLater: true, Logger: slog.New(slog.DiscardHandler)})
+	w.Close()
+	w.WatchResolvConf()
+	if w.ResolvConf() {
+		t.Fatal("watching after Close")
+	}
+}

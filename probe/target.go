@@ -300,3 +300,27 @@ func (t Target) Endpoint() (host, port string) {
 	}
 	return t.Host, port
 }
+
+// UsesResolvConf reports whether probing t may read the resolver
+// configuration: a dns target that asks the system's resolvers or a server
+// given by name, a host given by name, an http(s) target that may go
+// through a proxy (from the environment, or named by proxy=).
+func (t Target) UsesResolvConf() bool {
+	isName := func(host string) bool {
+		_, err := netip.ParseAddr(host)
+		return host != "" && err != nil
+	}
+	switch t.Kind {
+	case KindDNS:
+		if t.Server == "" {
+			return true
+		}
+		host, _, err := net.SplitHostPort(t.Server)
+		return err != nil || isName(host)
+	case KindHTTP, KindHTTPS:
+		if t.Proxy != ProxyNone {
+			return true
+		}
+	}
+	return isName(t.Host)
+}
