@@ -9,7 +9,9 @@
 #      configured by systemd-networkd); an address and a route added
 #      together (a DHCP lease); tcp and dns targets, IPv4 and IPv6.
 #   S2 a resolver that refuses, then starts.
-#   S3 already up: whole-process wall time, CPU and peak RSS.
+#   S3 already up: whole-process wall time, CPU and peak RSS (tcp to an
+#      address; a name through resolv.conf. The default policy's dns:. is
+#      refused by the scenarios' dnsmasq, which answers only its own zone).
 #   S4 idle 10 s waiting for what never comes: CPU and context switches.
 #
 # The scenarios are the shared bench-peers scripts ($BP_PEERS, default
@@ -54,6 +56,7 @@ rows=(
 "s2-refused-nr|$BP_PEERS/s2-resolver-late.sh|MODE=refused|exec $NR wait --timeout 60s dns://\$BP_DNS/\$BP_NAME"
 "s2-refused-w4x|$BP_PEERS/s2-resolver-late.sh|MODE=refused|exec $W4X dns A \$BP_NAME -n \$BP_DNS:53 -t 60s"
 "s3-nr|$BP_PEERS/s3-already-up.sh||exec $NR wait tcp://\$BP_TARGET:\$BP_PORT"
+"s3-nr-dns|$BP_PEERS/s3-already-up.sh||exec $NR wait dns:\$BP_NAME"
 "s3-wo|$BP_PEERS/s3-already-up.sh|NETWORKD=1|$WO"
 "s3-w4x|$BP_PEERS/s3-already-up.sh||exec $W4X tcp \$BP_TARGET:\$BP_PORT"
 "s4-noroute-nr|$LAB/s4-idle.sh|MODE=noroute|exec $NR wait --timeout 0 route:default tcp://\$BP_TARGET:\$BP_PORT"
@@ -89,7 +92,6 @@ function val(line, key,   m) { if (match(line, key "=[0-9.]+")) { m = substr(lin
 END {
   peer["s1-route-nr"] = "s1-route-w4x"; peer["s1-carrier-nr-tcp4"] = "s1-carrier-wo"; peer["s1-carrier-nr-dns4"] = "s1-carrier-wo"
   peer["s1-carrier-nr-tcp6"] = "s1-carrier-wo"; peer["s1-carrier-nr-dns6"] = "s1-carrier-wo"; peer["s1-carrier-networkd-nr"] = "s1-carrier-wo"
-  peer["s1-address-nr"] = "s1-address-wo"; peer["s2-refused-nr"] = "s2-refused-w4x"; peer["s3-nr"] = "s3-wo"
   peer["s4-noroute-nr"] = "s4-noroute-w4x"; peer["s4-nocarrier-nr"] = "s4-nocarrier-wo"; peer["s4-refused-nr"] = "s4-refused-w4x"
   printf "\n%-24s %-16s %-18s %-16s %-10s\n", "row", "measure", "value", "peer", "ratio"
   for (i = 1; i <= n; i++) { id = order[i]; p = peer[id]
