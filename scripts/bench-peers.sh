@@ -24,7 +24,8 @@
 # of medians with the ratio to the peer of the same row.
 #
 # Knobs: N (S1/S2 trials, 20; S3 makes 30 runs, S4 3 × 10 s), NETREADY (binary, default ./netready from make
-# build), ONLY (a regexp of row ids).
+# build), ONLY (a regexp of row ids). "scripts/bench-peers.sh --table FILE"
+# prints the table of an earlier run's results again.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
@@ -67,17 +68,21 @@ rows=(
 "s4-refused-w4x|$LAB/s4-idle.sh|MODE=refused|exec $W4X dns A \$BP_NAME -n \$BP_DNS:53 -t 0"
 )
 
-echo "# bench-peers $(date -Is) netready=$($NR version 2>/dev/null) load=$(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
-for row in "${rows[@]}"; do
-	IFS='|' read -r id script envs waiter <<<"$row"
-	[[ $id =~ $ONLY ]] || continue
-	case $waiter in *"$W4X"*) [ -x "$W4X" ] || { echo "$id | (no wait4x at $W4X)" | tee -a "$OUT"; continue; } ;; esac
-	n=$N
-	case $id in s3-*|s4-*) n= ;; esac # their own defaults: 30 runs, 3 × 10 s
-	line=$(env ${n:+N=$n} $envs WAITER="$waiter" "$script" 2>/dev/null | tail -1)
-	echo "$id | $line" | tee -a "$OUT"
-done
-echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
+if [ "${1:-}" = --table ]; then
+	OUT=${2:?--table FILE: the results of an earlier run}
+else
+	echo "# bench-peers $(date -Is) netready=$($NR version 2>/dev/null) load=$(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
+	for row in "${rows[@]}"; do
+		IFS='|' read -r id script envs waiter <<<"$row"
+		[[ $id =~ $ONLY ]] || continue
+		case $waiter in *"$W4X"*) [ -x "$W4X" ] || { echo "$id | (no wait4x at $W4X)" | tee -a "$OUT"; continue; } ;; esac
+		n=$N
+		case $id in s3-*|s4-*) n= ;; esac # their own defaults: 30 runs, 3 × 10 s
+		line=$(env ${n:+N=$n} $envs WAITER="$waiter" "$script" 2>/dev/null | tail -1)
+		echo "$id | $line" | tee -a "$OUT"
+	done
+	echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
+fi
 
 # One table: the figure that matters per scenario, and its ratio to the
 # peer's in the same run (netready / peer; below 1 is faster or cheaper).
@@ -92,9 +97,10 @@ function val(line, key,   m) { if (match(line, key "=[0-9.]+")) { m = substr(lin
 END {
   peer["s1-route-nr"] = "s1-route-w4x"; peer["s1-carrier-nr-tcp4"] = "s1-carrier-wo"; peer["s1-carrier-nr-dns4"] = "s1-carrier-wo"
   peer["s1-carrier-nr-tcp6"] = "s1-carrier-wo"; peer["s1-carrier-nr-dns6"] = "s1-carrier-wo"; peer["s1-carrier-networkd-nr"] = "s1-carrier-wo"
+  peer["s1-address-nr"] = "s1-address-wo"; peer["s2-refused-nr"] = "s2-refused-w4x"; peer["s3-nr"] = "s3-wo"; peer["s3-nr-dns"] = "s3-wo"
   peer["s4-noroute-nr"] = "s4-noroute-w4x"; peer["s4-nocarrier-nr"] = "s4-nocarrier-wo"; peer["s4-refused-nr"] = "s4-refused-w4x"
   printf "\n%-24s %-16s %-18s %-16s %-10s\n", "row", "measure", "value", "peer", "ratio"
   for (i = 1; i <= n; i++) { id = order[i]; p = peer[id]
-    r = (p in v && v[p] + 0 > 0) ? sprintf("%.2f", v[id] / v[p]) : "-"
+    r = (p in v && v[p] + 0 > 0) ? sprintf("%.3g", v[id] / v[p]) : "-"
     printf "%-24s %-16s %-18s %-16s %-10s\n", id, what[id], v[id] "/" v90[id], (p ? p : "-"), (p ? r : "") }
 }' "$OUT"
