@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -531,14 +532,30 @@ func checkResponse(t Target, resp *http.Response, body []byte, proxy *url.URL) e
 	if re.Match(body) {
 		return nil
 	}
-	if htmlPage(resp, body) && formRE.Match(body) {
+	if htmlPage(resp, body) && hasForm(body) {
 		return fail(CauseCaptivePortal, "request", t.URL.Hostname(), fmt.Errorf("%s is an HTML page with a form (a login page?) where the body should match %q", status, t.Body))
 	}
 	return fail(CauseHTTPBody, "request", "", fmt.Errorf("%s, but the body (%s) does not match %q", status, plural(len(body), "byte", "bytes"), t.Body))
 }
 
-// formRE finds an HTML form.
-var formRE = regexp.MustCompile(`(?i)<form[\s>]`)
+// hasForm reports whether an HTML body has a form: "<form" in any case,
+// then white space or ">". (Not a regular expression: one compiled at
+// package level would cost every netready command its compilation.)
+func hasForm(body []byte) bool {
+	for {
+		i := bytes.IndexByte(body, '<')
+		if i < 0 {
+			return false
+		}
+		body = body[i+1:]
+		if len(body) > 4 && bytes.EqualFold(body[:4], []byte("form")) {
+			switch body[4] {
+			case ' ', '\t', '\n', '\f', '\r', '>':
+				return true
+			}
+		}
+	}
+}
 
 // htmlPage reports whether a response is an HTML page: by its Content-Type,
 // or by what its body starts with.

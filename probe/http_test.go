@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +210,33 @@ func muteServer(t testing.TB) string {
 		io.Copy(io.Discard, c) // until the client hangs up
 	})
 	return l.Addr().String()
+}
+
+// TestHasForm: hasForm finds what the regular expression (?i)<form[\s>]
+// it replaced finds, in the cases a captive portal's page holds and at the
+// edges.
+func TestHasForm(t *testing.T) {
+	re := regexp.MustCompile(`(?i)<form[\s>]`)
+	for _, body := range []string{
+		`<html><body><form action="/login" method="post">`,
+		`<FORM>`, "<Form\tid=x>", "<form\n", "<form\f", "<form\r", "<form ",
+		`<form`, `<formation>`, `<forms>`, `< form>`, `<p>form</p>`, `<<form>`,
+		`<form-x>`, `</form>`, ``, `<`, `<fo`, `<html>` + strings.Repeat("<p>", 1000) + `<form>`,
+		"<form\v>", "<form\u00a0>",
+	} {
+		if got, want := hasForm([]byte(body)), re.MatchString(body); got != want {
+			t.Errorf("hasForm(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+func FuzzHasForm(f *testing.F) {
+	re := regexp.MustCompile(`(?i)<form[\s>]`)
+	f.Add([]byte(`<form action=x>`))
+	f.Add([]byte(`<FoRm>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if got, want := hasForm(body), re.Match(body); got != want {
+			t.Errorf("hasForm(%q) = %v, want %v", body, got, want)
+		}
+	})
 }
