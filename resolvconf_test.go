@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/roottest"
@@ -112,10 +113,11 @@ func TestIntegrationResolvConfSymlinkLate(t *testing.T) {
 }
 
 // TestIntegrationResolvConfWatchedWhenNeeded: resolv.conf is watched only
-// for targets that read it, and by wait only once one of them failed. A
-// wait that is over at the first look never makes an inotify instance,
-// whose release costs the process an SRCU grace period in the kernel
-// (5 ms typically, up to 20) on its way out.
+// for targets that read it, and by wait only once one of them failed or
+// 50ms have passed (cli's resolvConfDelay). A wait that is over at the
+// first look never makes an inotify instance, whose release costs the
+// process an RCU grace period in the kernel (5 ms typically, up to 20) on
+// its way out.
 func TestIntegrationResolvConfWatchedWhenNeeded(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
@@ -124,17 +126,29 @@ func TestIntegrationResolvConfWatchedWhenNeeded(t *testing.T) {
 	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n")
 
 	// A name that resolves at once: ready in the first round, unwatched.
-	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
-	}
-	if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
-		t.Errorf("ready at the first look: got resolv_conf_watched=%s, want false\n%s", w, p)
+	// That needs the wait to be over well within the delay: a run that
+	// was not (a loaded machine) proves nothing, and another is made.
+	const delay = 50 * time.Millisecond
+	for try := 1; ; try++ {
+		p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
+		if code := p.wait(t); code != 0 {
+			t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+		}
+		if ms := p.doc(t).ElapsedMS; ms > float64(delay.Milliseconds())/2 {
+			if try == 5 {
+				t.Fatalf("premise does not hold: 5 waits that should be over at once took %.1fms and more (the last), not under %v\n%s", ms, delay/2, p)
+			}
+			continue
+		}
+		if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
+			t.Errorf("ready at the first look: got resolv_conf_watched=%s, want false\n%s", w, p)
+		}
+		break
 	}
 
 	// The same name refused first: watched from the failure on.
 	dns.SetBehavior(dnstest.Refused)
-	p = startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "dns:ready.test")...)
 	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
 	dns.SetBehavior(dnstest.Answer)
 	if code := p.wait(t); code != 0 {
@@ -153,5 +167,39 @@ func TestIntegrationResolvConfWatchedWhenNeeded(t *testing.T) {
 	}
 	if w := waitOverField(t, p, "resolv_conf_watched"); w != "false" {
 		t.Errorf("tcp to an address: got resolv_conf_watched=%s, want false\n%s", w, p)
+	}
+}
+
+// TestIntegrationResolvConfFirstRoundStuck: the first round waits on a
+// resolver that does not answer, and resolv.conf is rewritten to name one
+// that does. Though no attempt has failed yet (the silent resolver's
+// attempt runs until --probe-timeout, 20s), the watch begins 50ms after
+// the start and sees the change: the round is abandoned and the next one
+// passes. It did not, when the watch began only at a first failure.
+func TestIntegrationResolvConfFirstRoundStuck(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+	l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.13\n")
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "20s", "dns:ready.test")...)
+	p.waitStderr(t, `msg=started`)
+	// Before or after the watch begins: either way it sees the change.
+	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	// Abandoned, not ended: the silent resolver's attempt could only end
+	// at --probe-timeout, and a watch begun by its failure would see the
+	// change (and call the round abandoned) only then.
+	if ms := p.doc(t).ElapsedMS; ms >= 20000 {
+		t.Errorf("ready after %.0fms: the change was seen only when the stuck attempt timed out\n%s", ms, p)
+	}
+	if a := waitOverInt(t, p, "abandoned"); a < 1 {
+		t.Errorf("got %d rounds abandoned, want the first one abandoned on the change\n%s", a, p)
+	}
+	if w := waitOverField(t, p, "resolv_conf_watched"); w != "true" {
+		t.Errorf("got resolv_conf_watched=%s, want true\n%s", w, p)
 	}
 }

@@ -66,6 +66,16 @@ func waitCommand(s *streams) *cli.Command {
 // in the environment overrides it.
 const waitProcs = 1
 
+// resolvConfDelay is how long wait leaves resolv.conf unwatched while no
+// target that reads it has failed. Releasing an inotify instance that has
+// watches costs the process an RCU grace period in the kernel on its way
+// out (5 ms typically, up to 20): a wait done within this delay does not
+// pay it; a longer one pays it after at least this long. A change in the
+// meantime is seen when the watch begins, so a first round stuck on a
+// resolver that resolv.conf no longer names is abandoned at most this
+// late.
+const resolvConfDelay = 50 * time.Millisecond
+
 // oneProc limits wait and watch to waitProcs, unless GOMAXPROCS says
 // otherwise.
 func oneProc() {
@@ -92,10 +102,14 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	}
 	oneProc()
 	// The resolver configuration is watched from the first failure of a
-	// target that reads it: a wait that is over at the first look then
-	// never pays for an inotify instance. With --settle, changes matter
-	// while the targets pass.
-	w, pr, stop := watching(o, log, o.settle == 0)
+	// target that reads it, or from resolvConfDelay on: a wait over at the
+	// first look never pays for an inotify instance. With --settle,
+	// changes matter while the targets pass: at once.
+	delay := resolvConfDelay
+	if o.settle > 0 {
+		delay = 0
+	}
+	w, pr, stop := watching(o, log, delay)
 	defer stop()
 	notify := newNotifier(log, o.extendTimeout, o.probeTimeout)
 	notify.start(len(o.targets))
@@ -165,16 +179,16 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 // watching starts what wait and watch share: the change watcher, subscribed
 // before the first round so that no change between the first look and the
 // subscription is lost, and the prober with its netlink handle. The
-// resolver configuration is watched only if a target reads it; with
-// fileLater, from the first failure of such a target (the watcher reports
-// a change since it started at once then). stop ends both; calling it twice
-// is harmless.
-func watching(o *options, log *slog.Logger, fileLater bool) (w *netwatch.Watcher, pr *prober, stop func()) {
+// resolver configuration is watched only if a target reads it; with a
+// positive fileDelay, from the first failure of such a target or after
+// fileDelay (the watcher then reports a change since it started at once).
+// stop ends both; calling it twice is harmless.
+func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatch.Watcher, pr *prober, stop func()) {
 	var conf string
 	if slices.ContainsFunc(o.targets, probe.Target.UsesResolvConf) {
 		conf = o.resolvConf
 	}
-	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: conf, ResolvConfLater: fileLater, Logger: log})
+	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: conf, ResolvConfDelay: fileDelay, Logger: log})
 	nl := netlinkHandle(log)
 	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", conf)
 	return w, &prober{o: o, nl: nl, peers: probe.NewPeers(), failed: w.WatchResolvConf}, func() { w.Close(); nl.Close() }

@@ -77,7 +77,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		return err
 	}
 	defer f.stop()
-	w, pr, stop := watching(o, log, false)
+	w, pr, stop := watching(o, log, 0)
 	defer stop()
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))

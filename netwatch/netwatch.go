@@ -32,14 +32,15 @@ type Options struct {
 	// ResolvConf is the resolver configuration file to watch; empty for
 	// none.
 	ResolvConf string
-	// ResolvConfLater defers watching ResolvConf to the first call of
-	// WatchResolvConf. Start then only notes what the file holds, and
-	// WatchResolvConf reports an event at once if it differs by then, so no
-	// change in between is lost. A process that ends without needing the
-	// watch (every target passed at the first look) never makes an inotify
-	// instance: releasing one with watches costs its process an SRCU grace
-	// period in the kernel (5 ms typically, up to 20), paid at close or exit.
-	ResolvConfLater bool
+	// ResolvConfDelay, when positive, defers watching ResolvConf until
+	// that long after Start, or the first call of WatchResolvConf if that
+	// comes sooner. Start then only notes what the file holds, and a file
+	// that differs when the watch begins is reported as an event at once,
+	// so no change in between is lost, only seen later. A process that is
+	// done sooner never makes an inotify instance: releasing one with
+	// watches costs a process an SRCU grace period in the kernel (5 ms
+	// typically, up to 20), at close or at exit.
+	ResolvConfDelay time.Duration
 	// NetNS is the network namespace to watch; nil means the current one.
 	NetNS *netns.NsHandle
 	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
@@ -62,7 +63,8 @@ type Watcher struct {
 	ctx           context.Context
 	resolvConf    string
 	fileOnce      sync.Once
-	fileBase      fileState // ResolvConf as Start saw it, for a deferred watch
+	fileBase      fileState   // ResolvConf as Start saw it, for a deferred watch
+	fileTimer     *time.Timer // starts a deferred watch
 	closeMu       sync.Mutex
 	closed        bool
 	overruns      atomic.Int64 // netlink receive buffer overruns (ENOBUFS)
@@ -108,8 +110,9 @@ func Start(opts Options) *Watcher {
 		}
 	}
 	if opts.ResolvConf != "" {
-		if opts.ResolvConfLater {
+		if opts.ResolvConfDelay > 0 {
 			w.fileBase = stateOf(opts.ResolvConf)
+			w.fileTimer = time.AfterFunc(opts.ResolvConfDelay, w.WatchResolvConf)
 		} else {
 			w.WatchResolvConf()
 		}
@@ -119,7 +122,7 @@ func Start(opts Options) *Watcher {
 
 // WatchResolvConf starts watching the resolver configuration file, if
 // Options.ResolvConf names one and it is not watched yet. With
-// ResolvConfLater, a file that changed since Start is reported as an event
+// ResolvConfDelay, a file that changed since Start is reported as an event
 // at once. It is safe to call from any goroutine, any number of times, and
 // does nothing once Close has begun.
 func (w *Watcher) WatchResolvConf() {
@@ -164,6 +167,9 @@ func (w *Watcher) Close() {
 	w.closeMu.Lock()
 	w.closed = true
 	w.closeMu.Unlock()
+	if w.fileTimer != nil {
+		w.fileTimer.Stop()
+	}
 	w.cancel()
 	if s := w.sock.Load(); s != nil {
 		s.Close() // wakes a blocked Receive

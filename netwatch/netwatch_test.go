@@ -357,7 +357,7 @@ func TestResolvConfDirectoryReplaced(t *testing.T) {
 	}
 }
 
-// TestResolvConfLater: with ResolvConfLater the file is not watched until
+// TestResolvConfLater: with ResolvConfDelay the file is not watched until
 // WatchResolvConf, and what changed in between is reported then, at once:
 // a new content, and a rewrite that restored the old one (which the
 // round before may have read half-way).
@@ -384,7 +384,7 @@ func TestResolvConfLater(t *testing.T) {
 		t.Run(c.what, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "resolv.conf")
 			write(t, path, before)
-			w, _ := start(t, Options{ResolvConf: path, ResolvConfLater: true})
+			w, _ := start(t, Options{ResolvConf: path, ResolvConfDelay: time.Hour})
 			c.change(path)
 			noEvent(t, w, "before WatchResolvConf")
 			if w.ResolvConf() {
@@ -411,10 +411,25 @@ func TestResolvConfLater(t *testing.T) {
 func TestResolvConfLaterClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "resolv.conf")
 	write(t, path, "nameserver 10.213.0.1\n")
-	w := Start(Options{ResolvConf: path, ResolvConfLater: true, Logger: slog.New(slog.DiscardHandler)})
+	w := Start(Options{ResolvConf: path, ResolvConfDelay: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	w.Close()
 	w.WatchResolvConf()
 	if w.ResolvConf() {
 		t.Fatal("watching after Close")
 	}
+}
+
+// TestResolvConfDelay: the deferred watch begins by itself after
+// ResolvConfDelay, and reports what changed before it.
+func TestResolvConfDelay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	write(t, path, "nameserver 10.213.0.1\n")
+	w, _ := start(t, Options{ResolvConf: path, ResolvConfDelay: 200 * time.Millisecond})
+	write(t, path, "nameserver 10.213.0.2\n")
+	waitEvent(t, w, "written before the delay ran out")
+	if !w.ResolvConf() {
+		t.Fatal("ResolvConf() is false after an event from the deferred watch")
+	}
+	write(t, path, "nameserver 10.213.0.3\n")
+	waitEvent(t, w, "written once watched")
 }
