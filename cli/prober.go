@@ -23,8 +23,8 @@ type prober struct {
 	o     *options
 	nl    *netlink.Handle
 	peers *probe.Peers // which resolvers refused in the last round
-	// failed, if set, is called after a round in which a target that
-	// reads the resolver configuration failed.
+	// failed, if set, is called for each failed attempt of a target
+	// that reads the resolver configuration.
 	failed func()
 }
 

@@ -68,7 +68,7 @@ const waitProcs = 1
 
 // resolvConfDelay is how long wait leaves resolv.conf unwatched while no
 // target that reads it has failed. Releasing an inotify instance that has
-// watches costs the process an RCU grace period in the kernel on its way
+// watches costs the process an SRCU grace period in the kernel on its way
 // out (5 ms typically, up to 20): a wait done within this delay does not
 // pay it; a longer one pays it after at least this long. A change in the
 // meantime is seen when the watch begins, so a first round stuck on a
