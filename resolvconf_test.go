@@ -116,7 +116,7 @@ func TestIntegrationResolvConfSymlinkLate(t *testing.T) {
 // for targets that read it, and by wait only once one of them failed or
 // 50ms have passed (cli's resolvConfDelay). A wait that is over at the
 // first look never makes an inotify instance, whose release costs the
-// process an RCU grace period in the kernel (5 ms typically, up to 20) on
+// process an SRCU grace period in the kernel (5 ms typically, up to 20) on
 // its way out.
 func TestIntegrationResolvConfWatchedWhenNeeded(t *testing.T) {
 	roottest.Require(t)
