@@ -235,7 +235,6 @@ func (fw *fileWatcher) run(ctx context.Context, changed func()) {
 // saw a change in between; the identity and change time catch a file
 // rewritten and then restored to what it held.
 type fileState struct {
-	taken   bool
 	names   []string
 	id      fileID
 	ctime   syscall.Timespec
@@ -245,10 +244,10 @@ type fileState struct {
 func stateOf(path string) fileState {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return fileState{taken: true}
+		return fileState{}
 	}
 	fw := &fileWatcher{path: abs}
-	s := fileState{taken: true, names: fw.chain()}
+	s := fileState{names: fw.chain()}
 	if st, err := os.Stat(abs); err == nil {
 		s.id = idOf(st)
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok {

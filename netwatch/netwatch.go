@@ -141,7 +141,7 @@ func (w *Watcher) WatchResolvConf() {
 			return
 		}
 		w.fileActive.Store(true)
-		if w.fileBase.taken && !w.fileBase.same(stateOf(w.resolvConf)) {
+		if w.fileTimer != nil && !w.fileBase.same(stateOf(w.resolvConf)) {
 			w.pump()
 		}
 		w.wg.Go(func() { fw.run(w.ctx, w.pump) })
