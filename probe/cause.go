@@ -42,19 +42,33 @@ const (
 	CauseAddressDADFailed   Cause = "address-dad-failed" // IPv6 duplicate address detection failed: another host has it
 	CauseNoRoute            Cause = "no-route"           // no route to the destination
 	CauseGatewayUnreachable Cause = "gateway-unreachable"
-	CauseHostUnreachable    Cause = "host-unreachable" // an on-link host that does not answer ARP/ND, or a route that rejects it
-	CauseNetlinkRefused     Cause = "netlink-refused"  // no netlink socket: a sandbox forbids AF_NETLINK
+	CauseHostUnreachable    Cause = "host-unreachable"  // an on-link host that does not answer ARP/ND, or a route that rejects it
+	CauseNetlinkRefused     Cause = "netlink-refused"   // no netlink socket: a sandbox forbids AF_NETLINK
+	CauseRouteBlackhole     Cause = "route-blackhole"   // a blackhole route swallows the destination (ip route get: EINVAL)
+	CauseRouteProhibited    Cause = "route-prohibited"  // a prohibit route refuses it (EACCES)
+	CauseRouteUnreachable   Cause = "route-unreachable" // an unreachable route rejects it (EHOSTUNREACH from the host itself)
+	CauseLocalFirewall      Cause = "local-firewall"    // this host's firewall refused the send on the way out (EPERM)
+
+	// What the network beyond the host says (ICMP errors, the path).
+	CauseRouterUnreachable Cause = "router-unreachable" // a router on the way has no route onward (ICMP net/host unreachable from it)
+	CauseRejected          Cause = "rejected"           // a firewall rejects: ICMP administratively prohibited / packet filtered
+	CauseRoutingLoop       Cause = "routing-loop"       // ICMP time exceeded in transit
+	CauseMTUBlackhole      Cause = "mtu-blackhole"      // small packets pass, large ones vanish with no "fragmentation needed"
 
 	// Resolvers and names.
 	CauseNoResolver          Cause = "no-resolver" // the resolver configuration cannot be read
 	CauseResolverUnreachable Cause = "resolver-unreachable"
-	CauseResolverRefused     Cause = "resolver-refused" // port unreachable, or rcode REFUSED
+	CauseResolverRefused     Cause = "resolver-refused" // rcode REFUSED: the resolver runs and declines
+	CauseResolverDown        Cause = "resolver-down"    // ICMP port unreachable: no resolver runs there
 	CauseResolverTimeout     Cause = "resolver-timeout"
 	CauseResolverServfail    Cause = "resolver-servfail"
 	CauseResolverError       Cause = "resolver-error" // another rcode (FORMERR, NOTIMP ...), or a reply that does not make sense
 	CauseNXDomain            Cause = "nxdomain"
 	CauseNoRecords           Cause = "no-records" // NOERROR without an answer of the type asked
 	CauseWrongAnswer         Cause = "wrong-answer"
+	CauseResolverUpstream    Cause = "resolver-upstream" // the resolver cannot reach the authorities (EDE 22, 23)
+	CauseDNSSECFailed        Cause = "dnssec-failed"     // DNSSEC validation failed (EDE 1-12)
+	CauseDNSBlocked          Cause = "dns-blocked"       // the resolver blocks or filters the name by policy (EDE 15-17)
 
 	// The endpoint.
 	CausePortClosed       Cause = "port-closed" // TCP reset in answer to the SYN
@@ -71,8 +85,9 @@ const (
 	CauseProxyFailed      Cause = "proxy-failed"
 	CauseICMPNotPermitted Cause = "icmp-not-permitted" // neither an unprivileged ICMP socket nor a raw one may be opened
 	CauseClockUnsynced    Cause = "clock-unsynced"
-	CauseTimeout          Cause = "timeout" // the attempt ran out of time with no better explanation
-	CauseOther            Cause = "other"   // an error no other word describes; its message says what
+	CauseResponseTooLarge Cause = "response-too-large" // the remote end sent more than a bound allows
+	CauseTimeout          Cause = "timeout"            // the attempt ran out of time with no better explanation
+	CauseOther            Cause = "other"              // an error no other word describes; its message says what
 )
 
 // Failure is why an attempt failed: its cause, the step that failed (a
