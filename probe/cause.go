@@ -206,6 +206,7 @@ var progress = map[Cause]int{
 	CausePortClosed:          4,
 	CauseReset:               5,
 	CauseResolverError:       5,
+	CauseResponseTooLarge:    5, // it answered, with more than netready reads
 	CauseResolverServfail:    6,
 	CauseNXDomain:            7,
 	CauseNoRecords:           7,
@@ -353,6 +354,9 @@ var hints = map[Cause]func(f *Failure) string{
 	},
 	CauseICMPNotPermitted: func(*Failure) string {
 		return "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"
+	},
+	CauseResponseTooLarge: func(*Failure) string {
+		return "no sane answer is that large: is this the service meant, or something else (or hostile) answering on its port?"
 	},
 }
 

@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -267,9 +269,25 @@ func parseProxyURL(v string) (*url.URL, error) {
 // userAgent is sent with every HTTP probe, so a server's logs say who asked.
 const userAgent = "netready (network readiness probe)"
 
-// maxBody is how much of a response body is read (and discarded) before the
-// connection is closed.
-const maxBody = 64 << 10
+// What an HTTP probe reads from a server, whatever the server sends: a
+// response over either bound fails with response-too-large, naming it.
+const (
+	// maxBody is how much of a response body is read (and discarded)
+	// before the connection is closed: body= matches the first 64 KiB, a
+	// longer body is not read further and is no failure. Compression is
+	// never asked for (and a compressed body sent anyway is never
+	// inflated), so these are the bytes the server sent.
+	maxBody = 64 << 10
+	// maxResponseHeader is the most a response's headers may take, as
+	// curl's 100 KiB (CURL_MAX_HTTP_HEADER), where net/http would read
+	// 10 MB; a proxy's answer to CONNECT has the same bound.
+	maxResponseHeader = 100 << 10
+	// maxInformational is how many informational (1xx) responses may come
+	// before the response: a server sends one or two (100 Continue, 103
+	// Early Hints). Their headers together are held to maxResponseHeader
+	// too, the response's own to maxResponseHeader again.
+	maxInformational = 5
+)
 
 // probeHTTP sends GET for the target's URL and passes on a status of
 // status= (default 2xx) and, with body=, a body whose first 64 KiB match.
@@ -319,6 +337,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	var (
 		mu     sync.Mutex
 		remote net.Addr
+		meter  readMeter // what the server sent, for a failure: see tooLarge
 	)
 	tr := &http.Transport{
 		Proxy: func(*http.Request) (*url.URL, error) { return proxy, nil },
@@ -334,19 +353,27 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 				return nil, err
 			}
 			tm.mark("connect")
-			return c, nil
+			return meter.conn(c), nil
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
 			if resp.StatusCode != http.StatusOK {
 				return fail(CauseProxyFailed, "proxy", pu.Host, fmt.Errorf("proxy %s answered CONNECT %s with HTTP %s", redact(pu), net.JoinHostPort(host, port), resp.Status))
 			}
 			tm.mark("proxy")
+			meter.reset()
 			return nil
 		},
-		TLSClientConfig:    tlsConf,
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		ForceAttemptHTTP2:  true,
+		TLSClientConfig:        tlsConf,
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxResponseHeader,
+		// HTTP/1.1 only (with a DialContext of its own, the transport
+		// offers h2 only when told to). Over HTTP/2, net/http enforces
+		// the header bound inside its copy of x/net/http2 and reports
+		// it as a bare PROTOCOL_ERROR, which cannot be told from any
+		// other; and a probe's one GET on a connection of its own gains
+		// nothing from HTTP/2, which every server also answers as 1.1.
+		ForceAttemptHTTP2: false,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{
@@ -362,9 +389,22 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err == nil {
 				tm.mark("tls")
+				meter.reset()
 			}
 		},
 		GotFirstResponseByte: func() { tm.mark("request") },
+		// Set, this hook makes net/http count each informational
+		// response's headers apart: their sum is held to
+		// maxResponseHeader here.
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			if meter.informational.Add(1) > maxInformational {
+				return fail(CauseResponseTooLarge, "request", "", fmt.Errorf("more than %d informational responses (the last %d) before the response", maxInformational, code))
+			}
+			if meter.since() >= maxResponseHeader {
+				return fail(CauseResponseTooLarge, "request", "", fmt.Errorf("informational responses larger than %d KiB, the most netready reads", maxResponseHeader>>10))
+			}
+			return nil
+		},
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, t.URL.String(), nil)
 	if err != nil {
@@ -375,6 +415,17 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	resp, err := client.Do(req)
 	if err != nil {
 		res.Phases = tm.snapshot()
+		connecting := proxy
+		if t.Kind != KindHTTPS || tm.has("proxy") {
+			connecting = nil // no CONNECT, or answered
+		}
+		if f := meter.tooLarge(err, connecting); f != nil {
+			res.Err = f
+			if connecting == nil {
+				res.Err = throughProxy(f, proxy)
+			}
+			return res
+		}
 		err = httpError(ctx, env, t, err, tm)
 		if proxy != nil && FailureOf(err).Phase == "connect" {
 			// Not even connected to the proxy (net/http reports a
@@ -604,4 +655,55 @@ func httpError(ctx context.Context, env *Env, t Target, err error, tm *timing) e
 		c = CauseReset // closed before the response
 	}
 	return fail(c, "request", "", fmt.Errorf("request: %w", err))
+}
+
+// readMeter counts the bytes an HTTP probe reads from the server's
+// connection (below TLS) since the response began: after the TLS
+// handshake or a proxy's answer to CONNECT. It
+// is how a failed request tells that the server sent more than a bound
+// allows, which net/http says only in the words of its error.
+type readMeter struct {
+	n, mark       atomic.Int64
+	informational atomic.Int32
+}
+
+// conn is c, its reads counted by m.
+func (m *readMeter) conn(c net.Conn) net.Conn { return &meteredConn{c, m} }
+
+// reset starts counting the bytes of a new response.
+func (m *readMeter) reset() { m.mark.Store(m.n.Load()) }
+
+// since is how many bytes were read since the last reset.
+func (m *readMeter) since() int64 { return m.n.Load() - m.mark.Load() }
+
+type meteredConn struct {
+	net.Conn
+	m *readMeter
+}
+
+func (c *meteredConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.m.n.Add(int64(n))
+	return n, err
+}
+
+// tooLarge is the failure of a request that err ended, if it ended
+// because the server sent more than a bound allows: headers over
+// maxResponseHeader (or an answer to CONNECT, when connecting names the
+// proxy that had not answered it yet), more than maxInformational
+// informational responses. It is nil otherwise.
+func (m *readMeter) tooLarge(err error, connecting *url.URL) *Failure {
+	if f := (*Failure)(nil); errors.As(err, &f) && f.Cause == CauseResponseTooLarge {
+		return f // too many informational responses
+	}
+	// The transport reads at most maxResponseHeader bytes of a response's
+	// headers: to have read that many is to have been stopped there.
+	// (Over TLS, the bytes below it are a little more than the headers.)
+	if m.since() < maxResponseHeader {
+		return nil
+	}
+	if connecting != nil {
+		return fail(CauseResponseTooLarge, "proxy", connecting.Host, fmt.Errorf("proxy %s: its answer to CONNECT is larger than %d KiB, the most netready reads", redact(connecting), maxResponseHeader>>10))
+	}
+	return fail(CauseResponseTooLarge, "request", "", fmt.Errorf("response headers larger than %d KiB, the most netready reads", maxResponseHeader>>10))
 }

@@ -1,0 +1,292 @@
+package probe
+
+// Every read from the network is bounded: a server (or a proxy, or a
+// resolver) that sends more than a bound allows fails the target with
+// response-too-large, naming the bound, and what is under a bound passes.
+// Each case sits on either side of its bound, so that the bound proven is
+// the one named, not merely "some".
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawHTTP serves every connection on 127.0.0.1 by reading the request's
+// headers and then writing what respond writes, and returns host:port.
+// seen gets the requests' headers, if not nil.
+func rawHTTP(t testing.TB, seen chan<- http.Header, respond func(w *bufio.Writer) error) string {
+	t.Helper()
+	l := serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		if seen != nil {
+			select {
+			case seen <- req.Header:
+			default:
+			}
+		}
+		w := bufio.NewWriter(c)
+		if respond(w) == nil {
+			w.Flush()
+		}
+	})
+	return l.Addr().String()
+}
+
+// headerOf writes a header line "X-Fill-N: aaa..." until size bytes of
+// header lines are written.
+func headerOf(w *bufio.Writer, size int) error {
+	line := 0
+	for size > 0 {
+		n := min(size, 1000)
+		name := fmt.Sprintf("X-Fill-%d: ", line)
+		if n < len(name)+3 {
+			n = len(name) + 3
+		}
+		if _, err := fmt.Fprintf(w, "%s%s\r\n", name, strings.Repeat("a", n-len(name)-2)); err != nil {
+			return err
+		}
+		size -= n
+		line++
+	}
+	return nil
+}
+
+// endless writes chunk until the client hangs up.
+func endless(w *bufio.Writer, chunk string) error {
+	for {
+		if _, err := w.WriteString(chunk); err != nil {
+			return err
+		}
+	}
+}
+
+func TestHTTPBounds(t *testing.T) {
+	t.Parallel()
+	below := maxResponseHeader - 4<<10 // room for the status line and the rest
+	tests := []struct {
+		name    string
+		respond func(w *bufio.Writer) error
+		query   string // after the URL
+		want    want
+	}{
+		{
+			name: "headers under the bound",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\n")
+				headerOf(w, below)
+				_, err := w.WriteString("Content-Length: 0\r\n\r\n")
+				return err
+			},
+			want: want{ok: true, detail: "HTTP 200 OK"},
+		},
+		{
+			name: "headers over the bound",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\n")
+				headerOf(w, maxResponseHeader+4<<10)
+				_, err := w.WriteString("Content-Length: 0\r\n\r\n")
+				return err
+			},
+			want: want{err: []string{"response headers larger than 100 KiB, the most netready reads"}, cause: CauseResponseTooLarge, hint: "no sane answer is that large"},
+		},
+		{
+			name: "20 MB of headers",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\n")
+				return headerOf(w, 20<<20)
+			},
+			want: want{err: []string{"response headers larger than 100 KiB"}, cause: CauseResponseTooLarge},
+		},
+		{
+			name: "endless header line",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\nX-Endless: ")
+				return endless(w, strings.Repeat("b", 4096))
+			},
+			want: want{err: []string{"response headers larger than 100 KiB"}, cause: CauseResponseTooLarge},
+		},
+		{
+			name: "as many informational responses as allowed",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", maxInformational))
+				_, err := w.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
+				return err
+			},
+			want: want{ok: true, detail: "HTTP 204 No Content"},
+		},
+		{
+			name: "one informational response too many",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString(strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", maxInformational+1))
+				_, err := w.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
+				return err
+			},
+			want: want{err: []string{"more than 5 informational responses (the last 100) before the response"}, cause: CauseResponseTooLarge},
+		},
+		{
+			name: "a storm of 100 Continue",
+			respond: func(w *bufio.Writer) error {
+				return endless(w, "HTTP/1.1 100 Continue\r\n\r\n")
+			},
+			want: want{err: []string{"more than 5 informational responses"}, cause: CauseResponseTooLarge},
+		},
+		{
+			name: "informational responses larger than the bound together",
+			respond: func(w *bufio.Writer) error {
+				for range 3 {
+					w.WriteString("HTTP/1.1 103 Early Hints\r\n")
+					headerOf(w, maxResponseHeader/2)
+					w.WriteString("\r\n")
+				}
+				_, err := w.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
+				return err
+			},
+			want: want{err: []string{"informational responses larger than 100 KiB"}, cause: CauseResponseTooLarge},
+		},
+		{
+			// Only the first 64 KiB are read: a pattern beyond them
+			// does not match, and the message says how much was read.
+			name:  "endless body",
+			query: "?body=beyond",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+				w.WriteString(strings.Repeat("x", maxBody))
+				return endless(w, "beyond")
+			},
+			want: want{err: []string{"the body (65536 bytes) does not match \"beyond\""}, cause: CauseHTTPBody},
+		},
+		{
+			name: "endless body, no body=",
+			respond: func(w *bufio.Writer) error {
+				w.WriteString("HTTP/1.1 200 OK\r\n\r\n")
+				return endless(w, strings.Repeat("x", 4096))
+			},
+			want: want{ok: true, detail: "HTTP 200 OK"},
+		},
+		{
+			// A body compressed though nobody asked is never
+			// inflated: body= sees the compressed bytes.
+			name:  "gzip bomb",
+			query: "?body=zzzz",
+			respond: func(w *bufio.Writer) error {
+				var gz bytes.Buffer
+				zw := gzip.NewWriter(&gz)
+				zw.Write(bytes.Repeat([]byte("z"), 50<<20))
+				zw.Close()
+				fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", gz.Len())
+				_, err := w.Write(gz.Bytes())
+				return err
+			},
+			want: want{err: []string{"does not match \"zzzz\""}, cause: CauseHTTPBody},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			seen := make(chan http.Header, 1)
+			addr := rawHTTP(t, seen, tc.respond)
+			start := time.Now()
+			r := probeWithin(t, loopbackEnv(t, noResolvers, ""), "http://"+addr+"/"+tc.query, 10*time.Second)
+			tc.want.check(t, r)
+			if d := time.Since(start); d > 8*time.Second {
+				t.Errorf("took %s: the bound, not the probe timeout (10s), should end it", d)
+			}
+			select {
+			case h := <-seen:
+				if ae := h.Get("Accept-Encoding"); ae != "" {
+					t.Errorf("request had Accept-Encoding %q, want none: compression is never asked for", ae)
+				}
+			default:
+				t.Errorf("the server saw no request")
+			}
+		})
+	}
+}
+
+// TestHTTPBoundsProxy: a proxy that answers CONNECT with endless headers
+// fails the target at maxResponseHeader, naming the proxy.
+func TestHTTPBoundsProxy(t *testing.T) {
+	t.Parallel()
+	proxy := rawHTTP(t, nil, func(w *bufio.Writer) error {
+		w.WriteString("HTTP/1.1 200 Connection established\r\n")
+		return headerOf(w, 20<<20)
+	})
+	r := probeWithin(t, loopbackEnv(t, noResolvers, ""), "https://web.test/?proxy=http://"+proxy, 10*time.Second)
+	want{
+		err:   []string{"proxy http://" + proxy + ": its answer to CONNECT is larger than 100 KiB"},
+		cause: CauseResponseTooLarge,
+	}.check(t, r)
+	if f := FailureOf(r.Err); f.Hop != proxy || f.Phase != "proxy" {
+		t.Errorf("hop %q, phase %q: want %q, proxy", f.Hop, f.Phase, proxy)
+	}
+}
+
+// TestHTTPBoundsHTTP2: a server that offers HTTP/2 is asked over
+// HTTP/1.1, where every bound above holds (net/http reports HTTP/2's own
+// header bound as a bare PROTOCOL_ERROR): its headers over the bound fail
+// with response-too-large, under it they pass, an endless body is cut at
+// maxBody.
+func TestHTTPBoundsHTTP2(t *testing.T) {
+	t.Parallel()
+	var proto atomic.Value
+	mux := http.NewServeMux()
+	fill := func(w http.ResponseWriter, size int) {
+		for i := 0; size > 0; i++ {
+			v := fmt.Sprintf("%d-%s", i, strings.Repeat("h", 990))
+			w.Header().Set(fmt.Sprintf("X-Fill-%d", i), v)
+			size -= len(v) + 14
+		}
+	}
+	mux.HandleFunc("/under", func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Proto)
+		fill(w, maxResponseHeader-8<<10)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/over", func(w http.ResponseWriter, r *http.Request) {
+		fill(w, 2*maxResponseHeader)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/endless", func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte("x"), 16<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	s := httptest.NewUnstartedServer(mux)
+	s.EnableHTTP2 = true
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	if !slices.Contains(s.TLS.NextProtos, "h2") {
+		t.Fatalf("the server offers %q, want h2 among them: the premise of this test", s.TLS.NextProtos)
+	}
+	env := loopbackEnv(t, noResolvers, "")
+	env.RootCAs = s.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	base := "https://" + s.Listener.Addr().String()
+
+	want{ok: true}.check(t, probeWithin(t, env, base+"/under", 10*time.Second))
+	if p, _ := proto.Load().(string); p != "HTTP/1.1" {
+		t.Errorf("the server saw %q, want HTTP/1.1", p)
+	}
+	want{err: []string{"response headers larger than 100 KiB"}, cause: CauseResponseTooLarge}.check(t, probeWithin(t, env, base+"/over", 10*time.Second))
+	want{err: []string{"the body (65536 bytes) does not match"}, cause: CauseHTTPBody}.check(t, probeWithin(t, env, base+"/endless?body=y", 10*time.Second))
+}
