@@ -9,6 +9,7 @@ package probe
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // rawHTTP serves every connection on 127.0.0.1 by reading the request's
@@ -289,4 +292,188 @@ func TestHTTPBoundsHTTP2(t *testing.T) {
 	}
 	want{err: []string{"response headers larger than 100 KiB"}, cause: CauseResponseTooLarge}.check(t, probeWithin(t, env, base+"/over", 10*time.Second))
 	want{err: []string{"the body (65536 bytes) does not match"}, cause: CauseHTTPBody}.check(t, probeWithin(t, env, base+"/endless?body=y", 10*time.Second))
+}
+
+// dnsServer answers queries over UDP on 127.0.0.1 with what udp sends for
+// each (q, the query as received), and serves TCP on the same port with
+// tcp; either may be nil. It returns host:port.
+func dnsServer(t testing.TB, udp func(pc net.PacketConn, to net.Addr, q *dns.Msg), tcp func(c net.Conn, q *dns.Msg)) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) == nil && udp != nil {
+				go udp(pc, from, q)
+			}
+		}
+	}()
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, l, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		q, err := (&dns.Conn{Conn: c}).ReadMsg()
+		if err == nil && tcp != nil {
+			tcp(c, q)
+		}
+	})
+	return pc.LocalAddr().String()
+}
+
+// answer is the reply to q with one A record, 10.213.0.7.
+func answer(q *dns.Msg) *dns.Msg {
+	r := new(dns.Msg)
+	r.SetReply(q)
+	rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 10.213.0.7")
+	r.Answer = []dns.RR{rr}
+	return r
+}
+
+// send packs m and sends it to to.
+func send(pc net.PacketConn, to net.Addr, m *dns.Msg) {
+	b, _ := m.Pack()
+	pc.WriteTo(b, to)
+}
+
+// wrongIDs sends n replies to q with another id, paced so that none is
+// lost to the client's receive buffer.
+func wrongIDs(pc net.PacketConn, to net.Addr, q *dns.Msg, n int) {
+	r := answer(q)
+	r.Id = q.Id + 1
+	for i := range n {
+		send(pc, to, r)
+		if i%8 == 7 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func TestDNSBounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		udp     func(pc net.PacketConn, to net.Addr, q *dns.Msg)
+		tcp     func(c net.Conn, q *dns.Msg)
+		timeout time.Duration
+		want    want
+		within  time.Duration // the probe ends that soon
+	}{
+		{
+			name: "as many replies as allowed, the last the answer",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				wrongIDs(pc, to, q, maxReplies-1)
+				send(pc, to, answer(q))
+			},
+			want:   want{ok: true, detail: "1 A record (10.213.0.7)"},
+			within: 2 * time.Second,
+		},
+		{
+			name: "one reply too many",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				wrongIDs(pc, to, q, maxReplies)
+				send(pc, to, answer(q))
+			},
+			want: want{
+				err:   []string{"ignored 64 replies with a wrong id, none the answer: netready examines 64 per query at most"},
+				cause: CauseResponseTooLarge,
+			},
+			within: 2 * time.Second,
+		},
+		{
+			name: "a flood of garbage",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				for i := range 2000 {
+					pc.WriteTo([]byte{byte(q.Id >> 8), byte(q.Id), 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xff}, to)
+					if i%8 == 7 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			},
+			want:   want{err: []string{"ignored 64 malformed replies, none the answer"}, cause: CauseResponseTooLarge},
+			within: 2 * time.Second,
+		},
+		{
+			// A truncated answer over UDP, then over TCP the answer
+			// in a message of the largest length followed by an
+			// endless stream: one message is read, the answer.
+			name: "endless stream over tcp",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				r := answer(q)
+				r.Answer, r.Truncated = nil, true
+				send(pc, to, r)
+			},
+			tcp: func(c net.Conn, q *dns.Msg) {
+				r, _ := answer(q).Pack()
+				c.Write([]byte{0xff, 0xff})
+				c.Write(r)
+				junk := bytes.Repeat([]byte{0xff}, 4096)
+				for {
+					if _, err := c.Write(junk); err != nil {
+						return
+					}
+				}
+			},
+			want:   want{ok: true, detail: "answered 1 A record (10.213.0.7) over tcp"},
+			within: 2 * time.Second,
+		},
+		{
+			name: "a reply trickling over tcp",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				r := answer(q)
+				r.Answer, r.Truncated = nil, true
+				send(pc, to, r)
+			},
+			tcp: func(c net.Conn, q *dns.Msg) {
+				r, _ := answer(q).Pack()
+				c.Write([]byte{byte(len(r) >> 8), byte(len(r))})
+				for _, b := range r {
+					if _, err := c.Write([]byte{b}); err != nil {
+						return
+					}
+					time.Sleep(time.Second)
+				}
+			},
+			timeout: 8 * time.Second,
+			want:    want{err: []string{"reply over tcp: ", "bytes after 5s, the most netready waits for one"}, cause: CauseResponseTooLarge},
+			within:  7 * time.Second,
+		},
+		{
+			name: "silence over tcp",
+			udp: func(pc net.PacketConn, to net.Addr, q *dns.Msg) {
+				r := answer(q)
+				r.Answer, r.Truncated = nil, true
+				send(pc, to, r)
+			},
+			tcp: func(c net.Conn, q *dns.Msg) {
+				io.Copy(io.Discard, c)
+			},
+			timeout: 8 * time.Second,
+			want:    want{err: []string{"i/o timeout"}, cause: CauseResolverTimeout},
+			within:  7 * time.Second,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := dnsServer(t, tc.udp, tc.tcp)
+			start := time.Now()
+			r := probeWithin(t, loopbackEnv(t, noResolvers, ""), "dns://"+addr+"/ready.test", cmp.Or(tc.timeout, 5*time.Second))
+			tc.want.check(t, r)
+			if d := time.Since(start); d > tc.within {
+				t.Errorf("took %s, want the bound to end it within %s", d, tc.within)
+			}
+		})
+	}
 }

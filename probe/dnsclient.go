@@ -2,8 +2,10 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -16,11 +18,32 @@ import (
 // day's 1232 bytes, which avoids IP fragmentation on any sane path.
 const ednsSize = 1232
 
+// What an exchange with a resolver reads, whatever the resolver sends: a
+// reply over a bound fails with response-too-large, naming it.
+const (
+	// maxDNSMessage is the largest DNS message read, over UDP (the
+	// buffer of every datagram) and over TCP (where the 16-bit length
+	// before a message cannot say more; a stream that goes on after the
+	// message is not read).
+	maxDNSMessage = dns.MaxMsgSize
+	// maxReplies is how many datagrams are examined for the answer to one
+	// query over UDP, its retransmissions included: a resolver sends
+	// one per query sent. More, none of them the answer, is a flood.
+	maxReplies = 64
+	// tcpReplyTime is how long a reply over TCP may take to arrive whole
+	// once connected, whatever is left of the probe's time: a resolver
+	// sends its 64 KiB at most at once; slower, it is trickling.
+	tcpReplyTime = 5 * time.Second
+)
+
 // exchangeStats counts the datagrams a UDP exchange read and threw away, so a
 // timeout can say what it saw instead of a bare "i/o timeout".
 type exchangeStats struct {
 	wrongID, wrongQuestion, malformed int
 }
+
+// examined is how many datagrams were thrown away.
+func (s exchangeStats) examined() int { return s.wrongID + s.wrongQuestion + s.malformed }
 
 func (s exchangeStats) String() string {
 	var parts []string
@@ -136,7 +159,7 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	}
 	ctxDeadline, _ := ctx.Deadline()
 	var stats exchangeStats
-	buf := make([]byte, dns.MaxMsgSize)
+	buf := make([]byte, maxDNSMessage)
 	sent, resent := 0, false
 	for {
 		if _, err := c.Write(query); err != nil {
@@ -158,6 +181,10 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		if err == nil {
 			return r, nil
 		}
+		if errors.Is(err, errTooManyReplies) {
+			return nil, fail(CauseResponseTooLarge, "query", server.String(),
+				fmt.Errorf("%s, none the answer: netready examines %d per query at most", stats, maxReplies))
+		}
 		if retry && errTimeout(err) && ctx.Err() == nil {
 			continue // retransmit
 		}
@@ -175,10 +202,16 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	}
 }
 
+// errTooManyReplies is readMatching's when it has examined maxReplies.
+var errTooManyReplies = errors.New("too many replies")
+
 // readMatching reads datagrams from c until one answers m, counting the
-// others in stats.
+// others in stats, maxReplies of them at most.
 func readMatching(c net.Conn, m *dns.Msg, buf []byte, stats *exchangeStats) (*dns.Msg, error) {
 	for {
+		if stats.examined() >= maxReplies {
+			return nil, errTooManyReplies
+		}
 		n, err := c.Read(buf)
 		if err != nil {
 			return nil, err
@@ -217,19 +250,51 @@ func exchangeTCP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	defer c.Close()
 	stop := abortOnDone(ctx, c)
 	defer stop()
+	bound := time.Now().Add(tcpReplyTime)
+	if d, ok := ctx.Deadline(); !ok || bound.Before(d) {
+		c.SetDeadline(bound)
+	}
 	co := &dns.Conn{Conn: c}
 	if err := co.WriteMsg(m); err != nil {
 		return nil, ctxErr(ctx, err)
 	}
-	r, err := co.ReadMsg()
+	r, err := readTCPMsg(ctx, c, bound, server)
 	if err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, err
 	}
 	if r.Id != m.Id {
 		return nil, fmt.Errorf("reply has id %d, want %d", r.Id, m.Id)
 	}
 	if !r.Response || !sameQuestion(r.Question, m.Question[0]) {
 		return nil, errors.New("reply is not for the question asked")
+	}
+	return r, nil
+}
+
+// readTCPMsg reads one DNS message from c, a TCP connection to server
+// whose deadline is bound or ctx's: its length, then that many bytes. A
+// reply that has begun but is not whole at bound is trickling:
+// response-too-large.
+func readTCPMsg(ctx context.Context, c net.Conn, bound time.Time, server netip.AddrPort) (*dns.Msg, error) {
+	var length [2]byte
+	got, err := io.ReadFull(c, length[:])
+	var msg []byte
+	if err == nil {
+		msg = make([]byte, binary.BigEndian.Uint16(length[:])) // maxDNSMessage at most
+		var n int
+		n, err = io.ReadFull(c, msg)
+		got += n
+	}
+	if err != nil {
+		if got > 0 && errTimeout(err) && !ctxDone(ctx) && !time.Now().Before(bound) {
+			return nil, fail(CauseResponseTooLarge, "query", server.String(),
+				fmt.Errorf("reply over tcp: %d of %d bytes after %s, the most netready waits for one", got, len(msg)+2, tcpReplyTime))
+		}
+		return nil, ctxErr(ctx, err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(msg); err != nil {
+		return nil, fmt.Errorf("malformed reply over tcp: %w", err)
 	}
 	return r, nil
 }

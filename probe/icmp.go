@@ -62,6 +62,10 @@ func parseICMP(raw, rest string) (Target, error) {
 	return t, nil
 }
 
+// maxEchoReplies is how many echo replies an ICMP probe reads: the first
+// ends it.
+const maxEchoReplies = 1
+
 // icmpInterval is how often an echo request is sent again while no reply
 // has come: the first one is often lost to ARP or neighbour discovery.
 const icmpInterval = 500 * time.Millisecond
@@ -143,7 +147,12 @@ func ping(ctx context.Context, s sockets, a netip.Addr) (time.Duration, error) {
 			p.Source = s.src.String()
 		}
 		p.SetLogger(probing.NoopLogger{})
-		p.Count = 1
+		// One reply ends the probe (replies per probe: maxEchoReplies);
+		// pro-bing reads each datagram into a buffer of the echo's size,
+		// drops those that are not a reply to this probe, and keeps no
+		// record of each reply once told not to.
+		p.Count = maxEchoReplies
+		p.RecordRtts, p.RecordTTLs = false, false
 		p.Interval = icmpInterval
 		if dl, ok := ctx.Deadline(); ok {
 			// pro-bing panics on a timeout that is not positive (its
