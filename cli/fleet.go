@@ -54,7 +54,7 @@ func startFleet(ctx context.Context, o *options, log *slog.Logger, hookOut io.Wr
 			log.Warn("the metrics address is not one of this host's (yet): /metrics and /ready answer once it is", "address", ln.Addr().String())
 		}
 		log.Info("serving metrics", "address", ln.Addr().String())
-		f.serving = metrics.Serve(ln, metrics.Handler(f.exp, log), log)
+		f.serving = metrics.Serve(ln, metrics.Handler(f.exp, log), o.webConfig, log)
 	}
 	if o.textfile != "" {
 		if !strings.HasSuffix(o.textfile, ".prom") {

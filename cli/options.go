@@ -41,6 +41,7 @@ type options struct {
 	// watch
 	recheck       time.Duration
 	metricsListen string   // ADDRESS:PORT; empty: no metrics server
+	webConfig     string   // the metrics server's TLS and auth; empty: none
 	textfile      string   // empty: none
 	onChange      []string // the program and its arguments; empty: none
 }
@@ -95,6 +96,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		recheck:       c.Duration("recheck"),
 		explain:       c.Bool("explain"),
 		metricsListen: c.String("metrics-listen"),
+		webConfig:     c.String("web-config-file"),
 		textfile:      c.String("textfile"),
 		onChange:      strings.Fields(c.String("on-change")),
 	}
@@ -136,6 +138,14 @@ func parseOptions(c *cli.Context) (*options, error) {
 	if o.metricsListen != "" {
 		if err := metrics.CheckAddress(o.metricsListen); err != nil {
 			return nil, usage(fmt.Errorf("%s: %w", setting(c, "metrics-listen"), err))
+		}
+	}
+	if o.webConfig != "" {
+		if o.metricsListen == "" {
+			return nil, usage(fmt.Errorf("%s configures the metrics server: give --metrics-listen too", setting(c, "web-config-file")))
+		}
+		if err := metrics.CheckWebConfig(o.webConfig); err != nil {
+			return nil, usage(fmt.Errorf("%s: %w", setting(c, "web-config-file"), err))
 		}
 	}
 	return o, nil

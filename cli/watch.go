@@ -27,6 +27,9 @@ func watchCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "metrics-listen",
 			Usage:   "serve Prometheus metrics on /metrics and a health endpoint, /ready, on `ADDRESS:PORT`, an IP address (empty: all) and port, e.g. 127.0.0.1:10213; empty: none",
 			EnvVars: []string{"NETREADY_METRICS_LISTEN"}},
+		&cli.StringFlag{Name: "web-config-file",
+			Usage:   "serve /metrics and /ready with the TLS, client certificates and basic auth (bcrypt) of `FILE`, a web configuration as every Prometheus exporter takes (prometheus/exporter-toolkit), read again for every connection; empty: plain HTTP",
+			EnvVars: []string{"NETREADY_WEB_CONFIG_FILE"}},
 		&cli.StringFlag{Name: "textfile",
 			Usage:   "write the metrics to `FILE` (name it *.prom) for node_exporter's textfile collector, atomically, after every round that changes them; empty: none",
 			EnvVars: []string{"NETREADY_TEXTFILE"}},
@@ -45,7 +48,8 @@ func watchCommand(s *streams) *cli.Command {
 			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total,\n" +
 			"netready_last_transition_timestamp_seconds, netready_network_changes_total, and the Go\n" +
 			"and process metrics) and /ready (200 while ready; 503 naming each failing target and its\n" +
-			"cause while not). --textfile writes the same metrics, without the Go and process ones, for\n" +
+			"cause while not), with TLS and authentication if --web-config-file says so, to 64 clients\n" +
+			"at once. --textfile writes the same metrics, without the Go and process ones, for\n" +
 			"node_exporter, and removes the file when watch stops. --on-change runs a command after\n" +
 			"every transition (the first verdict included), never more than one at a time: while it\n" +
 			"runs, only the latest state waits. NETREADY_READY is 1 or 0, NETREADY_FAILING lists the\n" +

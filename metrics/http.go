@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,31 +176,55 @@ func ReadyText(s State) string {
 	return b.String()
 }
 
-// Timeouts of the metrics server: a scrape or a probe of /ready is one
-// small request; a client that takes longer to send one is gone or
-// hostile.
+// Limits of the metrics server: a scrape or a probe of /ready is one small
+// request without a body; a client that takes longer to send one, or
+// sends more, is gone or hostile. Slow or abusive clients hold at most
+// maxConns connections, and never delay a transition: the server runs on
+// goroutines of its own, and watch's loop never waits for it.
 const (
-	readHeaderTimeout = 10 * time.Second
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second // the request whole
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 2 * time.Minute // above any sensible scrape interval
-	shutdownTimeout   = time.Second     // for requests in flight when watch stops
+	// maxHeaderBytes is the most a request's headers may take (net/http
+	// adds 4 KiB of slack): a scrape's take a few hundred bytes.
+	maxHeaderBytes = 16 << 10
+	// maxConns is how many connections are open at once: enough for a
+	// few Prometheus servers, load balancers and people; one more takes
+	// the place of the one that has waited longest for a request (see
+	// connLimit).
+	maxConns        = 64
+	shutdownTimeout = time.Second // for requests in flight when watch stops
 )
 
 // Serve serves h on ln in the background until stop is called, which
 // closes ln, lets requests in flight finish (a second at most) and
-// returns once the server is down.
-func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+// returns once the server is down. webConfig, if not empty, is the path of
+// a web configuration file in prometheus/exporter-toolkit's format (TLS,
+// client certificates, basic auth), read again for every connection and
+// request so that a change applies at once; CheckWebConfig checks it.
+func Serve(ln net.Listener, h http.Handler, webConfig string, log *slog.Logger) (stop func()) {
+	lim := newConnLimit(ln, maxConns)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         lim.track,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if webConfig == "" {
+			err = srv.Serve(lim)
+		} else {
+			err = web.Serve(lim, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "address", ln.Addr().String(), "error", err)
 		}
 	}()
@@ -211,4 +236,11 @@ func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 		}
 		<-done
 	}
+}
+
+// CheckWebConfig checks a web configuration file (see Serve): that it
+// reads, parses, names certificate and key files that load and bcrypt
+// password hashes.
+func CheckWebConfig(path string) error {
+	return web.Validate(path)
 }
