@@ -39,6 +39,16 @@ type promServer struct {
 // rules netready ships (packaging/examples/prometheus) every second.
 func startPrometheus(t *testing.T, ns *netnstest.NS, target string) *promServer {
 	t.Helper()
+	return startPrometheusScraping(t, ns, fmt.Sprintf(`  - job_name: netready
+    static_configs:
+      - targets: [%q]
+`, target))
+}
+
+// startPrometheusScraping is startPrometheus with scrape, the entries of
+// its scrape_configs.
+func startPrometheusScraping(t *testing.T, ns *netnstest.NS, scrape string) *promServer {
+	t.Helper()
 	bin := needTool(t, "prometheus")
 	rules, err := filepath.Abs(filepath.Join("packaging", "examples", "prometheus", "netready.rules.yml"))
 	if err != nil {
@@ -53,10 +63,7 @@ func startPrometheus(t *testing.T, ns *netnstest.NS, target string) *promServer 
 rule_files:
   - %q
 scrape_configs:
-  - job_name: netready
-    static_configs:
-      - targets: [%q]
-`, rules, target)), 0o644); err != nil {
+%s`, rules, scrape)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	const listen = "127.0.0.1:19090"

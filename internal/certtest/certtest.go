@@ -104,3 +104,38 @@ func (ca *CA) Leaf(t testing.TB, notBefore, notAfter time.Time, names ...string)
 func (ca *CA) Valid(t testing.TB, names ...string) tls.Certificate {
 	return ca.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), names...)
 }
+
+// Client issues a client certificate for name, valid from an hour ago for
+// a day.
+func (ca *CA) Client(t testing.TB, name string) tls.Certificate {
+	t.Helper()
+	c := ca.Valid(t, name)
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca.Cert, c.PrivateKey.(*ecdsa.PrivateKey).Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: c.PrivateKey}
+}
+
+// WritePair writes c's certificate and key in PEM form to dir/name.crt and
+// dir/name.key, and returns their paths.
+func WritePair(t testing.TB, c tls.Certificate, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
