@@ -60,6 +60,8 @@ bench-wait: deps
 fuzz:
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseResolvConf$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzDNSReply$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzHTTPResponse$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f netready
