@@ -246,6 +246,7 @@ type unitDirs struct {
 
 	watch         string // netready-watch.service as shipped
 	watchTextfile string // it with examples/netready-watch.service.d/textfile.conf
+	watchWeb      string // it with examples/netready-watch.service.d/web.conf
 	watchEnabled  string // it linked into multi-user.target.wants, as enabled
 }
 
@@ -262,6 +263,7 @@ func newUnitDirs(t *testing.T) unitDirs {
 
 		watch:         filepath.Join(tmp, "watch"),
 		watchTextfile: filepath.Join(tmp, "watch-textfile"),
+		watchWeb:      filepath.Join(tmp, "watch-web"),
 		watchEnabled:  filepath.Join(tmp, "watch-enabled"),
 	}
 	stub := filepath.Join(tmp, "myapp")
@@ -301,6 +303,8 @@ func newUnitDirs(t *testing.T) unitDirs {
 	copyUnit(watch, filepath.Join(d.watch, watchUnit))
 	copyUnit(watch, filepath.Join(d.watchTextfile, watchUnit))
 	copyUnit("examples/"+watchUnit+".d/textfile.conf", filepath.Join(d.watchTextfile, watchUnit+".d", "textfile.conf"))
+	copyUnit(watch, filepath.Join(d.watchWeb, watchUnit))
+	copyUnit("examples/"+watchUnit+".d/web.conf", filepath.Join(d.watchWeb, watchUnit+".d", "web.conf"))
 	// Enabled beside the enabled wait-online unit: the boot wants both.
 	copyUnit(watch, filepath.Join(d.watchEnabled, watchUnit))
 	copyUnit(unit, filepath.Join(d.watchEnabled, unitName))
@@ -374,6 +378,7 @@ func TestUnitVerify(t *testing.T) {
 			[]string{"--man=no", "network-online.target", unitName}, ""},
 		{"watch unit", []string{manpath}, []string{filepath.Join(d.watch, watchUnit)}, ""},
 		{"watch unit with the textfile drop-in", []string{manpath}, []string{filepath.Join(d.watchTextfile, watchUnit)}, ""},
+		{"watch unit with the web drop-in", []string{manpath}, []string{filepath.Join(d.watchWeb, watchUnit)}, ""},
 		{"watch and wait-online enabled, no ordering cycle", []string{"SYSTEMD_UNIT_PATH=" + d.watchEnabled + ":"},
 			[]string{"--man=no", "multi-user.target", "network-online.target", watchUnit, unitName}, ""},
 		{"control: an unknown key is printed", []string{manpath}, []string{bogus}, "Unknown key"},
