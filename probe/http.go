@@ -36,7 +36,9 @@ proxy names it. A likely captive portal (**captive-portal**): a redirect to anot
 where **status=** does not take it; a 200 with an HTML page where **status=** expected no 200
 (as 204) or **body=** is given; a body that does not match **body=** and is an HTML page with a
 form. Otherwise a status that does not pass is **http-status**, a body that does not match
-**http-body**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
+**http-body**. Headers over 100 KiB (a proxy's answer to CONNECT too), or more than five
+informational responses before the response, are **response-too-large**; HTTP/1.1 only,
+never compressed. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
 **src=**, **family=**; netready's names are lower-case, "Status=" is the server's.`,
 	Authority: true,
 	Complete:  []string{"http://", "https://"},
