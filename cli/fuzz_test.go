@@ -82,6 +82,9 @@ func FuzzCommandLine(f *testing.F) {
 		{"watch", "", "METRICS_LISTEN=localhost:1\nTEXTFILE=/tmp/x.prom"},
 		{"watch", "", "ON_CHANGE=  /usr/local/bin/hook  a\tb "},
 		{"check", "--on-change=x", ""},
+		{"watch", "--web-config-file web.yml", ""},
+		{"watch", "--metrics-listen 127.0.0.1:1 --web-config-file /dev/null", ""},
+		{"watch", "", "WEB_CONFIG_FILE=/nonexistent\nMETRICS_LISTEN=127.0.0.1:1"},
 		{"version", "", ""},
 		{"version", "extra", ""},
 		{"version", "--json", ""},
@@ -166,6 +169,9 @@ func FuzzCommandLine(f *testing.F) {
 			if err := metrics.CheckAddress(o.metricsListen); err != nil || !fromInput(o.metricsListen, "", argv[1:], envs["NETREADY_METRICS_LISTEN"]) {
 				t.Fatalf("%q %q: parsed --metrics-listen %q (%v), want a valid address from the input", argv, envs, o.metricsListen, err)
 			}
+		}
+		if o.webConfig != "" && (o.metricsListen == "" || metrics.CheckWebConfig(o.webConfig) != nil) {
+			t.Fatalf("%q %q: parsed --web-config-file %q with --metrics-listen %q, want a file that checks, and a listener", argv, envs, o.webConfig, o.metricsListen)
 		}
 		if !fromInput(o.textfile, "", argv[1:], envs["NETREADY_TEXTFILE"]) {
 			t.Fatalf("%q %q: parsed --textfile %q, want a value from the input", argv, envs, o.textfile)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -473,6 +474,41 @@ func TestDNSBounds(t *testing.T) {
 			tc.want.check(t, r)
 			if d := time.Since(start); d > tc.within {
 				t.Errorf("took %s, want the bound to end it within %s", d, tc.within)
+			}
+		})
+	}
+}
+
+// BenchmarkHTTPHostile: one probe of a server that sends endless headers,
+// an endless body, or an endless storm of 100 Continue (the server itself
+// allocates nothing per byte); B/op is what the bounds leave of it
+// (net/http alone would read 10 MB of headers).
+func BenchmarkHTTPHostile(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		respond func(w *bufio.Writer) error
+	}{
+		{"endless-headers", func(w *bufio.Writer) error {
+			w.WriteString("HTTP/1.1 200 OK\r\n")
+			return endless(w, "X-Fill: "+strings.Repeat("a", 4000)+"\r\n")
+		}},
+		{"endless-body", func(w *bufio.Writer) error {
+			w.WriteString("HTTP/1.1 200 OK\r\n\r\n")
+			return endless(w, strings.Repeat("x", 4096))
+		}},
+		{"100-continue-storm", func(w *bufio.Writer) error {
+			return endless(w, "HTTP/1.1 100 Continue\r\n\r\n")
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := rawHTTP(b, nil, bc.respond)
+			env := loopbackEnv(b, noResolvers, "")
+			target := mustParse(b, "http://"+addr+"/")
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
+				Probe(ctx, env, target)
+				cancel()
 			}
 		})
 	}
