@@ -421,12 +421,14 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		if t.Kind != KindHTTPS || tm.has("proxy") {
 			connecting = nil // no CONNECT, or answered
 		}
-		if f := meter.tooLarge(err, connecting); f != nil {
-			res.Err = f
-			if connecting == nil {
-				res.Err = throughProxy(f, proxy)
+		if connecting != nil || t.Kind != KindHTTPS || tm.has("tls") {
+			if f := meter.tooLarge(err, connecting); f != nil {
+				res.Err = f
+				if connecting == nil {
+					res.Err = throughProxy(f, proxy)
+				}
+				return res
 			}
-			return res
 		}
 		err = httpError(ctx, env, t, err, tm)
 		if proxy != nil && FailureOf(err).Phase == "connect" {
@@ -661,9 +663,10 @@ func httpError(ctx context.Context, env *Env, t Target, err error, tm *timing) e
 
 // readMeter counts the bytes an HTTP probe reads from the server's
 // connection (below TLS) since the response began: after the TLS
-// handshake or a proxy's answer to CONNECT. It
-// is how a failed request tells that the server sent more than a bound
-// allows, which net/http says only in the words of its error.
+// handshake or a proxy's answer to CONNECT. It is how a failed request
+// tells that the server sent more than a bound allows, which net/http says
+// only in the words of its error. (Before a TLS handshake is done, the
+// bytes are the handshake's: a failure then is not the response's.)
 type readMeter struct {
 	n, mark       atomic.Int64
 	informational atomic.Int32
