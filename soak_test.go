@@ -36,7 +36,7 @@ import (
 const (
 	soakRecheck      = time.Second
 	soakBackoffMax   = time.Second
-	soakProbeTimeout = time.Second
+	soakProbeTimeout = 3 * time.Second // netready's default: a loaded machine stalls the lab's servers for a second at times
 	soakGrace        = 2 * time.Second
 	soakAllowed      = max(soakRecheck, soakBackoffMax) + soakProbeTimeout + soakGrace
 )

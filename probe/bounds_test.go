@@ -300,9 +300,23 @@ func TestHTTPBoundsHTTP2(t *testing.T) {
 // tcp; either may be nil. It returns host:port.
 func dnsServer(t testing.TB, udp func(pc net.PacketConn, to net.Addr, q *dns.Msg), tcp func(c net.Conn, q *dns.Msg)) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// The UDP port the kernel picks may be taken for TCP: try another.
+	var (
+		pc  net.PacketConn
+		l   net.Listener
+		err error
+	)
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no port free for both udp and tcp on 127.0.0.1: %v", err)
 	}
 	t.Cleanup(func() { pc.Close() })
 	go func() {
@@ -318,10 +332,6 @@ func dnsServer(t testing.TB, udp func(pc net.PacketConn, to net.Addr, q *dns.Msg
 			}
 		}
 	}()
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	serveOn(t, l, func(c net.Conn) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(20 * time.Second))
