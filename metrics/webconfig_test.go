@@ -50,7 +50,7 @@ func TestWebConfigExample(t *testing.T) {
 		if cert != nil {
 			conf.Certificates = []tls.Certificate{*cert}
 		}
-		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
+		c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: conf}} // bcrypt of cost 10 under -race on a loaded machine takes seconds
 		req, _ := http.NewRequest(http.MethodGet, "https://"+ln.Addr().String()+"/", nil)
 		req.SetBasicAuth("prometheus", pass)
 		resp, err := c.Do(req)
