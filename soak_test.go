@@ -15,7 +15,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,114 +218,106 @@ func TestIntegrationSoak(t *testing.T) {
 			startRefusing},
 	}
 
-	textfile := filepath.Join(dir, "netready.prom")
-	hookOut := filepath.Join(dir, "hook.out")
-	hook := filepath.Join(dir, "hook")
-	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"$NETREADY_READY $NETREADY_CAUSES\" >>"+hookOut+"\n"), 0o755); err != nil {
+	// Two watchers of the same lab and the same changes: this test
+	// binary, built with -race under make test and make soak, for the
+	// race detector; and netready built plainly, whose RSS is what a
+	// machine sees (the race runtime's own memory grows in a long run,
+	// golang/go#37233, #26813: RSS is judged on the plain one only).
+	plain := filepath.Join(dir, "netready")
+	build := exec.Command(goTool(t), "build", "-o", plain, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	self, err := exec.LookPath("netready")
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := startNetready(t, l.client, nil, append([]string{"watch", "--json",
-		"--metrics-listen", metricsAddr, "--textfile", textfile, "--on-change", hook,
-		"--recheck", soakRecheck.String(), "--backoff-initial", "500ms", "--backoff-max", soakBackoffMax.String(),
-		"--probe-timeout", soakProbeTimeout.String()}, targets...)...)
-	pid := p.cmd.Process.Pid
+	ws := []*watcher{
+		{name: "race", bin: self, addr: metricsAddr, race: raceEnabled},
+		{name: "plain", bin: plain, addr: "127.0.0.1:10214"},
+	}
+	for _, w := range ws {
+		d := filepath.Join(dir, w.name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		w.textfile, w.hookOut = filepath.Join(d, "netready.prom"), filepath.Join(d, "hook.out")
+		hook := filepath.Join(d, "hook")
+		if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"$NETREADY_READY $NETREADY_CAUSES\" >>"+w.hookOut+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		w.p = startProc(t, l.client, nil, w.bin, append([]string{"watch", "--json",
+			"--metrics-listen", w.addr, "--textfile", w.textfile, "--on-change", hook,
+			"--recheck", soakRecheck.String(), "--backoff-initial", "500ms", "--backoff-max", soakBackoffMax.String(),
+			"--probe-timeout", soakProbeTimeout.String()}, targets...)...)
+		w.pid = w.p.cmd.Process.Pid
+	}
 	start := time.Now()
 	c := l.client.HTTPClient()
 
-	// The scrapes: /metrics and /ready, 20 times a second each.
+	// The scrapes: /metrics and /ready of each, 20 times a second each.
 	var (
 		scrapeMu              sync.Mutex
 		scrapes, scrapeFailed int
 		lastScrapeErr         string
 		stopScrapes           = make(chan struct{})
-		scraped               = make(chan struct{})
+		scraped               sync.WaitGroup
 	)
-	go func() {
-		defer close(scraped)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopScrapes:
-				return
-			case <-tick.C:
-			}
-			for _, path := range []string{"/metrics", "/ready"} {
-				code, body := get(c, "http://"+metricsAddr+path)
-				scrapeMu.Lock()
-				scrapes++
-				if code != 200 && !(code == 503 && path == "/ready") {
-					scrapeFailed++
-					lastScrapeErr = fmt.Sprintf("%s: %d %.100q", path, code, body)
+	for _, w := range ws {
+		scraped.Go(func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopScrapes:
+					return
+				case <-tick.C:
 				}
-				scrapeMu.Unlock()
+				for _, path := range []string{"/metrics", "/ready"} {
+					code, body := get(c, "http://"+w.addr+path)
+					scrapeMu.Lock()
+					scrapes++
+					if code != 200 && !(code == 503 && path == "/ready") {
+						scrapeFailed++
+						lastScrapeErr = fmt.Sprintf("%s %s at %s: %d %.100q", w.name, path, time.Since(start).Round(time.Millisecond), code, body)
+					}
+					scrapeMu.Unlock()
+				}
 			}
-		}
-	}()
+		})
+	}
 	defer func() {
 		select {
 		case <-stopScrapes:
 		default:
 			close(stopScrapes)
 		}
-		<-scraped
+		scraped.Wait()
 	}()
 
 	// Each sink's count of transitions: stdout's JSON lines, the hook's
 	// runs, and per target the counter on /metrics and in the textfile.
 	counted := map[string]int{}
-	hookLines := func() []string {
-		b, _ := os.ReadFile(hookOut)
-		return splitLines(string(b))
-	}
-	textfileValue := func(target string) float64 {
-		b, _ := os.ReadFile(textfile)
-		v, _ := metricValue(string(b), "netready_transitions_total", target)
-		return v
-	}
-	// settled waits until every sink shows n transitions, the last to
-	// ready (want ""), or not ready with target failing for cause.
+	// settled waits until every sink of every watcher shows n
+	// transitions, the last to ready (target ""), or not ready with
+	// target failing for cause.
 	settled := func(n int, target, cause string) {
 		t.Helper()
-		waitFor(t, fmt.Sprintf("transition %d on stdout", n), func() bool { return len(transitions(t, p)) >= n })
-		trs := transitions(t, p)
-		if len(trs) != n {
-			t.Fatalf("stdout: %d transitions, want %d (one doubled?)\n%s", len(trs), n, p.stdout.String())
-		}
-		last := trs[n-1]
-		got := ""
-		if len(last.Failing) == 1 {
-			got, _, _ = strings.Cut(strings.TrimPrefix(last.Failing[0], target+": "), ": ")
-		}
-		if last.Ready != (target == "") || (target != "" && (len(last.Failing) != 1 || !strings.HasPrefix(last.Failing[0], target+": ") || !oneOf(got, cause))) {
-			t.Fatalf("transition %d: got %+v, want ready=%v with only %s failing for %s", n, last, target == "", target, cause)
-		}
-		want := "1"
-		if target != "" {
-			want = "0 " + target + "=" + got
-		}
-		poll(t, fmt.Sprintf("on-change run %d", n), 20*time.Millisecond, func() bool { return len(hookLines()) >= n })
-		if h := hookLines(); len(h) != n || strings.TrimSpace(h[n-1]) != want {
-			t.Fatalf("on-change runs: got %d, the last %q; want %d, the last %q", len(h), h[len(h)-1], n, want)
-		}
-		for _, tg := range targets {
-			w := float64(counted[tg])
-			poll(t, fmt.Sprintf("%s counted %v times on /metrics and in the textfile", tg, w), 50*time.Millisecond, func() bool {
-				_, body := get(c, "http://"+metricsAddr+"/metrics")
-				v, _ := metricValue(body, "netready_transitions_total", tg)
-				return v == w && textfileValue(tg) == w
-			})
+		for _, w := range ws {
+			w.settled(t, c, n, target, cause, targets, counted)
 		}
 	}
 
 	// Resource samples, taken once every sink has shown a transition to
 	// ready: the same state each time.
-	var samples []soakSample
 	sample := func() {
-		_, body := get(c, "http://"+metricsAddr+"/metrics")
-		heap, _ := metricValue(body, "go_memstats_heap_alloc_bytes", "")
-		gr, _ := metricValue(body, "go_goroutines", "")
-		samples = append(samples, soakSample{at: time.Since(start), rss: vmRSS(pid), heap: heap, goroutines: gr, fds: float64(openFDs(pid))})
+		for _, w := range ws {
+			_, body := get(c, "http://"+w.addr+"/metrics")
+			heap, _ := metricValue(body, "go_memstats_heap_alloc_bytes", "")
+			gr, _ := metricValue(body, "go_goroutines", "")
+			w.samples = append(w.samples, soakSample{at: time.Since(start), rss: vmRSS(w.pid), heap: heap, goroutines: gr, fds: float64(openFDs(w.pid))})
+		}
 	}
 
 	n := 1
@@ -342,14 +336,16 @@ func TestIntegrationSoak(t *testing.T) {
 		counted[target]++
 		begin := time.Now()
 		do()
-		waitFor(t, what, func() bool { return len(transitions(t, p)) >= n })
-		d := time.Since(begin)
-		if d > slowest {
-			slowest, slowestWhat = d, what
-		}
-		if d > soakAllowed {
-			t.Errorf("%s: the transition came %s after the change, want within %s (re-check %s or backoff %s, probe timeout %s, %s of grace)",
-				what, d.Round(time.Millisecond), soakAllowed, soakRecheck, soakBackoffMax, soakProbeTimeout, soakGrace)
+		for _, w := range ws {
+			waitFor(t, w.name+": "+what, func() bool { return len(transitions(t, w.p)) >= n })
+			d := time.Since(begin)
+			if d > slowest {
+				slowest, slowestWhat = d, w.name+": "+what
+			}
+			if d > soakAllowed {
+				t.Errorf("%s: %s: the transition came %s after the change, want within %s (re-check %s or backoff %s, probe timeout %s, %s of grace)",
+					w.name, what, d.Round(time.Millisecond), soakAllowed, soakRecheck, soakBackoffMax, soakProbeTimeout, soakGrace)
+			}
 		}
 		if cause == "" {
 			target = ""
@@ -361,58 +357,21 @@ func TestIntegrationSoak(t *testing.T) {
 		transition(f.name, f.brk, f.target, f.cause)
 		transition(f.name+" repaired", f.repair, f.target, "")
 		cycles[f.name]++
-		if samples[len(samples)-1].at+sampleEvery <= time.Since(start) {
+		if ws[0].samples[len(ws[0].samples)-1].at+sampleEvery <= time.Since(start) {
 			sample()
 		}
 	}
 	sample()
 	close(stopScrapes)
-	<-scraped
+	scraped.Wait()
 
 	// The figures, and the trends after the warm-up (a fifth of the run).
 	var report strings.Builder
-	fmt.Fprintf(&report, "soak of %s: %d transitions (%v), the slowest %s (%s, allowed %s); %d scrapes, %d failed\n",
+	fmt.Fprintf(&report, "soak of %s: %d transitions (%v) seen by both watchers, the slowest %s (%s, allowed %s); %d scrapes, %d failed\n",
 		time.Since(start).Round(time.Second), n, cycles, slowest.Round(time.Millisecond), slowestWhat, soakAllowed, scrapes, scrapeFailed)
 	warm := time.Since(start) / 5
-	var after []soakSample
-	for _, s := range samples {
-		if s.at >= warm {
-			after = append(after, s)
-		}
-	}
-	for _, m := range []struct {
-		name string
-		get  func(soakSample) float64
-		// tolerance is the most the fitted line may rise over the run
-		// after the warm-up: a leak of one per transition would rise by
-		// hundreds.
-		tolerance func(mean float64) float64
-		unit      float64
-		unitName  string
-	}{
-		{"RSS", func(s soakSample) float64 { return s.rss }, func(m float64) float64 { return max(4<<20, m/10) }, 1 << 20, "MiB"},
-		{"Go heap", func(s soakSample) float64 { return s.heap }, func(m float64) float64 { return max(4<<20, m/4) }, 1 << 20, "MiB"},
-		{"goroutines", func(s soakSample) float64 { return s.goroutines }, func(float64) float64 { return 8 }, 1, ""},
-		{"open files", func(s soakSample) float64 { return s.fds }, func(float64) float64 { return 4 }, 1, ""},
-	} {
-		var xs, ys, all []float64
-		for _, s := range after {
-			xs, ys = append(xs, s.at.Hours()), append(ys, m.get(s))
-		}
-		for _, s := range samples {
-			all = append(all, m.get(s)/m.unit)
-		}
-		mean := 0.0
-		for _, y := range ys {
-			mean += y / float64(len(ys))
-		}
-		b := slope(xs, ys) // per hour
-		rise := b * (xs[len(xs)-1] - xs[0])
-		fmt.Fprintf(&report, "%s: slope %+.3g %s/h after %s of warm-up (a rise of %+.3g %s over %d samples, mean %.3g); samples %s\n",
-			m.name, b/m.unit, m.unitName, warm.Round(time.Second), rise/m.unit, m.unitName, len(ys), mean/m.unit, formatSamples(all))
-		if rise > m.tolerance(mean) {
-			t.Errorf("%s grows: a rise of %.3g %s after the warm-up, want at most %.3g", m.name, rise/m.unit, m.unitName, m.tolerance(mean)/m.unit)
-		}
+	for _, w := range ws {
+		w.trends(t, &report, warm)
 	}
 	t.Log("\n" + report.String())
 	if out := os.Getenv("NETREADY_SOAK_REPORT"); out != "" {
@@ -421,13 +380,140 @@ func TestIntegrationSoak(t *testing.T) {
 	if scrapeFailed > 0 {
 		t.Errorf("%d of %d scrapes failed, the last: %s", scrapeFailed, scrapes, lastScrapeErr)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Errorf("exit code: got %d, want 0\n%s", code, p)
+	for _, w := range ws {
+		w.p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := w.p.wait(t); code != 0 {
+			t.Errorf("%s: exit code: got %d, want 0\n%s", w.name, code, w.p)
+		}
+		if err := race(w.p); err != "" {
+			t.Errorf("%s: the race detector: %s", w.name, err)
+		}
 	}
-	if err := race(p); err != "" {
-		t.Errorf("the race detector: %s", err)
+}
+
+// watcher is one netready watch of the soak, and what was seen of it.
+type watcher struct {
+	name, bin, addr   string
+	race              bool // built with -race
+	textfile, hookOut string
+	p                 *proc
+	pid               int
+	samples           []soakSample
+}
+
+// settled waits until every sink of w shows n transitions, the last to
+// ready (target ""), or not ready with target failing for cause, and
+// counted[tg] transitions of each of targets.
+func (w *watcher) settled(t *testing.T, c *http.Client, n int, target, cause string, targets []string, counted map[string]int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s: transition %d on stdout", w.name, n), func() bool { return len(transitions(t, w.p)) >= n })
+	trs := transitions(t, w.p)
+	if len(trs) != n {
+		t.Fatalf("%s: stdout: %d transitions, want %d (one doubled?)\n%s", w.name, len(trs), n, w.p.stdout.String())
 	}
+	last := trs[n-1]
+	got := ""
+	if len(last.Failing) == 1 {
+		got, _, _ = strings.Cut(strings.TrimPrefix(last.Failing[0], target+": "), ": ")
+	}
+	if last.Ready != (target == "") || (target != "" && (len(last.Failing) != 1 || !strings.HasPrefix(last.Failing[0], target+": ") || !oneOf(got, cause))) {
+		t.Fatalf("%s: transition %d: got %+v, want ready=%v with only %s failing for %s", w.name, n, last, target == "", target, cause)
+	}
+	want := "1"
+	if target != "" {
+		want = "0 " + target + "=" + got
+	}
+	hookLines := func() []string {
+		b, _ := os.ReadFile(w.hookOut)
+		return splitLines(string(b))
+	}
+	poll(t, fmt.Sprintf("%s: on-change run %d", w.name, n), 20*time.Millisecond, func() bool { return len(hookLines()) >= n })
+	if h := hookLines(); len(h) != n || strings.TrimSpace(h[n-1]) != want {
+		t.Fatalf("%s: on-change runs: got %d, the last %q; want %d, the last %q", w.name, len(h), h[len(h)-1], n, want)
+	}
+	for _, tg := range targets {
+		want := float64(counted[tg])
+		poll(t, fmt.Sprintf("%s: %s counted %v times on /metrics and in the textfile", w.name, tg, want), 50*time.Millisecond, func() bool {
+			_, body := get(c, "http://"+w.addr+"/metrics")
+			v, _ := metricValue(body, "netready_transitions_total", tg)
+			b, _ := os.ReadFile(w.textfile)
+			f, _ := metricValue(string(b), "netready_transitions_total", tg)
+			return v == want && f == want
+		})
+	}
+}
+
+// trends fits a line to each resource of w's samples after warm and
+// writes its slope to report; one that rises more than its tolerance
+// fails t. The RSS of a process built with -race is written, not judged:
+// the race runtime's own memory grows in a long run.
+func (w *watcher) trends(t *testing.T, report *strings.Builder, warm time.Duration) {
+	var after []soakSample
+	for _, s := range w.samples {
+		if s.at >= warm {
+			after = append(after, s)
+		}
+	}
+	for _, m := range []struct {
+		name string
+		get  func(soakSample) float64
+		// tolerance is the most the fitted line may rise over the run
+		// after the warm-up (0: not judged): a leak of one per
+		// transition would rise by hundreds.
+		tolerance func(mean float64) float64
+		unit      float64
+		unitName  string
+	}{
+		{"RSS", func(s soakSample) float64 { return s.rss }, func(m float64) float64 {
+			if w.race {
+				return 0
+			}
+			return max(4<<20, m/10)
+		}, 1 << 20, "MiB"},
+		{"Go heap", func(s soakSample) float64 { return s.heap }, func(m float64) float64 { return max(4<<20, m/4) }, 1 << 20, "MiB"},
+		{"goroutines", func(s soakSample) float64 { return s.goroutines }, func(float64) float64 { return 8 }, 1, ""},
+		{"open files", func(s soakSample) float64 { return s.fds }, func(float64) float64 { return 4 }, 1, ""},
+	} {
+		var xs, ys, all []float64
+		for _, s := range after {
+			xs, ys = append(xs, s.at.Hours()), append(ys, m.get(s))
+		}
+		for _, s := range w.samples {
+			all = append(all, m.get(s)/m.unit)
+		}
+		if len(xs) < 2 {
+			t.Errorf("%s: %d samples after the warm-up, want at least 2", w.name, len(xs))
+			return
+		}
+		mean := 0.0
+		for _, y := range ys {
+			mean += y / float64(len(ys))
+		}
+		b := slope(xs, ys) // per hour
+		rise := b * (xs[len(xs)-1] - xs[0])
+		tol := m.tolerance(mean)
+		judged := ""
+		if tol == 0 {
+			judged = " (not judged: -race)"
+		}
+		fmt.Fprintf(report, "%s %s: slope %+.3g %s/h after %s of warm-up (a rise of %+.3g %s over %d samples, mean %.3g)%s; samples %s\n",
+			w.name, m.name, b/m.unit, m.unitName, warm.Round(time.Second), rise/m.unit, m.unitName, len(ys), mean/m.unit, judged, formatSamples(all))
+		if tol > 0 && rise > tol {
+			t.Errorf("%s: %s grows: a rise of %.3g %s after the warm-up, want at most %.3g", w.name, m.name, rise/m.unit, m.unitName, tol/m.unit)
+		}
+	}
+}
+
+// goTool is the go command, for a build.
+func goTool(t *testing.T) string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no go command to build netready with: %v", err)
+	}
+	return p
 }
 
 // oneOf reports whether got is one of the causes of want, "a|b".

@@ -1,0 +1,7 @@
+//go:build !race
+
+package main
+
+// raceEnabled: this test binary, which is also the netready the tests run,
+// is built with -race.
+const raceEnabled = false
