@@ -2,6 +2,7 @@ package probe
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -104,6 +105,8 @@ type Failure struct {
 	Err error
 	// refused: the remote end actively refused (see Refusal).
 	refused bool
+	// icmp is the ICMP error that said so, when one came back.
+	icmp *icmpError
 }
 
 func (f *Failure) Error() string { return f.Err.Error() }
@@ -135,6 +138,12 @@ func FailureOf(err error) *Failure {
 	return &Failure{Cause: errnoCause(err, ""), Err: err}
 }
 
+// isFailure reports whether a probe already explained err.
+func isFailure(err error) bool {
+	var f *Failure
+	return errors.As(err, &f)
+}
+
 // classify makes a Failure of err, an error of the socket layer in phase
 // ("query" for a resolver, "connect" for an endpoint) concerning hop, an
 // address. A loopback address that cannot be reached while lo is down
@@ -153,7 +162,11 @@ func classify(err error, phase string, hop netip.AddrPort) *Failure {
 	case hop.IsValid():
 		h = hop.Addr().String()
 	}
-	f := fail(errnoCause(err, phase), phase, h, err)
+	c := errnoCause(err, phase)
+	if c == CauseLocalFirewall {
+		err = fmt.Errorf("this host refuses to send to %s: its firewall drops the packet on the way out (%w)", h, err)
+	}
+	f := fail(c, phase, h, err)
 	f.refused = errors.Is(err, syscall.ECONNREFUSED)
 	return f
 }
@@ -165,6 +178,10 @@ func errnoCause(err error, phase string) Cause {
 	switch {
 	case errors.Is(err, errNetlinkRefused):
 		return CauseNetlinkRefused
+	case errors.Is(err, syscall.EPERM) && (resolver || phase == "connect" || phase == "echo"):
+		// A send that netfilter's output hook (or a cgroup's egress
+		// filter: systemd's IPAddressDeny=) drops fails with EPERM.
+		return CauseLocalFirewall
 	case errors.Is(err, syscall.ECONNREFUSED) && resolver:
 		return CauseResolverRefused
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -196,6 +213,13 @@ func errnoCause(err error, phase string) Cause {
 // it). Causes not listed come first.
 var progress = map[Cause]int{
 	CauseNoRoute:             1,
+	CauseRouteBlackhole:      1,
+	CauseRouteProhibited:     1,
+	CauseRouteUnreachable:    1,
+	CauseLocalFirewall:       1,
+	CauseRouterUnreachable:   2,
+	CauseRoutingLoop:         2,
+	CauseRejected:            4, // an answer, as a refused port is
 	CauseHostUnreachable:     2,
 	CauseGatewayUnreachable:  2,
 	CauseResolverUnreachable: 2,
@@ -350,6 +374,27 @@ var hints = map[Cause]func(f *Failure) string{
 	},
 	CauseCaptivePortal: func(*Failure) string {
 		return "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"
+	},
+	CauseRouterUnreachable: func(*Failure) string {
+		return "this host's side of the path works: the router named has no way onward (its routes, its uplink, or the network beyond it)"
+	},
+	CauseRejected: func(*Failure) string {
+		return "a firewall rejects this traffic: check the rules of the host named (input or forward chain) for this port and source"
+	},
+	CauseRoutingLoop: func(*Failure) string {
+		return "routers send the packet back and forth: check the routes of the router named and of its neighbours (traceroute shows the loop)"
+	},
+	CauseLocalFirewall: func(*Failure) string {
+		return "check this host's output rules (nft list ruleset; iptables -S OUTPUT) and, in a systemd unit, IPAddressDeny="
+	},
+	CauseRouteBlackhole: func(*Failure) string {
+		return "a blackhole route discards it (a VPN kill switch, a routing policy): ip rule; ip route show table all type blackhole"
+	},
+	CauseRouteProhibited: func(*Failure) string {
+		return "a prohibit route refuses it (a routing policy): ip rule; ip route show table all type prohibit"
+	},
+	CauseRouteUnreachable: func(*Failure) string {
+		return "an unreachable route rejects it (a routing policy): ip rule; ip route show table all type unreachable"
 	},
 	CauseICMPNotPermitted: func(*Failure) string {
 		return "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"

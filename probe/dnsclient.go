@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -138,9 +139,11 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	var stats exchangeStats
 	buf := make([]byte, dns.MaxMsgSize)
 	sent, resent := 0, false
+	var sentAt time.Time
 	for {
+		sentAt = time.Now()
 		if _, err := c.Write(query); err != nil {
-			return nil, ctxErr(ctx, err)
+			return nil, s.icmpOr(c, server, sentAt, cleanNetError(ctx, ctxErr(ctx, err)))
 		}
 		sent++
 		// Wait for the reply until the next retransmission is due or ctx
@@ -161,18 +164,47 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		if retry && errTimeout(err) && ctx.Err() == nil {
 			continue // retransmit
 		}
-		if hostUnreachable(err) && !resent && ctx.Err() == nil {
-			// Dropped behind a neighbour entry that failed (IP_RECVERR
-			// says so): a new one asks at once.
-			resent = true
-			continue
-		}
 		err = cleanNetError(ctx, err)
+		if !errTimeout(err) {
+			err = s.icmpOr(c, server, sentAt, err)
+			if hostUnreachable(err) && !isFailure(err) && !resent && ctx.Err() == nil {
+				// Dropped behind a neighbour entry that failed (the
+				// local stack said so, no router did): a new one asks
+				// at once.
+				resent = true
+				continue
+			}
+		}
 		if s := stats.String(); s != "" {
 			err = fmt.Errorf("%w (%s)", err, s)
 		}
 		return nil, err
 	}
+}
+
+// icmpOr is err, the error of a send or receive on the UDP socket c to
+// server, or the failure that the ICMP error behind it names (read from
+// c's error queue): a router that has no route onward, a firewall that
+// rejects. sentAt is when the last query left.
+func (s sockets) icmpOr(c net.Conn, server netip.AddrPort, sentAt time.Time, err error) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return err
+	}
+	rc, rerr := sc.SyscallConn()
+	if rerr != nil {
+		return err
+	}
+	var e *icmpError
+	rc.Control(func(fd uintptr) { e = readErrQueue(int(fd)) })
+	if e == nil {
+		return err
+	}
+	e.After = time.Since(sentAt)
+	if f := s.fromICMP(e, server, "query", err); f != nil {
+		return f
+	}
+	return err
 }
 
 // readMatching reads datagrams from c until one answers m, counting the

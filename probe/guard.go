@@ -113,18 +113,35 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	return nil
 }
 
+// isLocal reports whether a is an address of this host: "ip route get A"
+// answers with a local route.
+func (s sockets) isLocal(a netip.Addr) bool {
+	h := &netlink.Handle{}
+	if s.guard != nil {
+		h = s.guard.h
+	}
+	routes, err := h.RouteGet(a.AsSlice())
+	return err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL
+}
+
 // hostUnreachable is the error of a connect or a query that waited behind
 // a neighbour entry (ARP, neighbour discovery) that failed — one another
 // process may have left — or a router's "host unreachable".
 func hostUnreachable(err error) bool { return errors.Is(err, syscall.EHOSTUNREACH) }
 
-// recvErr asks for the ICMP errors and local errors of a UDP socket
-// (IP_RECVERR, IPV6_RECVERR), so that a query dropped behind a failed
-// neighbour entry fails with EHOSTUNREACH at once instead of meeting
-// silence.
-func recvErr(fd int, dst netip.Addr) error {
-	if dst.Unmap().Is4() {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+// recvErr turns the reporting of ICMP errors and local errors of socket fd
+// (IP_RECVERR, IPV6_RECVERR) on or off. On a UDP socket it makes a query
+// dropped behind a failed neighbour entry fail with EHOSTUNREACH at once
+// instead of meeting silence; on any socket it keeps each error, with who
+// sent it, in the socket's error queue (readErrQueue). Turning it off
+// empties the queue.
+func recvErr(fd int, dst netip.Addr, on bool) error {
+	v := 0
+	if on {
+		v = 1
 	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+	if dst.Unmap().Is4() {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, v)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, v)
 }

@@ -65,7 +65,11 @@ var pathCauses = map[Cause]bool{
 // failure of the first broken hop before the destination, wrapping f's
 // error; nil if the path shows nothing wrong.
 func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Failure {
-	if !pathCauses[f.Cause] || e.netlinkHandle() == nil {
+	// A resolver's socket error that no errno explains (EINVAL, EACCES
+	// from connect: a route that refuses) is asked of the path too; an
+	// rcode is an answer, and the path worked.
+	socketErr := f.Cause == CauseResolverError && f.Phase == "query"
+	if !pathCauses[f.Cause] && !socketErr || e.netlinkHandle() == nil {
 		return nil
 	}
 	role := "endpoint"
@@ -127,15 +131,20 @@ func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
 	if role == "resolver" {
 		s = s.forResolver(dst)
 	}
-	var opts *netlink.RouteGetOptions
-	if s.via != "" || s.src.IsValid() && s.src.Is4() == dst.Is4() {
-		opts = &netlink.RouteGetOptions{Oif: s.via}
-		if s.src.IsValid() && s.src.Is4() == dst.Is4() {
-			opts.SrcAddr = s.src.AsSlice()
-		}
+	uid := currentUID() // as the socket is routed (ip rule uidrange)
+	opts := &netlink.RouteGetOptions{Oif: s.via, UID: &uid}
+	if s.src.IsValid() && s.src.Is4() == dst.Is4() {
+		opts.SrcAddr = s.src.AsSlice()
 	}
 	start := time.Now()
 	routes, err := h.RouteGetWithOptions(dst.AsSlice(), opts)
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		if hop, ok := e.rejectHop(dst, s, errno); ok {
+			add(start, hop)
+			return p
+		}
+	}
 	if err != nil || len(routes) == 0 {
 		add(start, e.noRoute(dst, err))
 		return p
@@ -394,7 +403,11 @@ func (e *Env) paths(r Result) []Path {
 	for _, d := range r.Dests {
 		p := e.path(d, role, socketsOf(r.Target))
 		if p.Broken() == nil {
-			p.Hops = append(p.Hops, destHop(r, f, d, role))
+			if hop, ok := icmpHop(r.Err, d); ok {
+				p.Hops = append(p.Hops, hop)
+			} else {
+				p.Hops = append(p.Hops, destHop(r, f, d, role))
+			}
 		}
 		ps = append(ps, p)
 	}
@@ -423,4 +436,49 @@ func destHop(r Result, f *Failure, d netip.AddrPort, role string) Hop {
 		}
 	}
 	return hop
+}
+
+// icmpHop is the hop that an ICMP error about a packet to d names: the
+// router or firewall on the way that sent it ("router"), or this host's
+// own firewall ("firewall"); false when no error came back for d, or when
+// d sent it itself (then it is the destination's own answer).
+func icmpHop(err error, d netip.AddrPort) (Hop, bool) {
+	for _, f := range failuresIn(err) {
+		e := f.icmp
+		if e == nil {
+			continue
+		}
+		if ap, ok := hopAddr(f.Hop); !ok || ap.Addr() != d.Addr() || e.Offender == d.Addr() {
+			continue
+		}
+		hop := Hop{Kind: "router", Name: e.Offender.String(), Cause: f.Cause, Took: e.After,
+			Detail: fmt.Sprintf("said %s for %s, %s after sending", e.What(), d.Addr(), roundDuration(e.After))}
+		if f.Cause == CauseLocalFirewall {
+			hop.Kind, hop.Name = "firewall", "this host ("+e.Offender.String()+")"
+		}
+		return hop, true
+	}
+	return Hop{}, false
+}
+
+// failuresIn lists every *Failure in err's tree, outermost first.
+func failuresIn(err error) []*Failure {
+	var out []*Failure
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if f, ok := err.(*Failure); ok {
+				out = append(out, f)
+			}
+			if m, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range m.Unwrap() {
+					walk(e)
+				}
+				return
+			}
+			err = errors.Unwrap(err)
+		}
+	}
+	walk(err)
+	return out
 }

@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,12 +135,50 @@ func Probe(ctx context.Context, env *Env, t Target) Result {
 		if g := env.explainFailure(f, t, r.Dests); g != nil {
 			f = g
 		}
+		f = boundTo(f, t)
 		r.Err, r.Cause, r.Hint = f, f.Cause, f.Hint()
+		if h := boundHint(t); h != "" && !strings.Contains(r.Hint, t.Via) {
+			if r.Hint == "" {
+				r.Hint = h
+			} else {
+				r.Hint += " (" + h + ")"
+			}
+		}
 	}
 	if env.Explain {
 		r.Paths = env.paths(r)
 	}
 	return r
+}
+
+// boundTo is f naming the interface or source address t's packets are
+// bound to (via=, src=) when f does not name it already: "no answer
+// through eth1" is another fault than "no answer".
+func boundTo(f *Failure, t Target) *Failure {
+	msg := f.Error()
+	var notes []string
+	if t.Via != "" && !strings.Contains(msg, t.Via) {
+		notes = append(notes, "through "+t.Via+" (via="+t.Via+")")
+	}
+	if t.Src.IsValid() && !strings.Contains(msg, t.Src.String()) {
+		notes = append(notes, "from "+t.Src.String()+" (src="+t.Src.String()+")")
+	}
+	if len(notes) == 0 {
+		return f
+	}
+	n := strings.Join(notes, ", ")
+	if errTimeout(f.Err) {
+		return f.With(fmt.Errorf("%w: no answer %s", f.Err, n))
+	}
+	return f.With(fmt.Errorf("%w, %s", f.Err, n))
+}
+
+// boundHint is what a hint adds for a target bound to an interface.
+func boundHint(t Target) string {
+	if t.Via == "" {
+		return ""
+	}
+	return "the probe leaves through " + t.Via + " only: is " + t.Via + " the link that reaches it?"
 }
 
 // Round probes every target once, all concurrently, each attempt bounded by

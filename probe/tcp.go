@@ -133,17 +133,20 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 				ch <- res{nil, f}
 				return
 			}
-			c, err := s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
-			if err != nil && hostUnreachable(err) && ctx.Err() == nil {
+			c, icmp, err := s.dialTCP(ctx, ap)
+			if err != nil && hostUnreachable(err) && !s.fromRemote(icmp) && ctx.Err() == nil {
 				// Queued behind a neighbour entry that failed, maybe
 				// one another process left: a new one asks at once.
-				c, err = s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
+				c, icmp, err = s.dialTCP(ctx, ap)
 			}
 			if err != nil {
+				de := &dialError{ap.String(), cleanNetError(ctx, err)}
 				if f := s.localFailure(err); f != nil {
 					err = f
+				} else if f := s.fromICMP(icmp, ap, "connect", de); f != nil {
+					err = f
 				} else {
-					err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
+					err = classify(de, "connect", ap)
 				}
 			}
 			ch <- res{c, err}

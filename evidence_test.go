@@ -1,0 +1,343 @@
+package main
+
+// What the network beyond the host says: ICMP errors from routers and
+// firewalls on the way, read from the probe socket's error queue, and the
+// twins of each case where the network says nothing (the ICMP error
+// suppressed), whose words must stay honest. Each lab first checks its own
+// premise from the kernel's ICMP counters (/proc/net/snmp, snmp6): the
+// error really arrives, or really does not.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
+)
+
+// routerLab is the lab with a third namespace, far, behind the server,
+// which forwards between its two links:
+//
+//	client veth0 10.213.1.2 -- 10.213.1.1 veth1 server veth2 10.213.2.1 -- 10.213.2.2 veth3 far
+//	             fd00:213::2 -- fd00:213::1             fd00:213:2::1 -- fd00:213:2::2
+//
+// The server sends ICMP errors without rate limit, so that every packet
+// that should get one gets one.
+type routerLab struct {
+	*lab
+	far *netnstest.NS
+}
+
+const (
+	farIP4      = "10.213.2.2"
+	farIP6      = "fd00:213:2::2"
+	routerFar4  = "10.213.2.1"
+	routerFar6  = "fd00:213:2::1"
+	unrouted4   = "10.213.50.1" // the server has no route to it
+	unrouted6   = "fd00:213:50::1"
+	loopTarget4 = "10.213.60.1" // the server and far route 10.213.60.0/24 to each other
+	loopTarget6 = "fd00:213:60::1"
+)
+
+func newRouterLab(t *testing.T) *routerLab {
+	t.Helper()
+	l := &routerLab{lab: newLab(t), far: netnstest.New(t)}
+	netnstest.Veth(t, l.server, "veth2", l.far, "veth3")
+	l.server.IP(t, "addr", "add", routerFar4+"/24", "dev", "veth2")
+	l.server.IP(t, "addr", "add", routerFar6+"/64", "dev", "veth2", "nodad")
+	l.far.IP(t, "addr", "add", farIP4+"/24", "dev", "veth3")
+	l.far.IP(t, "addr", "add", farIP6+"/64", "dev", "veth3", "nodad")
+	// The routers' link-local addresses skip duplicate address
+	// detection: while they are tentative, the server cannot resolve
+	// far's neighbour entry, and nothing is forwarded between them.
+	l.server.Sysctl(t, "net.ipv6.conf.veth2.accept_dad", "0")
+	l.far.Sysctl(t, "net.ipv6.conf.veth3.accept_dad", "0")
+	l.server.IP(t, "link", "set", "veth2", "up")
+	l.far.IP(t, "link", "set", "veth3", "up")
+	waitOperUp(t, l.server, "veth2")
+	waitOperUp(t, l.far, "veth3")
+	l.far.IP(t, "route", "add", "default", "via", routerFar4)
+	l.far.IP(t, "-6", "route", "add", "default", "via", routerFar6)
+	for _, kv := range [][2]string{
+		{"net.ipv4.ip_forward", "1"},
+		{"net.ipv6.conf.all.forwarding", "1"},
+		{"net.ipv4.icmp_ratelimit", "0"},
+		{"net.ipv6.icmp.ratelimit", "0"},
+	} {
+		l.server.Sysctl(t, kv[0], kv[1])
+	}
+	l.far.Sysctl(t, "net.ipv4.ip_forward", "1")
+	l.far.Sysctl(t, "net.ipv6.conf.all.forwarding", "1")
+	return l
+}
+
+// icmpIn reads one of the kernel's ICMP counters in ns: "InDestUnreachs"
+// or "InTimeExcds" of /proc/net/snmp, "Icmp6InDestUnreachs" or
+// "Icmp6InTimeExcds" of /proc/net/snmp6.
+func icmpIn(t *testing.T, ns *netnstest.NS, name string) int {
+	t.Helper()
+	file := "/proc/net/snmp"
+	if strings.HasPrefix(name, "Icmp6") {
+		file = "/proc/net/snmp6"
+	}
+	out, err := ns.Command(t.Context(), "cat", file).Output()
+	if err != nil {
+		t.Fatalf("read %s in %s: %v", file, ns.Name, err)
+	}
+	lines := strings.Split(string(out), "\n")
+	for i, line := range lines {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == name { // snmp6: "NAME VALUE"
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+		// snmp: a header line "Icmp: InMsgs ..." then "Icmp: 3 ...".
+		if len(f) > 1 && f[0] == "Icmp:" && i+1 < len(lines) {
+			vals := strings.Fields(lines[i+1])
+			for j, k := range f {
+				if k == name && j < len(vals) {
+					n, _ := strconv.Atoi(vals[j])
+					return n
+				}
+			}
+			return -1
+		}
+	}
+	t.Fatalf("no counter %s in %s of %s", name, file, ns.Name)
+	return 0
+}
+
+// connectOnce opens one TCP connection from ns to hostport with bash's
+// /dev/tcp, not with netready, and waits at most 2 s: a premise's probe.
+func connectOnce(t *testing.T, ns *netnstest.NS, hostport string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	host, port, _ := strings.Cut(hostport, "|")
+	ns.Command(ctx, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)).Run()
+}
+
+// premise checks that connecting from the client to host:port changes the
+// client's ICMP counter by as much as arrives says: at least one error
+// arrives, or none does.
+func premise(t *testing.T, l *routerLab, counter, host, port string, arrives bool) {
+	t.Helper()
+	before := icmpIn(t, l.client, counter)
+	connectOnce(t, l.client, host+"|"+port)
+	got := icmpIn(t, l.client, counter) - before
+	if arrives && got == 0 {
+		t.Fatalf("premise: connecting to %s port %s brought no ICMP error (%s unchanged)", host, port, counter)
+	}
+	if !arrives && got != 0 {
+		t.Fatalf("premise: connecting to %s port %s brought %d ICMP errors (%s), want none", host, port, got, counter)
+	}
+}
+
+// nftIn loads an nftables ruleset into ns; it goes with the namespace.
+func nftIn(t *testing.T, ns *netnstest.NS, ruleset string) {
+	t.Helper()
+	cmd := ns.Command(t.Context(), "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f in %s: %v: %s\n%s", ns.Name, err, out, ruleset)
+	}
+}
+
+// chain is an nftables table with one base chain of hook holding rules.
+func chain(hook string, rules ...string) string {
+	return fmt.Sprintf("table inet netready_lab {\n\tchain c {\n\t\ttype filter hook %s priority filter; policy accept;\n\t\t%s\n\t}\n}\n",
+		hook, strings.Join(rules, "\n\t\t"))
+}
+
+// wantHop is a hop a path of check --explain must hold.
+type wantHop struct{ kind, name, cause string }
+
+// evidenceCase is one network that says something (or nothing) beyond the
+// host, and what check must report.
+type evidenceCase struct {
+	name   string
+	setup  func(t *testing.T, l *routerLab)
+	target string
+	want   want
+	hop    *wantHop // in the target's paths under --explain
+	// not are words the report must not hold: what a guess from the
+	// errno said before the evidence was read, or what a twin without
+	// the evidence must not claim.
+	not []string
+}
+
+func runEvidenceCases(t *testing.T, cases []evidenceCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newRouterLab(t)
+			if tt.setup != nil {
+				tt.setup(t, l)
+			}
+			o := checkTargets(t, l.client, opts{flags: []string{"--explain", "--probe-timeout", "2s"}}, []string{tt.target}, []want{tt.want})
+			if len(o.doc.Targets) != 1 {
+				return
+			}
+			got := o.doc.Targets[0]
+			for _, s := range tt.not {
+				if strings.Contains(got.Error+" "+got.Hint, s) {
+					t.Errorf("report says %q, which is not what the network said:\n%s\nhint: %s", s, got.Error, got.Hint)
+				}
+			}
+			if tt.hop == nil {
+				return
+			}
+			var seen []string
+			for _, p := range got.Paths {
+				for _, h := range p.Hops {
+					seen = append(seen, fmt.Sprintf("%s %s [%s]: %s", h.Hop, h.Name, h.Cause, h.Detail))
+					if h.Hop == tt.hop.kind && strings.Contains(h.Name, tt.hop.name) && h.Cause == tt.hop.cause && !h.OK {
+						return
+					}
+				}
+			}
+			t.Errorf("no %s hop %q with cause %s in the paths:\n%s", tt.hop.kind, tt.hop.name, tt.hop.cause, strings.Join(seen, "\n"))
+		})
+	}
+}
+
+// TestIntegrationEvidence: ICMP errors from beyond the host name who sent
+// them and what they said; their twins, without the error, say less.
+func TestIntegrationEvidence(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	// The server drops the ICMP errors it would send: the twin of a case
+	// in a network that says nothing.
+	silent := func(t *testing.T, l *routerLab) {
+		nftIn(t, l.server, chain("output", "icmp type { destination-unreachable, time-exceeded } drop", "icmpv6 type { destination-unreachable, time-exceeded } drop"))
+	}
+	loop := func(t *testing.T, l *routerLab) {
+		l.server.IP(t, "route", "add", "10.213.60.0/24", "via", farIP4)
+		l.far.IP(t, "route", "add", "10.213.60.0/24", "via", routerFar4)
+		l.server.IP(t, "-6", "route", "add", "fd00:213:60::/48", "via", farIP6)
+		l.far.IP(t, "-6", "route", "add", "fd00:213:60::/48", "via", routerFar6)
+	}
+	runEvidenceCases(t, []evidenceCase{
+		{
+			name: "router without a route onward",
+			setup: func(t *testing.T, l *routerLab) {
+				premise(t, l, "InDestUnreachs", unrouted4, "8080", true)
+			},
+			target: "tcp://" + unrouted4 + ":8080",
+			want:   fail("router 10.213.1.1 says it has no route to 10.213.50.1", "ICMP network unreachable").because("router-unreachable").hinting("the router named has no way onward"),
+			hop:    &wantHop{"router", serverIP4, "router-unreachable"},
+			not:    []string{"default route"},
+		},
+		{
+			name: "router without a route onward, IPv6",
+			setup: func(t *testing.T, l *routerLab) {
+				premise(t, l, "Icmp6InDestUnreachs", unrouted6, "8080", true)
+			},
+			target: "tcp://[" + unrouted6 + "]:8080",
+			want:   fail("router fd00:213::1 says it has no route to fd00:213:50::1", "ICMPv6 no route to destination").because("router-unreachable"),
+			hop:    &wantHop{"router", serverIP6, "router-unreachable"},
+			not:    []string{"default route"},
+		},
+		{
+			name: "router without a route onward, silent",
+			setup: func(t *testing.T, l *routerLab) {
+				silent(t, l)
+				premise(t, l, "InDestUnreachs", unrouted4, "8080", false)
+			},
+			target: "tcp://" + unrouted4 + ":8080",
+			want:   fail("connect 10.213.50.1:8080: i/o timeout").because("filtered"),
+			not:    []string{"router", "no route", "default route"},
+		},
+		{
+			name: "router without a route onward, resolver behind it",
+			setup: func(t *testing.T, l *routerLab) {
+				l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.50.53\n")
+			},
+			target: "dns:ready.test",
+			want:   fail("router 10.213.1.1 says it has no route to 10.213.50.53").because("router-unreachable"),
+			hop:    &wantHop{"router", serverIP4, "router-unreachable"},
+		},
+		{
+			name: "server's firewall rejects",
+			setup: func(t *testing.T, l *routerLab) {
+				l.server.Listen(t, serverIP4+":8080")
+				nftIn(t, l.server, chain("input", "tcp dport 8080 reject with icmpx type admin-prohibited"))
+				premise(t, l, "InDestUnreachs", serverIP4, "8080", true)
+			},
+			target: "tcp://" + serverIP4 + ":8080",
+			want:   fail("10.213.1.1 rejects the connection: a firewall on it", "administratively prohibited").because("rejected").hinting("a firewall rejects"),
+			hop:    &wantHop{"endpoint", serverIP4, "rejected"},
+			not:    []string{"ARP", "neighbour discovery"},
+		},
+		{
+			name: "server's firewall rejects, IPv6",
+			setup: func(t *testing.T, l *routerLab) {
+				l.server.Listen(t, "["+serverIP6+"]:8080")
+				nftIn(t, l.server, chain("input", "tcp dport 8080 reject with icmpx type admin-prohibited"))
+				premise(t, l, "Icmp6InDestUnreachs", serverIP6, "8080", true)
+			},
+			target: "tcp://[" + serverIP6 + "]:8080",
+			want:   fail("fd00:213::1 rejects the connection: a firewall on it", "ICMPv6 communication administratively prohibited").because("rejected"),
+			not:    []string{"ARP", "neighbour discovery"},
+		},
+		{
+			name: "router's firewall rejects",
+			setup: func(t *testing.T, l *routerLab) {
+				l.far.Listen(t, farIP4+":8080")
+				nftIn(t, l.server, chain("forward", "ip daddr "+farIP4+" tcp dport 8080 reject with icmp type host-prohibited"))
+				premise(t, l, "InDestUnreachs", farIP4, "8080", true)
+			},
+			target: "tcp://" + farIP4 + ":8080",
+			want:   fail("10.213.1.1 rejects packets to 10.213.2.2: a firewall on the way", "host administratively prohibited").because("rejected"),
+			hop:    &wantHop{"router", serverIP4, "rejected"},
+		},
+		{
+			name: "router's firewall answers port unreachable for the destination",
+			setup: func(t *testing.T, l *routerLab) {
+				l.far.Listen(t, farIP4+":8080")
+				nftIn(t, l.server, chain("forward", "ip daddr "+farIP4+" tcp dport 8080 reject"))
+			},
+			target: "tcp://" + farIP4 + ":8080",
+			want:   fail("10.213.1.1 answers for 10.213.2.2 with port unreachable, not 10.213.2.2 itself").because("rejected"),
+			hop:    &wantHop{"router", serverIP4, "rejected"},
+			not:    []string{"nothing is listening"},
+		},
+		{
+			name: "routing loop",
+			setup: func(t *testing.T, l *routerLab) {
+				loop(t, l)
+				premise(t, l, "InTimeExcds", loopTarget4, "8080", true)
+			},
+			target: "tcp://" + loopTarget4 + ":8080",
+			want:   fail("ran out of hops: a routing loop", "time exceeded").because("routing-loop").hinting("back and forth"),
+			hop:    &wantHop{"router", "10.213.", "routing-loop"},
+		},
+		{
+			name: "routing loop, IPv6",
+			setup: func(t *testing.T, l *routerLab) {
+				loop(t, l)
+				premise(t, l, "Icmp6InTimeExcds", loopTarget6, "8080", true)
+			},
+			target: "tcp://[" + loopTarget6 + "]:8080",
+			want:   fail("ran out of hops: a routing loop", "ICMPv6 time exceeded").because("routing-loop"),
+			hop:    &wantHop{"router", "fd00:213:", "routing-loop"},
+		},
+		{
+			name: "routing loop, silent",
+			setup: func(t *testing.T, l *routerLab) {
+				loop(t, l)
+				silent(t, l)
+				nftIn(t, l.far, chain("output", "icmp type time-exceeded drop"))
+				premise(t, l, "InTimeExcds", loopTarget4, "8080", false)
+			},
+			target: "tcp://" + loopTarget4 + ":8080",
+			want:   fail("i/o timeout").because("filtered"),
+			not:    []string{"loop", "router"},
+		},
+	})
+}
