@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
 	"github.com/netready/netready/internal/roottest"
 )
@@ -338,6 +339,163 @@ func TestIntegrationEvidence(t *testing.T) {
 			target: "tcp://" + loopTarget4 + ":8080",
 			want:   fail("i/o timeout").because("filtered"),
 			not:    []string{"loop", "router"},
+		},
+	})
+}
+
+// TestIntegrationRouteTypes: a destination behind a route that refuses
+// (blackhole, prohibit, unreachable; in the main table or in a table a
+// policy rule selects, or a rule that refuses by itself) names that route
+// and rule, never "no route ... is the default route missing?".
+func TestIntegrationRouteTypes(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	route := func(args ...string) func(t *testing.T, l *routerLab) {
+		return func(t *testing.T, l *routerLab) { l.client.IP(t, args...) }
+	}
+	both := func(fs ...func(t *testing.T, l *routerLab)) func(t *testing.T, l *routerLab) {
+		return func(t *testing.T, l *routerLab) {
+			for _, f := range fs {
+				f(t, l)
+			}
+		}
+	}
+	// A VPN's kill switch: what goes to the tunnel's table, and the
+	// tunnel is gone, meets a blackhole default there.
+	killSwitch := both(route("rule", "add", "to", "10.213.73.0/24", "table", "100", "priority", "1000"),
+		route("route", "add", "blackhole", "default", "table", "100"))
+	notDefault := []string{"default route", "is there"}
+	runEvidenceCases(t, []evidenceCase{
+		{
+			name: "blackhole route", setup: route("route", "add", "blackhole", "10.213.70.0/24"),
+			target: "tcp://10.213.70.1:8080",
+			want:   fail("10.213.70.1 is covered by route blackhole 10.213.70.0/24 table main").because("route-blackhole").hinting("blackhole"),
+			hop:    &wantHop{"route", "blackhole 10.213.70.0/24 table main", "route-blackhole"},
+			not:    notDefault,
+		},
+		{
+			name: "blackhole route, IPv6", setup: route("-6", "route", "add", "blackhole", "fd00:213:70::/48"),
+			target: "tcp://[fd00:213:70::1]:8080",
+			want:   fail("fd00:213:70::1 is covered by route blackhole fd00:213:70::/48 table main").because("route-blackhole"),
+			not:    notDefault,
+		},
+		{
+			name: "prohibit route", setup: route("route", "add", "prohibit", "10.213.71.0/24"),
+			target: "tcp://10.213.71.1:8080",
+			want:   fail("covered by route prohibit 10.213.71.0/24 table main").because("route-prohibited").hinting("prohibit"),
+			not:    notDefault,
+		},
+		{
+			name: "prohibit route, IPv6", setup: route("-6", "route", "add", "prohibit", "fd00:213:71::/48"),
+			target: "tcp://[fd00:213:71::1]:8080",
+			want:   fail("covered by route prohibit fd00:213:71::/48 table main").because("route-prohibited"),
+			not:    notDefault,
+		},
+		{
+			name: "unreachable route", setup: route("route", "add", "unreachable", "10.213.72.0/24"),
+			target: "tcp://10.213.72.1:8080",
+			want:   fail("covered by route unreachable 10.213.72.0/24 table main").because("route-unreachable").hinting("unreachable"),
+			not:    []string{"default route", "ARP"},
+		},
+		{
+			name: "unreachable route, IPv6", setup: route("-6", "route", "add", "unreachable", "fd00:213:72::/48"),
+			target: "tcp://[fd00:213:72::1]:8080",
+			want:   fail("covered by route unreachable fd00:213:72::/48 table main").because("route-unreachable"),
+			not:    []string{"default route", "neighbour discovery"},
+		},
+		{
+			name: "blackhole in a table a policy rule selects", setup: killSwitch,
+			target: "tcp://10.213.73.1:8080",
+			want:   fail("route blackhole default table 100", "looked up by rule 1000: from all to 10.213.73.0/24 lookup 100").because("route-blackhole"),
+			hop:    &wantHop{"route", "blackhole default table 100", "route-blackhole"},
+			not:    notDefault,
+		},
+		{
+			name: "resolver behind a blackhole route", setup: both(killSwitch, func(t *testing.T, l *routerLab) {
+				l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.73.53\n")
+			}),
+			target: "dns:ready.test",
+			want:   fail("resolver 10.213.73.53", "route blackhole default table 100").because("route-blackhole"),
+			not:    notDefault,
+		},
+		{
+			name: "a rule that refuses by itself", setup: route("rule", "add", "to", "10.213.74.0/24", "prohibit", "priority", "1001"),
+			target: "tcp://10.213.74.1:8080",
+			want:   fail("rule 1001: from all to 10.213.74.0/24 refuses 10.213.74.1").because("route-prohibited"),
+			not:    notDefault,
+		},
+		{
+			// A throw route sends the lookup on to the next rule: the
+			// main table's default route carries it.
+			name: "throw route in a policy table", setup: both(route("rule", "add", "to", "10.213.1.0/24", "table", "101", "priority", "1002"),
+				route("route", "add", "throw", "10.213.1.0/24", "table", "101"),
+				func(t *testing.T, l *routerLab) { l.server.Listen(t, serverIP4+":8080") }),
+			target: "tcp://" + serverIP4 + ":8080",
+			want:   pass(),
+		},
+	})
+}
+
+// TestIntegrationLocalFirewall: a send this host's own firewall refuses is
+// local-firewall; where the kernel says nothing (a TCP SYN dropped on the
+// way out is retransmitted silently), the report claims nothing more.
+func TestIntegrationLocalFirewall(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	output := func(rules ...string) func(t *testing.T, l *routerLab) {
+		return func(t *testing.T, l *routerLab) {
+			l.dnsServer(t, serverIP4, dnstest.Answer)
+			l.server.Listen(t, serverIP4+":8080")
+			nftIn(t, l.client, chain("output", rules...))
+		}
+	}
+	runEvidenceCases(t, []evidenceCase{
+		{
+			name: "DNS queries dropped on the way out", setup: output("udp dport 53 drop"),
+			target: "dns:ready.test",
+			want:   fail("this host refuses to send to 10.213.1.1:53: its firewall drops the packet on the way out").because("local-firewall").hinting("nft list ruleset"),
+		},
+		{
+			name: "connections rejected on the way out", setup: output("tcp dport 8080 reject with icmpx type admin-prohibited"),
+			target: "tcp://" + serverIP4 + ":8080",
+			want:   fail("this host's own firewall rejects packets to 10.213.1.1").because("local-firewall"),
+			hop:    &wantHop{"firewall", "this host", "local-firewall"},
+			not:    []string{"10.213.1.1 rejects"},
+		},
+		{
+			name: "connections dropped on the way out", setup: output("tcp dport 8080 drop"),
+			target: "tcp://" + serverIP4 + ":8080",
+			want:   fail("connect 10.213.1.1:8080: i/o timeout").because("filtered"),
+			not:    []string{"10.213.1.1 rejects", "this host's"},
+		},
+	})
+}
+
+// TestIntegrationViaNamed: a probe bound to an interface (via=) or a source
+// address (src=) names it when it fails.
+func TestIntegrationViaNamed(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	dropped := func(t *testing.T, l *routerLab) {
+		l.server.Listen(t, serverIP4+":81")
+		l.dnsServer(t, serverIP4, dnstest.Silent)
+		nftIn(t, l.server, chain("input", "tcp dport 81 drop"))
+	}
+	runEvidenceCases(t, []evidenceCase{
+		{
+			name: "tcp via an interface, no answer", setup: dropped,
+			target: "tcp://" + serverIP4 + ":81?via=veth0",
+			want:   fail("i/o timeout: no answer through veth0 (via=veth0)").because("filtered").hinting("through veth0 only"),
+		},
+		{
+			name: "dns via an interface, no answer", setup: dropped,
+			target: "dns:ready.test?via=veth0",
+			want:   fail("no answer through veth0 (via=veth0)").because("resolver-timeout").hinting("veth0"),
+		},
+		{
+			name: "tcp from a source address, no answer", setup: dropped,
+			target: "tcp://" + serverIP4 + ":81?src=" + clientIP4,
+			want:   fail("no answer from 10.213.1.2 (src=10.213.1.2)").because("filtered"),
 		},
 	})
 }

@@ -157,7 +157,7 @@ func longestMatch(routes []netlink.Route, dst netip.Addr) (netlink.Route, bool) 
 	best, bestLen, found := netlink.Route{}, -1, false
 	for _, rt := range routes {
 		n := ipnetOf(rt.Dst, dst)
-		if !n.Contains(dst.AsSlice()) || (len(n.IP) == net.IPv4len) != dst.Is4() {
+		if !n.Contains(dst.AsSlice()) || (len(n.Mask) == net.IPv4len) != dst.Is4() {
 			continue
 		}
 		ones, _ := n.Mask.Size()
@@ -166,6 +166,15 @@ func longestMatch(routes []netlink.Route, dst netip.Addr) (netlink.Route, bool) 
 		}
 	}
 	return best, found
+}
+
+// prefixName is a route's destination as "ip route" prints it: "default"
+// for the whole space of a family.
+func prefixName(n *net.IPNet) string {
+	if ones, _ := n.Mask.Size(); ones == 0 {
+		return "default"
+	}
+	return n.String()
 }
 
 // tableName is a routing table as "ip route" names it.
@@ -284,7 +293,7 @@ func (e *Env) rejectHop(dst netip.Addr, s sockets, errno unix.Errno) (Hop, bool)
 		hop.Detail = fmt.Sprintf("rule %s refuses %s: it is %s rule (ip route get: %v)", describeRule(res.rule), dst, withArticle(what), errno)
 		return hop, true
 	}
-	name := fmt.Sprintf("%s %s table %s", what, ipnetOf(res.route.Dst, dst), tableName(res.route.Table))
+	name := fmt.Sprintf("%s %s table %s", what, prefixName(ipnetOf(res.route.Dst, dst)), tableName(res.route.Table))
 	hop.Name = name
 	hop.Detail = fmt.Sprintf("%s is covered by route %s%s", dst, name, map[int]string{
 		unix.RTN_BLACKHOLE:   ", which silently discards what is sent to it",
