@@ -311,8 +311,3 @@ func (s sockets) fromICMP(e *icmpError, dst netip.AddrPort, phase string, err er
 	}
 	return icmpFailure(e, dst, phase, s.isLocal(e.Offender), err)
 }
-
-// fromRemote reports whether e came from another host than this one.
-func (s sockets) fromRemote(e *icmpError) bool {
-	return e != nil && e.Offender.IsValid() && !s.isLocal(e.Offender)
-}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 var tcpKind = KindDef{
@@ -133,11 +135,11 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 				ch <- res{nil, f}
 				return
 			}
-			c, icmp, err := s.dialTCP(ctx, ap)
-			if err != nil && hostUnreachable(err) && !s.fromRemote(icmp) && ctx.Err() == nil {
-				// Queued behind a neighbour entry that failed, maybe
-				// one another process left: a new one asks at once.
-				c, icmp, err = s.dialTCP(ctx, ap)
+			start := time.Now()
+			c, err := s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
+			var icmp *icmpError
+			if err != nil && icmpShaped(err) && ctx.Err() == nil {
+				c, icmp, err = s.redialTCP(ctx, ap, err, time.Since(start))
 			}
 			if err != nil {
 				de := &dialError{ap.String(), cleanNetError(ctx, err)}
@@ -172,6 +174,39 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 		return won, nil
 	}
 	return nil, joinFailures(byFamily(errs))
+}
+
+// icmpShaped reports whether err, the failure of a connect, is one an
+// ICMP error can cause (icmp_err_convert in the kernel): network or host
+// unreachable, administratively prohibited, port unreachable (or a TCP
+// reset: the errno does not tell them apart), time exceeded.
+func icmpShaped(err error) bool {
+	for _, e := range []error{syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ECONNREFUSED, syscall.EACCES, syscall.EHOSTDOWN, syscall.ENONET, syscall.ENOPROTOOPT} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// redialTCP connects to ap once more after a connect that failed with
+// first, after took, with a socket that keeps the ICMP error that fails it
+// (IP_RECVERR must be asked for before the error comes; a connect that
+// passes should not pay for asking). It returns the connection if this one
+// is established, or the ICMP error and this attempt's error, or first
+// when this attempt learnt nothing within a few times what the first one
+// took (a router may rate-limit its ICMP errors).
+//
+// A connect queued behind a neighbour entry that failed (maybe one another
+// process left) is asked again at once this way too: a new entry asks.
+func (s sockets) redialTCP(ctx context.Context, ap netip.AddrPort, first error, took time.Duration) (net.Conn, *icmpError, error) {
+	rctx, cancel := context.WithTimeout(ctx, 4*took+250*time.Millisecond)
+	defer cancel()
+	c, icmp, err := s.dialTCP(rctx, ap)
+	if err != nil && icmp == nil && rctx.Err() != nil && ctx.Err() == nil {
+		return nil, nil, first
+	}
+	return c, icmp, err
 }
 
 // byFamily orders the errors of one target's addresses by family, IPv4
