@@ -103,12 +103,12 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	}
 	name := l.Attrs().Name
 	if f := linkUp(l); f != nil {
-		return fail(f.Cause, "link", name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
+		return fail(f.Cause, PhaseLink, name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
 	}
 	if dst.Is6() && r.Src == nil {
 		// No preferred source: every IPv6 address of the link is
 		// tentative (duplicate address detection) or missing.
-		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
 	}
 	return nil
 }

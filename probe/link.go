@@ -61,7 +61,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 			}
 		}
 		if len(links) == 0 {
-			res.Err = fail(CauseNoLink, "link", "", errors.New("no link other than loopback"))
+			res.Err = fail(CauseNoLink, PhaseLink, "", errors.New("no link other than loopback"))
 			return res
 		}
 	} else {
@@ -69,7 +69,7 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 		if err != nil {
 			var nf netlink.LinkNotFoundError
 			if errors.As(err, &nf) {
-				res.Err = fail(CauseNoLink, "link", t.Iface, fmt.Errorf("no link named %s", t.Iface))
+				res.Err = fail(CauseNoLink, PhaseLink, t.Iface, fmt.Errorf("no link named %s", t.Iface))
 				return res
 			}
 			res.Err = linkFailure(t.Iface, fmt.Errorf("link %s: %w", t.Iface, netlinkErr(err)))
@@ -110,7 +110,7 @@ func linkFailure(iface string, err error) *Failure {
 	if errors.Is(err, errNetlinkRefused) {
 		c = CauseNetlinkRefused
 	}
-	return fail(c, "link", iface, err)
+	return fail(c, PhaseLink, iface, err)
 }
 
 // linkUp reports whether l is operationally up and, if not, why: a
@@ -121,7 +121,7 @@ func linkFailure(iface string, err error) *Failure {
 func linkUp(l netlink.Link) *Failure {
 	a := l.Attrs()
 	down := func(c Cause, state string) *Failure {
-		return fail(c, "link", a.Name, errors.New(a.Name+" "+state))
+		return fail(c, PhaseLink, a.Name, errors.New(a.Name+" "+state))
 	}
 	if a.Flags&net.FlagUp == 0 {
 		return down(CauseLinkDown, "is down (administratively)")
@@ -179,13 +179,13 @@ func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, pr
 	}
 	switch {
 	case tentative:
-		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressTentative, PhaseLink, name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
 	case len(pending) > 0:
 		// Only addresses another host holds: the conflict, not a
 		// configuration still under way, is what is wrong.
-		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressDADFailed, PhaseLink, name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
 	}
-	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no %s", name, global)), nil
+	return "", fail(CauseNoAddress, PhaseLink, name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
 // errNetlinkRefused is a netlink request that failed because no netlink

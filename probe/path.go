@@ -22,11 +22,36 @@ import (
 // Passing targets are not explained (unless Env.Explain asks for every
 // path, for check --explain), so a healthy network costs nothing more.
 
+// HopKind is what a hop is.
+type HopKind string
+
+// The kinds of hop, in the order a path meets them; the last hop of a
+// path is the destination, of its path's Role.
+const (
+	HopRoute     HopKind = "route"
+	HopLink      HopKind = "link"
+	HopAddress   HopKind = "address"
+	HopGateway   HopKind = "gateway"
+	HopNeighbour HopKind = "neighbour" // an on-link destination's own entry
+	HopResolver  HopKind = HopKind(RoleResolver)
+	HopEndpoint  HopKind = HopKind(RoleEndpoint)
+)
+
+// phase is the step a failure explained by a broken hop of kind k fails
+// at.
+func (k HopKind) phase() PhaseName { return PhaseName(k) }
+
+// Role is what a path's destination is to the target.
+type Role string
+
+const (
+	RoleEndpoint Role = "endpoint" // the target's own address
+	RoleResolver Role = "resolver" // a resolver asked for the target's name
+)
+
 // Hop is one step on the way to a destination, and its state.
 type Hop struct {
-	// Kind is "route", "link", "address", "gateway", "neighbour" (an
-	// on-link destination's own entry), "resolver" or "endpoint".
-	Kind   string
+	Kind   HopKind
 	Name   string // what it is: "10.213.1.1 via 10.213.1.99 dev nrc0", "nrc0"
 	OK     bool
 	Detail string        // its state: "up", "REACHABLE", "does not answer ARP"
@@ -38,7 +63,7 @@ type Hop struct {
 // destination itself.
 type Path struct {
 	Dest netip.AddrPort // port 0 for an ICMP endpoint
-	Role string         // "endpoint" or "resolver"
+	Role Role
 	Hops []Hop
 }
 
@@ -52,25 +77,17 @@ func (p Path) Broken() *Hop {
 	return nil
 }
 
-// pathCauses are the causes a broken hop before the destination can
-// explain better: a refusal, an answer, a certificate say the path works.
-var pathCauses = map[Cause]bool{
-	CauseNoRoute: true, CauseHostUnreachable: true, CauseGatewayUnreachable: true,
-	CauseFiltered: true, CauseTimeout: true, CauseOther: true,
-	CauseResolverTimeout: true, CauseResolverUnreachable: true,
-}
-
 // explainFailure looks at the path to the destination f concerns (an
 // address in its Hop), or to dests when it names none, and returns the
 // failure of the first broken hop before the destination, wrapping f's
 // error; nil if the path shows nothing wrong.
 func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Failure {
-	if !pathCauses[f.Cause] || e.netlinkHandle() == nil {
+	if !causes[f.Cause].pathLike || e.netlinkHandle() == nil {
 		return nil
 	}
-	role := "endpoint"
-	if f.Phase == "query" || f.Phase == "answer" || f.Cause == CauseResolverTimeout || f.Cause == CauseResolverUnreachable {
-		role = "resolver"
+	role := RoleEndpoint
+	if f.Phase == PhaseQuery || f.Phase == PhaseAnswer || f.Cause == CauseResolverTimeout || f.Cause == CauseResolverUnreachable {
+		role = RoleResolver
 	}
 	if ap, ok := hopAddr(f.Hop); ok {
 		dests = []netip.AddrPort{ap}
@@ -78,13 +95,13 @@ func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Fail
 	for _, d := range dests {
 		p := e.path(d, role, socketsOf(t))
 		h := p.Broken()
-		if h == nil || h.Kind == role {
+		if h == nil || h.Kind == HopKind(role) {
 			continue
 		}
-		if h.Cause == f.Cause && role == "endpoint" {
+		if h.Cause == f.Cause && role == RoleEndpoint {
 			return nil // the socket said it already ("no route")
 		}
-		return fail(h.Cause, h.Kind, h.Name, fmt.Errorf("%s (%w)", sentence(p, h), f.Err))
+		return fail(h.Cause, h.Kind.phase(), h.Name, fmt.Errorf("%s (%w)", sentence(p, h), f.Err))
 	}
 	return nil
 }
@@ -103,8 +120,8 @@ func hopAddr(hop string) (netip.AddrPort, bool) {
 // sentence says what is wrong at hop h of p, for a person.
 func sentence(p Path, h *Hop) string {
 	s := h.Detail
-	if p.Role == "resolver" {
-		if h.Kind == "link" && (h.Cause == CauseLinkDown || h.Cause == CauseNoCarrier) {
+	if p.Role == RoleResolver {
+		if h.Kind == HopLink && (h.Cause == CauseLinkDown || h.Cause == CauseNoCarrier) {
 			return fmt.Sprintf("resolver %s is reachable only through %s, which %s", p.Dest.Addr(), h.Name, strings.TrimPrefix(s, "link "+h.Name+" "))
 		}
 		return fmt.Sprintf("resolver %s: %s", p.Dest.Addr(), s)
@@ -114,7 +131,7 @@ func sentence(p Path, h *Hop) string {
 
 // path reads the hops to d from the kernel's state, for packets that leave
 // as s says (via=, src=: "ip route get D oif IFACE from ADDR").
-func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
+func (e *Env) path(d netip.AddrPort, role Role, s sockets) Path {
 	h := e.netlinkHandle()
 	p := Path{Dest: d, Role: role}
 	add := func(start time.Time, hop Hop) bool {
@@ -124,7 +141,7 @@ func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
 	}
 	dst := d.Addr().Unmap()
 	fam := familyOf(dst)
-	if role == "resolver" {
+	if role == RoleResolver {
 		s = s.forResolver(dst)
 	}
 	var opts *netlink.RouteGetOptions
@@ -144,19 +161,19 @@ func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
 	links := linkCache{h: h}
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
-		add(start, Hop{Kind: "route", Name: dst.String(), Detail: fmt.Sprintf("route to %s: link %d: %v", dst, r.LinkIndex, err), Cause: CauseOther})
+		add(start, Hop{Kind: HopRoute, Name: dst.String(), Detail: fmt.Sprintf("route to %s: link %d: %v", dst, r.LinkIndex, err), Cause: CauseOther})
 		return p
 	}
 	name := l.Attrs().Name
-	if !add(start, Hop{Kind: "route", Name: describeRoute(dst.String(), r.Gw, l, r.Table), OK: true, Detail: routeDetail(r)}) {
+	if !add(start, Hop{Kind: HopRoute, Name: describeRoute(dst.String(), r.Gw, l, r.Table), OK: true, Detail: routeDetail(r)}) {
 		return p
 	}
 	start = time.Now()
 	if f := linkUp(l); f != nil {
-		add(start, Hop{Kind: "link", Name: name, Detail: "link " + f.Error(), Cause: f.Cause})
+		add(start, Hop{Kind: HopLink, Name: name, Detail: "link " + f.Error(), Cause: f.Cause})
 		return p
 	}
-	add(start, Hop{Kind: "link", Name: name, OK: true, Detail: "up"})
+	add(start, Hop{Kind: HopLink, Name: name, OK: true, Detail: "up"})
 	if l.Attrs().Flags&net.FlagLoopback != 0 {
 		return p // a local address: no neighbour, no gateway
 	}
@@ -165,10 +182,10 @@ func (e *Env) path(d netip.AddrPort, role string, s sockets) Path {
 		return p
 	}
 	start = time.Now()
-	next, kind := dst, "neighbour"
+	next, kind := dst, HopNeighbour
 	if r.Gw != nil {
 		next, _ = netip.AddrFromSlice(r.Gw)
-		next, kind = next.Unmap(), "gateway"
+		next, kind = next.Unmap(), HopGateway
 	}
 	add(start, neighbourHop(h, l, next, kind, role))
 	return p
@@ -197,7 +214,7 @@ func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global b
 	name := l.Attrs().Name
 	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, fam) })
 	if err != nil {
-		return Hop{Kind: "address", Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, netlinkErr(err)), Cause: CauseOther}, false
+		return Hop{Kind: HopAddress, Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, netlinkErr(err)), Cause: CauseOther}, false
 	}
 	var tentative, failed []string
 	for _, a := range addrs {
@@ -210,23 +227,23 @@ func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global b
 		case a.Flags&unix.IFA_F_TENTATIVE != 0:
 			tentative = append(tentative, a.IPNet.String())
 		case src == nil || a.IP.Equal(src):
-			return Hop{Kind: "address", Name: name, OK: true, Detail: a.IPNet.String()}, true
+			return Hop{Kind: HopAddress, Name: name, OK: true, Detail: a.IPNet.String()}, true
 		}
 	}
 	fn := familyName(fam)
 	switch {
 	case len(tentative) > 0:
-		return Hop{Kind: "address", Name: name, Cause: CauseAddressTentative,
+		return Hop{Kind: HopAddress, Name: name, Cause: CauseAddressTentative,
 			Detail: fmt.Sprintf("%s's %s address %s is still tentative (duplicate address detection)", name, fn, strings.Join(tentative, ", "))}, false
 	case len(failed) > 0:
-		return Hop{Kind: "address", Name: name, Cause: CauseAddressDADFailed,
+		return Hop{Kind: HopAddress, Name: name, Cause: CauseAddressDADFailed,
 			Detail: fmt.Sprintf("%s's %s address %s failed duplicate address detection: another host has it", name, fn, strings.Join(failed, ", "))}, false
 	case len(addrs) > 0:
 		// The route's source is not on the link (a route with src= of
 		// another link's address): the kernel sends from it all the same.
-		return Hop{Kind: "address", Name: name, OK: true, Detail: "src " + src.String()}, true
+		return Hop{Kind: HopAddress, Name: name, OK: true, Detail: "src " + src.String()}, true
 	}
-	return Hop{Kind: "address", Name: name, Cause: CauseNoAddress,
+	return Hop{Kind: HopAddress, Name: name, Cause: CauseNoAddress,
 		Detail: fmt.Sprintf("%s has no %s address (%s)", name, fn, otherAddrs(h, l))}, false
 }
 
@@ -250,7 +267,7 @@ func otherAddrs(h *netlink.Handle, l netlink.Link) string {
 // destination itself when it is on the link). An entry that is INCOMPLETE
 // or FAILED means next does not answer ARP (IPv4) or neighbour discovery
 // (IPv6); no entry means nothing was asked of it yet: not broken.
-func neighbourHop(h *netlink.Handle, l netlink.Link, next netip.Addr, kind, role string) Hop {
+func neighbourHop(h *netlink.Handle, l netlink.Link, next netip.Addr, kind HopKind, role Role) Hop {
 	name := l.Attrs().Name
 	hop := Hop{Kind: kind, Name: next.String() + " on " + name, OK: true}
 	neighs, err := h.NeighList(l.Attrs().Index, familyOf(next))
@@ -272,9 +289,9 @@ func neighbourHop(h *netlink.Handle, l netlink.Link, next netip.Addr, kind, role
 			what := "gateway " + next.String()
 			hop.Cause = CauseGatewayUnreachable
 			switch {
-			case kind == "neighbour" && role == "resolver":
+			case kind == HopNeighbour && role == RoleResolver:
 				what, hop.Cause = next.String(), CauseResolverUnreachable
-			case kind == "neighbour":
+			case kind == HopNeighbour:
 				what, hop.Cause = next.String(), CauseHostUnreachable
 			}
 			hop.Detail = fmt.Sprintf("%s on %s does not answer %s", what, name, proto)
@@ -308,7 +325,7 @@ func nudName(state int) string {
 // address of dst's family; else there is simply no route for it.
 func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 	h := e.netlinkHandle()
-	hop := Hop{Kind: "route", Name: dst.String(), Cause: CauseNoRoute, Detail: "no route to " + dst.String()}
+	hop := Hop{Kind: HopRoute, Name: dst.String(), Cause: CauseNoRoute, Detail: "no route to " + dst.String()}
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
@@ -366,7 +383,7 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 // linkHop is the hop of a link that is down.
 func linkHop(l netlink.Link) Hop {
 	f := linkUp(l)
-	return Hop{Kind: "link", Name: l.Attrs().Name, Detail: "link " + f.Error(), Cause: f.Cause}
+	return Hop{Kind: HopLink, Name: l.Attrs().Name, Detail: "link " + f.Error(), Cause: f.Cause}
 }
 
 // netipPrefix converts a *net.IPNet.
@@ -386,9 +403,9 @@ func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 // last, for check --explain.
 func (e *Env) paths(r Result) []Path {
 	f, _ := r.Err.(*Failure)
-	role := "endpoint"
-	if r.Target.Kind == KindDNS || f != nil && (f.Phase == "query" || f.Phase == "answer" || f.Phase == "resolve") {
-		role = "resolver"
+	role := RoleEndpoint
+	if r.Target.Kind == KindDNS || f != nil && (f.Phase == PhaseQuery || f.Phase == PhaseAnswer || f.Phase == PhaseResolve) {
+		role = RoleResolver
 	}
 	var ps []Path
 	for _, d := range r.Dests {
@@ -403,14 +420,14 @@ func (e *Env) paths(r Result) []Path {
 
 // destHop is the last hop of a path: the destination, as the attempt found
 // it.
-func destHop(r Result, f *Failure, d netip.AddrPort, role string) Hop {
+func destHop(r Result, f *Failure, d netip.AddrPort, role Role) Hop {
 	name := d.String()
 	if d.Port() == 0 {
 		name = d.Addr().String()
 	}
-	hop := Hop{Kind: role, Name: name, OK: r.OK, Detail: r.Detail}
+	hop := Hop{Kind: HopKind(role), Name: name, OK: r.OK, Detail: r.Detail}
 	for _, ph := range r.Phases {
-		if ph.Name == "connect" || ph.Name == "query" || ph.Name == "echo" {
+		if ph.Name == PhaseConnect || ph.Name == PhaseQuery || ph.Name == PhaseEcho {
 			hop.Took = ph.Duration
 		}
 	}

@@ -16,10 +16,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Phase is the time one step of an attempt took, such as "resolve",
-// "connect", "tls" or "request".
+// Phase is the time one step of an attempt took.
 type Phase struct {
-	Name     string
+	Name     PhaseName
 	Duration time.Duration
 }
 
@@ -171,7 +170,7 @@ type timing struct {
 func newTiming() *timing { return &timing{last: time.Now()} }
 
 // mark ends the current phase, naming it.
-func (tm *timing) mark(name string) {
+func (tm *timing) mark(name PhaseName) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	now := time.Now()
@@ -187,7 +186,7 @@ func (tm *timing) snapshot() []Phase {
 }
 
 // has reports whether a phase of that name was marked.
-func (tm *timing) has(name string) bool {
+func (tm *timing) has(name PhaseName) bool {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	for _, p := range tm.phases {

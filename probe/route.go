@@ -162,9 +162,9 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, 
 	}
 	if len(down) > 0 {
 		// There is a default route; its link is what is wrong.
-		return "", fail(cause, "route", dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
+		return "", fail(cause, PhaseRoute, dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
-	return "", fail(CauseNoRoute, "route", "default", errors.New("no "+familyName(fam)+" default route")), nil
+	return "", fail(CauseNoRoute, PhaseRoute, "default", errors.New("no "+familyName(fam)+" default route")), nil
 }
 
 // routeFailure is a netlink request about a route that failed.
@@ -173,7 +173,7 @@ func routeFailure(hop string, err error) *Failure {
 	if errors.Is(err, errNetlinkRefused) {
 		c = CauseNetlinkRefused
 	}
-	return fail(c, "route", hop, err)
+	return fail(c, PhaseRoute, hop, err)
 }
 
 func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
@@ -201,12 +201,12 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 		}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
+			return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
 		}
 		return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 	}
 	if len(routes) == 0 {
-		return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s", addr))
+		return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s", addr))
 	}
 	r := routes[0]
 	l, err := links.get(r.LinkIndex)
@@ -215,7 +215,7 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
 	if f := linkUp(l); f != nil && l.Attrs().Flags&net.FlagLoopback == 0 {
-		return "", fail(f.Cause, "link", f.Hop, fmt.Errorf("%s, but %s", desc, f))
+		return "", fail(f.Cause, PhaseLink, f.Hop, fmt.Errorf("%s, but %s", desc, f))
 	}
 	return desc, nil
 }

@@ -79,7 +79,7 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 		return nil, e.resolverAddrs(), local, err
 	}
 	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
-	tm.mark("connect")
+	tm.mark(PhaseConnect)
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
 	}
@@ -143,7 +143,7 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 				if f := s.localFailure(err); f != nil {
 					err = f
 				} else {
-					err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
+					err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, PhaseConnect, ap)
 				}
 			}
 			ch <- res{c, err}
