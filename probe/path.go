@@ -82,7 +82,7 @@ func (p Path) Broken() *Hop {
 // failure of the first broken hop before the destination, wrapping f's
 // error; nil if the path shows nothing wrong.
 func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Failure {
-	if !causes[f.Cause].pathLike || e.netlinkHandle() == nil {
+	if !causes[f.Cause].pathLike {
 		return nil
 	}
 	role := RoleEndpoint
@@ -132,7 +132,7 @@ func sentence(p Path, h *Hop) string {
 // path reads the hops to d from the kernel's state, for packets that leave
 // as s says (via=, src=: "ip route get D oif IFACE from ADDR").
 func (e *Env) path(d netip.AddrPort, role Role, s sockets) Path {
-	h := e.netlinkHandle()
+	k := e.kernel()
 	p := Path{Dest: d, Role: role}
 	add := func(start time.Time, hop Hop) bool {
 		hop.Took = time.Since(start)
@@ -152,13 +152,13 @@ func (e *Env) path(d netip.AddrPort, role Role, s sockets) Path {
 		}
 	}
 	start := time.Now()
-	routes, err := h.RouteGetWithOptions(dst.AsSlice(), opts)
+	routes, err := k.RouteGet(dst, opts)
 	if err != nil || len(routes) == 0 {
 		add(start, e.noRoute(dst, err))
 		return p
 	}
 	r := routes[0]
-	links := linkCache{h: h}
+	links := linkCache{k: k}
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
 		add(start, Hop{Kind: HopRoute, Name: dst.String(), Detail: fmt.Sprintf("route to %s: link %d: %v", dst, r.LinkIndex, err), Cause: CauseOther})
@@ -178,7 +178,7 @@ func (e *Env) path(d netip.AddrPort, role Role, s sockets) Path {
 		return p // a local address: no neighbour, no gateway
 	}
 	start = time.Now()
-	if hop, ok := addressHop(h, l, fam, r.Src, dst.IsGlobalUnicast()); !add(start, hop) || !ok {
+	if hop, ok := addressHop(k, l, fam, r.Src, dst.IsGlobalUnicast()); !add(start, hop) || !ok {
 		return p
 	}
 	start = time.Now()
@@ -187,7 +187,7 @@ func (e *Env) path(d netip.AddrPort, role Role, s sockets) Path {
 		next, _ = netip.AddrFromSlice(r.Gw)
 		next, kind = next.Unmap(), HopGateway
 	}
-	add(start, neighbourHop(h, l, next, kind, role))
+	add(start, neighbourHop(k, l, next, kind, role))
 	return p
 }
 
@@ -210,11 +210,11 @@ func familyOf(a netip.Addr) int {
 // addressHop checks that link l has an address of family fam it can send
 // from (the route's preferred source src, if it gave one); global says the
 // destination is beyond the link, so a link-local address will not do.
-func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global bool) (Hop, bool) {
+func addressHop(k kernel, l netlink.Link, fam int, src net.IP, global bool) (Hop, bool) {
 	name := l.Attrs().Name
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, fam) })
+	addrs, err := k.Addrs(l, fam)
 	if err != nil {
-		return Hop{Kind: HopAddress, Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, netlinkErr(err)), Cause: CauseOther}, false
+		return Hop{Kind: HopAddress, Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, err), Cause: CauseOther}, false
 	}
 	var tentative, failed []string
 	for _, a := range addrs {
@@ -244,13 +244,13 @@ func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global b
 		return Hop{Kind: HopAddress, Name: name, OK: true, Detail: "src " + src.String()}, true
 	}
 	return Hop{Kind: HopAddress, Name: name, Cause: CauseNoAddress,
-		Detail: fmt.Sprintf("%s has no %s address (%s)", name, fn, otherAddrs(h, l))}, false
+		Detail: fmt.Sprintf("%s has no %s address (%s)", name, fn, otherAddrs(k, l))}, false
 }
 
 // otherAddrs says which addresses l has, for "nrc0 has no IPv4 address (it
 // has fd00:213::2)".
-func otherAddrs(h *netlink.Handle, l netlink.Link) string {
-	all, _ := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
+func otherAddrs(k kernel, l netlink.Link) string {
+	all, _ := k.Addrs(l, netlink.FAMILY_ALL)
 	var s []string
 	for _, a := range all {
 		if a.Scope == unix.RT_SCOPE_UNIVERSE {
@@ -267,12 +267,12 @@ func otherAddrs(h *netlink.Handle, l netlink.Link) string {
 // destination itself when it is on the link). An entry that is INCOMPLETE
 // or FAILED means next does not answer ARP (IPv4) or neighbour discovery
 // (IPv6); no entry means nothing was asked of it yet: not broken.
-func neighbourHop(h *netlink.Handle, l netlink.Link, next netip.Addr, kind HopKind, role Role) Hop {
+func neighbourHop(k kernel, l netlink.Link, next netip.Addr, kind HopKind, role Role) Hop {
 	name := l.Attrs().Name
 	hop := Hop{Kind: kind, Name: next.String() + " on " + name, OK: true}
-	neighs, err := h.NeighList(l.Attrs().Index, familyOf(next))
+	neighs, err := k.Neighbours(l.Attrs().Index, familyOf(next))
 	if err != nil {
-		hop.Detail = "neighbour table: " + netlinkErr(err).Error()
+		hop.Detail = "neighbour table: " + err.Error()
 		return hop
 	}
 	proto := "ARP"
@@ -324,19 +324,19 @@ func nudName(state int) string {
 // carry it is down or without carrier, or no link that is up has an
 // address of dst's family; else there is simply no route for it.
 func (e *Env) noRoute(dst netip.Addr, err error) Hop {
-	h := e.netlinkHandle()
+	k := e.kernel()
 	hop := Hop{Kind: HopRoute, Name: dst.String(), Cause: CauseNoRoute, Detail: "no route to " + dst.String()}
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			hop.Detail += ": " + errno.Error()
 		}
-		if errors.Is(netlinkErr(err), errNetlinkRefused) {
-			hop.Cause, hop.Detail = CauseNetlinkRefused, fmt.Sprintf("route get %s: %v", dst, netlinkErr(err))
+		if errors.Is(err, errNetlinkRefused) {
+			hop.Cause, hop.Detail = CauseNetlinkRefused, fmt.Sprintf("route get %s: %v", dst, err)
 			return hop
 		}
 	}
-	all, lerr := retryDump(h.LinkList)
+	all, lerr := k.Links()
 	if lerr != nil {
 		return hop
 	}
@@ -354,7 +354,7 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 	}
 	// A down link with an address whose network holds dst carries it.
 	for _, l := range down {
-		addrs, _ := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, fam) })
+		addrs, _ := k.Addrs(l, fam)
 		for _, a := range addrs {
 			if pfx, ok := netipPrefix(a.IPNet); ok && pfx.Contains(dst) {
 				return linkHop(l)
@@ -365,7 +365,7 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 	// that is down, else the address, is what is missing.
 	var addrHops []Hop
 	for _, l := range up {
-		a, ok := addressHop(h, l, fam, nil, true)
+		a, ok := addressHop(k, l, fam, nil, true)
 		if ok {
 			return hop // an address, and no route: the route is missing
 		}

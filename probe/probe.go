@@ -72,6 +72,10 @@ type Env struct {
 	// either way.
 	Explain bool
 
+	// kern reads the kernel's network state; nil for netlinkKernel with
+	// Netlink. Tests replace it.
+	kern kernel
+
 	guardOnce sync.Once
 	grd       *guard // see guard.go
 
@@ -113,11 +117,15 @@ func (e *Env) clockState() (clockState, error) {
 // Resolvers returns the round's resolver configuration.
 func (e *Env) Resolvers() (*ResolvConf, error) { return e.resolvOnce() }
 
-func (e *Env) netlinkHandle() *netlink.Handle {
-	if e.Netlink != nil {
-		return e.Netlink
+// kernel is what the round reads the kernel's network state through.
+func (e *Env) kernel() kernel {
+	if e.kern != nil {
+		return e.kern
 	}
-	return &netlink.Handle{} // the zero Handle uses the process's namespace
+	if e.Netlink != nil {
+		return netlinkKernel{e.Netlink}
+	}
+	return netlinkKernel{&netlink.Handle{}} // the zero Handle uses the process's namespace
 }
 
 // Probe makes one attempt at t within ctx and returns its result. It blocks
