@@ -80,7 +80,7 @@ func logResult(log *slog.Logger, name string, r probe.Result) {
 	}
 	attrs := []any{"target", name, "ok", r.OK, "latency", r.Latency, "local", r.Local}
 	for _, p := range r.Phases {
-		attrs = append(attrs, p.Name, p.Duration)
+		attrs = append(attrs, string(p.Name), p.Duration)
 	}
 	if r.Err != nil {
 		attrs = append(attrs, "cause", r.Cause, "error", r.Err)
@@ -102,15 +102,15 @@ func logRound(log *slog.Logger, o *options, due []int, results []gate.Result) {
 func reportTarget(name string, r probe.Result, attempts int) report.Target {
 	t := report.Target{Name: name, OK: r.OK, Latency: r.Latency, Detail: r.Detail, Err: r.Err, Cause: string(r.Cause), Hint: r.Hint, Attempts: attempts}
 	for _, p := range r.Phases {
-		t.Phases = append(t.Phases, report.Phase{Name: p.Name, Duration: p.Duration})
+		t.Phases = append(t.Phases, report.Phase{Name: string(p.Name), Duration: p.Duration})
 	}
 	for _, p := range r.Paths {
-		rp := report.Path{Dest: p.Dest.String(), Role: p.Role}
+		rp := report.Path{Dest: p.Dest.String(), Role: string(p.Role)}
 		if p.Dest.Port() == 0 {
 			rp.Dest = p.Dest.Addr().String()
 		}
 		for _, h := range p.Hops {
-			rp.Hops = append(rp.Hops, report.Hop{Kind: h.Kind, Name: h.Name, OK: h.OK, Detail: h.Detail, Cause: string(h.Cause), Took: h.Took})
+			rp.Hops = append(rp.Hops, report.Hop{Kind: string(h.Kind), Name: h.Name, OK: h.OK, Detail: h.Detail, Cause: string(h.Cause), Took: h.Took})
 		}
 		t.Paths = append(t.Paths, rp)
 	}

@@ -91,14 +91,180 @@ const (
 	CauseOther            Cause = "other"              // an error no other word describes; its message says what
 )
 
-// Failure is why an attempt failed: its cause, the step that failed (a
-// phase: "link", "route", "resolve", "query" (an exchange with a resolver),
-// "answer" (a reply whose content fails), "connect", "tls", "request",
-// "redirect", "echo") and what it concerns — an interface, a resolver, an address —
-// beside the error that was seen. Its message is the error's.
+// causeInfo is what netready knows of a cause: one row of the table below.
+type causeInfo struct {
+	// rank orders causes by how far the attempt got before it failed: of
+	// several addresses of one target, the one that got furthest explains
+	// the most (a refused port says the host is up; "no route" says less
+	// about it). Equal ranks keep the first.
+	rank int
+	// announced: the end of the cause is a change the kernel announces
+	// over netlink (see Cause.Announced).
+	announced bool
+	// pathLike: a broken hop before the destination explains the failure
+	// better (see Env.explainFailure); a refusal, an answer, a certificate
+	// say the path works.
+	pathLike bool
+	// hint is a likely remedy, for a person, refined by what the failure
+	// concerns; nil for none.
+	hint func(*Failure) string
+}
+
+// causes describes every cause of the vocabulary, one row each, in the
+// order of the declarations above; TestCauseTable checks that none is
+// missing.
+var causes = map[Cause]causeInfo{
+	CauseNoLink:             {announced: true, hint: text("`ip link` lists the links this host has")},
+	CauseLinkDown:           {announced: true, hint: linkHint},
+	CauseNoCarrier:          {announced: true, hint: linkHint},
+	CauseNoAddress:          {announced: true, hint: text("is an address being configured (DHCP, SLAAC, networkd, NetworkManager)?")},
+	CauseAddressTentative:   {announced: true, hint: text("duplicate address detection has not finished yet")},
+	CauseAddressDADFailed:   {announced: true, hint: text("another host on the link uses this address: find it (ip -6 neigh) or configure another address")},
+	CauseNoRoute:            {rank: 1, announced: true, pathLike: true, hint: noRouteHint},
+	CauseGatewayUnreachable: {rank: 2, pathLike: true, hint: text("the router of this route does not answer: is it up, and is the route's via address right (ip route)?")},
+	CauseHostUnreachable:    {rank: 2, pathLike: true, hint: text("the host does not answer ARP or neighbour discovery, or a route rejects it")},
+	CauseNetlinkRefused:     {hint: text("link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?")},
+	CauseRouteBlackhole:     {rank: 1, hint: text("a blackhole route discards it (a VPN kill switch, a routing policy): ip rule; ip route show table all type blackhole")},
+	CauseRouteProhibited:    {rank: 1, hint: text("a prohibit route refuses it (a routing policy): ip rule; ip route show table all type prohibit")},
+	CauseRouteUnreachable:   {rank: 1, hint: text("an unreachable route rejects it (a routing policy): ip rule; ip route show table all type unreachable")},
+	CauseLocalFirewall:      {rank: 1, hint: text("check this host's output rules (nft list ruleset; iptables -S OUTPUT) and, in a systemd unit, IPAddressDeny=")},
+
+	CauseRouterUnreachable: {rank: 2, hint: text("this host's side of the path works: the router named has no way onward (its routes, its uplink, or the network beyond it)")},
+	CauseRejected:          {rank: 4, hint: text("a firewall rejects this traffic: check the rules of the host named (input or forward chain) for this port and source")}, // an answer, as a refused port is
+	CauseRoutingLoop:       {rank: 2, hint: text("routers send the packet back and forth: check the routes of the router named and of its neighbours (traceroute shows the loop)")},
+	CauseMTUBlackhole:      {rank: 5},
+
+	CauseNoResolver:          {},
+	CauseResolverUnreachable: {rank: 2, pathLike: true, hint: text("the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?")},
+	CauseResolverRefused:     {rank: 3, hint: resolverRefusedHint}, // as silence: the first resolver named explains
+	CauseResolverDown:        {rank: 3},
+	CauseResolverTimeout:     {rank: 3, pathLike: true, hint: resolverTimeoutHint},
+	CauseResolverServfail:    {rank: 6, hint: text("the resolver could not get an answer upstream: is its own upstream reachable?")},
+	CauseResolverError:       {rank: 5},
+	CauseNXDomain:            {rank: 7, hint: nxdomainHint},
+	CauseNoRecords:           {rank: 7},
+	CauseWrongAnswer:         {rank: 7, hint: text("the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?")},
+	CauseResolverUpstream:    {rank: 6},
+	CauseDNSSECFailed:        {rank: 6},
+	CauseDNSBlocked:          {rank: 7},
+
+	CausePortClosed:       {rank: 4, hint: text("nothing is listening on that port: is the service running?")},
+	CauseFiltered:         {rank: 3, pathLike: true, hint: text("no answer at all: a firewall may be dropping the traffic, or the host is down")},
+	CauseReset:            {rank: 5},
+	CauseTLSUntrusted:     {hint: text("add the CA to the system trust store, give its file with ca=, or point SSL_CERT_FILE at it")},
+	CauseTLSClock:         {hint: tlsClockHint},
+	CauseTLSExpired:       {hint: tlsExpiredHint},
+	CauseTLSNameMismatch:  {},
+	CauseTLSFailed:        {},
+	CauseHTTPStatus:       {hint: httpStatusHint},
+	CauseHTTPBody:         {},
+	CauseCaptivePortal:    {hint: text("a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong")},
+	CauseProxyFailed:      {hint: text("the proxy refused or could not be reached: check proxy= or HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and the proxy's access rules")},
+	CauseICMPNotPermitted: {hint: text("allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW")},
+	CauseClockUnsynced:    {hint: text("is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers (timedatectl timesync-status, chronyc tracking)?")},
+	CauseResponseTooLarge: {rank: 5},
+	CauseTimeout:          {rank: 3, pathLike: true},
+	CauseOther:            {pathLike: true},
+}
+
+// text is a hint that says s whatever the failure concerns.
+func text(s string) func(*Failure) string { return func(*Failure) string { return s } }
+
+func linkHint(f *Failure) string {
+	if f.Hop == "lo" {
+		return loopbackHint
+	}
+	if f.Phase == PhaseRoute {
+		return "the default route's link is not up: check the cable or the peer, or the interface's configuration"
+	}
+	return "check the cable or the peer, or the interface's configuration"
+}
+
+func noRouteHint(f *Failure) string {
+	if f.Phase == PhaseRoute && f.Hop == "default" {
+		return "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
+	}
+	if f.Phase == PhaseRoute {
+		return "no route covers this address: is the default route missing?"
+	}
+	return "no route to that network: is there a default route?"
+}
+
+func resolverRefusedHint(f *Failure) string {
+	ap, _ := netip.ParseAddrPort(f.Hop)
+	switch {
+	case f.Phase == PhaseAnswer:
+		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
+	case ap.Addr() == systemdResolved:
+		return "is systemd-resolved running?"
+	case ap.Addr().IsLoopback():
+		return "no resolver listens on " + f.Hop + ": is the local resolver (dnsmasq, unbound) running?"
+	case f.Hop != "":
+		return "the resolver at " + f.Hop + " refuses DNS: is it running?"
+	}
+	return ""
+}
+
+func resolverTimeoutHint(f *Failure) string {
+	if f.Hop == "" {
+		return ""
+	}
+	return "no answer from " + f.Hop + ": is the resolver reachable (route, firewall)?"
+}
+
+func nxdomainHint(f *Failure) string {
+	if f.Phase == PhaseResolve {
+		return "the name does not exist in DNS: check its spelling and the search domains in resolv.conf"
+	}
+	return "the name does not exist: check its spelling"
+}
+
+func httpStatusHint(f *Failure) string {
+	if f.Phase == PhaseRedirect {
+		return "redirects are not followed: use the final URL as the target"
+	}
+	return ""
+}
+
+func tlsClockHint(f *Failure) string {
+	if f.Hop == clockHop {
+		return "the clock is not synchronised yet: is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers? Wait for clock:synced first"
+	}
+	return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + " and the kernel says it is synchronised: is the certificate issued for the future, or the NTP source wrong?"
+}
+
+func tlsExpiredHint(*Failure) string {
+	return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + ": if the certificate is still current, the clock is wrong"
+}
+
+// PhaseName names one step of an attempt: the step a Failure failed at,
+// the step a Phase timed.
+type PhaseName string
+
+// The steps of an attempt. A Failure explained by its path fails at the
+// broken hop, so a hop's kind is a step too (see HopKind.phase).
+const (
+	PhaseLink      PhaseName = "link"
+	PhaseAddress   PhaseName = "address"
+	PhaseRoute     PhaseName = "route"
+	PhaseGateway   PhaseName = "gateway"
+	PhaseNeighbour PhaseName = "neighbour"
+	PhaseResolve   PhaseName = "resolve" // a host name to addresses
+	PhaseQuery     PhaseName = "query"   // an exchange with a resolver
+	PhaseAnswer    PhaseName = "answer"  // a resolver's reply whose content fails
+	PhaseConnect   PhaseName = "connect"
+	PhaseTLS       PhaseName = "tls"
+	PhaseRequest   PhaseName = "request"
+	PhaseRedirect  PhaseName = "redirect"
+	PhaseEcho      PhaseName = "echo"
+)
+
+// Failure is why an attempt failed: its cause, the step that failed and
+// what it concerns — an interface, a resolver, an address — beside the
+// error that was seen. Its message is the error's.
 type Failure struct {
 	Cause Cause
-	Phase string
+	Phase PhaseName
 	// Hop is what the cause concerns, for a person: "veth0",
 	// "10.213.1.1:53", "10.213.1.1:8080"; may be empty.
 	Hop string
@@ -120,7 +286,7 @@ func (f *Failure) With(err error) *Failure {
 }
 
 // fail makes a Failure.
-func fail(cause Cause, phase, hop string, err error) *Failure {
+func fail(cause Cause, phase PhaseName, hop string, err error) *Failure {
 	return &Failure{Cause: cause, Phase: phase, Hop: hop, Err: err}
 }
 
@@ -145,15 +311,15 @@ func isFailure(err error) bool {
 }
 
 // classify makes a Failure of err, an error of the socket layer in phase
-// ("query" for a resolver, "connect" for an endpoint) concerning hop, an
-// address. A loopback address that cannot be reached while lo is down
+// (PhaseQuery for a resolver, PhaseConnect for an endpoint) concerning hop,
+// an address. A loopback address that cannot be reached while lo is down
 // fails at the link.
-func classify(err error, phase string, hop netip.AddrPort) *Failure {
+func classify(err error, phase PhaseName, hop netip.AddrPort) *Failure {
 	if f := (*Failure)(nil); errors.As(err, &f) {
 		return f
 	}
 	if hop.Addr().IsLoopback() && (errors.Is(err, syscall.ENETUNREACH) || errTimeout(err)) && loopbackDown() {
-		return fail(CauseLinkDown, "link", "lo", err)
+		return fail(CauseLinkDown, PhaseLink, "lo", err)
 	}
 	h := ""
 	switch {
@@ -171,14 +337,14 @@ func classify(err error, phase string, hop netip.AddrPort) *Failure {
 	return f
 }
 
-// errnoCause classifies an error of the socket layer for a step: "query"
-// for a resolver, "connect" for an endpoint, anything else otherwise.
-func errnoCause(err error, phase string) Cause {
-	resolver := phase == "query"
+// errnoCause classifies an error of the socket layer for a step: PhaseQuery
+// for a resolver, PhaseConnect for an endpoint, anything else otherwise.
+func errnoCause(err error, phase PhaseName) Cause {
+	resolver := phase == PhaseQuery
 	switch {
 	case errors.Is(err, errNetlinkRefused):
 		return CauseNetlinkRefused
-	case errors.Is(err, syscall.EPERM) && (resolver || phase == "connect" || phase == "echo"):
+	case errors.Is(err, syscall.EPERM) && (resolver || phase == PhaseConnect || phase == PhaseEcho):
 		// A send that netfilter's output hook (or a cgroup's egress
 		// filter: systemd's IPAddressDeny=) drops fails with EPERM.
 		return CauseLocalFirewall
@@ -196,7 +362,7 @@ func errnoCause(err error, phase string) Cause {
 		return CauseReset
 	case resolver && errTimeout(err):
 		return CauseResolverTimeout
-	case phase == "connect" && errTimeout(err):
+	case phase == PhaseConnect && errTimeout(err):
 		return CauseFiltered
 	case errTimeout(err):
 		return CauseTimeout
@@ -205,35 +371,6 @@ func errnoCause(err error, phase string) Cause {
 		return CauseResolverError
 	}
 	return CauseOther
-}
-
-// progress orders causes by how far the attempt got before it failed: of
-// several addresses of one target, the one that got furthest explains the
-// most (a refused port says the host is up; "no route" says less about
-// it). Causes not listed come first.
-var progress = map[Cause]int{
-	CauseNoRoute:             1,
-	CauseRouteBlackhole:      1,
-	CauseRouteProhibited:     1,
-	CauseRouteUnreachable:    1,
-	CauseLocalFirewall:       1,
-	CauseRouterUnreachable:   2,
-	CauseRoutingLoop:         2,
-	CauseRejected:            4, // an answer, as a refused port is
-	CauseHostUnreachable:     2,
-	CauseGatewayUnreachable:  2,
-	CauseResolverUnreachable: 2,
-	CauseTimeout:             3,
-	CauseFiltered:            3,
-	CauseResolverTimeout:     3,
-	CauseResolverRefused:     3, // as silence: the first resolver named explains
-	CausePortClosed:          4,
-	CauseReset:               5,
-	CauseResolverError:       5,
-	CauseResolverServfail:    6,
-	CauseNXDomain:            7,
-	CauseNoRecords:           7,
-	CauseWrongAnswer:         7,
 }
 
 // furthest returns the failure among fs that got furthest, the first of
@@ -247,7 +384,7 @@ func furthest(fs []*Failure) *Failure {
 			continue
 		}
 		refused = refused && f.refused
-		if best == nil || progress[f.Cause] > progress[best.Cause] {
+		if best == nil || causes[f.Cause].rank > causes[best.Cause].rank {
 			best = f
 		}
 	}
@@ -259,17 +396,10 @@ func furthest(fs []*Failure) *Failure {
 	return best
 }
 
-// announced are the causes the kernel announces the end of over netlink: a
-// link, an address or a route that appears or changes.
-var announced = map[Cause]bool{
-	CauseNoLink: true, CauseLinkDown: true, CauseNoCarrier: true, CauseNoAddress: true,
-	CauseAddressTentative: true, CauseAddressDADFailed: true, CauseNoRoute: true,
-}
-
 // Announced reports whether the end of c is a change the kernel announces
 // over netlink (RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE), so that a target
 // failing for it need not be polled while netlink is watched.
-func (c Cause) Announced() bool { return announced[c] }
+func (c Cause) Announced() bool { return causes[c].announced }
 
 // Refusal reports whether f is an active refusal by the remote end (a TCP
 // reset to the SYN, an ICMP port unreachable for a resolver's query): the
@@ -277,143 +407,9 @@ func (c Cause) Announced() bool { return announced[c] }
 // rcode is not one: the service runs, and says no.
 func (f *Failure) Refusal() bool { return f.refused }
 
-// hintFor is the table of hints: one entry per cause that has a useful one,
-// refined by what the failure concerns (a loopback resolver, a
-// systemd-resolved stub).
-var hints = map[Cause]func(f *Failure) string{
-	CauseNoLink:    func(*Failure) string { return "`ip link` lists the links this host has" },
-	CauseLinkDown:  linkHint,
-	CauseNoCarrier: linkHint,
-	CauseNoAddress: func(*Failure) string {
-		return "is an address being configured (DHCP, SLAAC, networkd, NetworkManager)?"
-	},
-	CauseAddressTentative: func(*Failure) string { return "duplicate address detection has not finished yet" },
-	CauseAddressDADFailed: func(*Failure) string {
-		return "another host on the link uses this address: find it (ip -6 neigh) or configure another address"
-	},
-	CauseNoRoute: func(f *Failure) string {
-		if f.Phase == "route" && f.Hop == "default" {
-			return "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
-		}
-		if f.Phase == "route" {
-			return "no route covers this address: is the default route missing?"
-		}
-		return "no route to that network: is there a default route?"
-	},
-	CauseGatewayUnreachable: func(*Failure) string {
-		return "the router of this route does not answer: is it up, and is the route's via address right (ip route)?"
-	},
-	CauseResolverUnreachable: func(*Failure) string {
-		return "the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?"
-	},
-	CauseHostUnreachable: func(*Failure) string {
-		return "the host does not answer ARP or neighbour discovery, or a route rejects it"
-	},
-	CauseNetlinkRefused: func(*Failure) string {
-		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
-	},
-	CauseResolverRefused: func(f *Failure) string {
-		ap, _ := netip.ParseAddrPort(f.Hop)
-		switch {
-		case f.Phase == "answer":
-			return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
-		case ap.Addr() == systemdResolved:
-			return "is systemd-resolved running?"
-		case ap.Addr().IsLoopback():
-			return "no resolver listens on " + f.Hop + ": is the local resolver (dnsmasq, unbound) running?"
-		case f.Hop != "":
-			return "the resolver at " + f.Hop + " refuses DNS: is it running?"
-		}
-		return ""
-	},
-	CauseResolverTimeout: func(f *Failure) string {
-		if f.Hop == "" {
-			return ""
-		}
-		return "no answer from " + f.Hop + ": is the resolver reachable (route, firewall)?"
-	},
-	CauseResolverServfail: func(*Failure) string {
-		return "the resolver could not get an answer upstream: is its own upstream reachable?"
-	},
-	CauseNXDomain: func(f *Failure) string {
-		if f.Phase == "resolve" {
-			return "the name does not exist in DNS: check its spelling and the search domains in resolv.conf"
-		}
-		return "the name does not exist: check its spelling"
-	},
-	CausePortClosed: func(*Failure) string { return "nothing is listening on that port: is the service running?" },
-	CauseHTTPStatus: func(f *Failure) string {
-		if f.Phase == "redirect" {
-			return "redirects are not followed: use the final URL as the target"
-		}
-		return ""
-	},
-	CauseFiltered: func(*Failure) string {
-		return "no answer at all: a firewall may be dropping the traffic, or the host is down"
-	},
-	CauseTLSClock: func(f *Failure) string {
-		if f.Hop == clockHop {
-			return "the clock is not synchronised yet: is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers? Wait for clock:synced first"
-		}
-		return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + " and the kernel says it is synchronised: is the certificate issued for the future, or the NTP source wrong?"
-	},
-	CauseClockUnsynced: func(*Failure) string {
-		return "is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers (timedatectl timesync-status, chronyc tracking)?"
-	},
-	CauseWrongAnswer: func(f *Failure) string {
-		return "the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?"
-	},
-	CauseProxyFailed: func(f *Failure) string {
-		return "the proxy refused or could not be reached: check proxy= or HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and the proxy's access rules"
-	},
-	CauseTLSExpired: func(*Failure) string {
-		return "the system clock reads " + time.Now().UTC().Format(time.RFC3339) + ": if the certificate is still current, the clock is wrong"
-	},
-	CauseTLSUntrusted: func(*Failure) string {
-		return "add the CA to the system trust store, give its file with ca=, or point SSL_CERT_FILE at it"
-	},
-	CauseCaptivePortal: func(*Failure) string {
-		return "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"
-	},
-	CauseRouterUnreachable: func(*Failure) string {
-		return "this host's side of the path works: the router named has no way onward (its routes, its uplink, or the network beyond it)"
-	},
-	CauseRejected: func(*Failure) string {
-		return "a firewall rejects this traffic: check the rules of the host named (input or forward chain) for this port and source"
-	},
-	CauseRoutingLoop: func(*Failure) string {
-		return "routers send the packet back and forth: check the routes of the router named and of its neighbours (traceroute shows the loop)"
-	},
-	CauseLocalFirewall: func(*Failure) string {
-		return "check this host's output rules (nft list ruleset; iptables -S OUTPUT) and, in a systemd unit, IPAddressDeny="
-	},
-	CauseRouteBlackhole: func(*Failure) string {
-		return "a blackhole route discards it (a VPN kill switch, a routing policy): ip rule; ip route show table all type blackhole"
-	},
-	CauseRouteProhibited: func(*Failure) string {
-		return "a prohibit route refuses it (a routing policy): ip rule; ip route show table all type prohibit"
-	},
-	CauseRouteUnreachable: func(*Failure) string {
-		return "an unreachable route rejects it (a routing policy): ip rule; ip route show table all type unreachable"
-	},
-	CauseICMPNotPermitted: func(*Failure) string {
-		return "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"
-	},
-}
-
-func linkHint(f *Failure) string {
-	if f.Hop == "lo" {
-		return loopbackHint
-	}
-	if f.Phase == "route" {
-		return "the default route's link is not up: check the cable or the peer, or the interface's configuration"
-	}
-	return "check the cable or the peer, or the interface's configuration"
-}
-
 // Hint is a likely remedy for f, for a person; "" if none helps.
 func (f *Failure) Hint() string {
-	if h, ok := hints[f.Cause]; ok {
+	if h := causes[f.Cause].hint; h != nil {
 		return h(f)
 	}
 	return ""

@@ -237,9 +237,9 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, sk, t.Family, t.Server)
 		if err != nil {
-			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done(PhaseResolve)}
 		}
-		tm.mark("resolve")
+		tm.mark(PhaseResolve)
 	} else {
 		servers = rc.Servers
 		if t.Family != 0 {
@@ -250,7 +250,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 				}
 			}
 			if len(servers) == 0 {
-				return Result{Err: fail(CauseNoResolver, "query", "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
+				return Result{Err: fail(CauseNoResolver, PhaseQuery, "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
 			}
 		}
 	}
@@ -268,7 +268,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		}
 		return err
 	})
-	tm.mark("query")
+	tm.mark(PhaseQuery)
 	res.Phases = tm.snapshot()
 	if ok == nil {
 		f := joinServerErrors(all)
@@ -345,7 +345,7 @@ func (e *wrongAnswerError) Error() string {
 }
 
 // done marks the last phase and returns all of them.
-func (tm *timing) done(name string) []Phase {
+func (tm *timing) done(name PhaseName) []Phase {
 	tm.mark(name)
 	return tm.snapshot()
 }

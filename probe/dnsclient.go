@@ -201,7 +201,7 @@ func (s sockets) icmpOr(c net.Conn, server netip.AddrPort, sentAt time.Time, err
 		return err
 	}
 	e.After = time.Since(sentAt)
-	if f := s.fromICMP(e, server, "query", err); f != nil {
+	if f := s.fromICMP(e, server, PhaseQuery, err); f != nil {
 		return f
 	}
 	return err
@@ -325,13 +325,13 @@ func joinServerErrors(all []serverReply) *Failure {
 	}
 	se := &serversError{all: all, msg: strings.Join(parts, "; ")}
 	if len(fs) == 0 {
-		return fail(CauseOther, "query", "", se)
+		return fail(CauseOther, PhaseQuery, "", se)
 	}
 	return furthest(fs).With(se)
 }
 
 // serverFailure classifies what went wrong with one server: the exchange
-// (phase "query") or its reply (phase "answer").
+// (PhaseQuery) or its reply (PhaseAnswer).
 func serverFailure(server netip.AddrPort, err error) *Failure {
 	var (
 		rc *rcodeError
@@ -340,7 +340,7 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 	)
 	switch {
 	case errors.As(err, &wa):
-		return fail(CauseWrongAnswer, "answer", server.String(), err)
+		return fail(CauseWrongAnswer, PhaseAnswer, server.String(), err)
 	case errors.As(err, &rc):
 		c := CauseResolverError
 		switch rc.rcode {
@@ -351,11 +351,11 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 		case dns.RcodeNameError:
 			c = CauseNXDomain
 		}
-		return fail(c, "answer", server.String(), err)
+		return fail(c, PhaseAnswer, server.String(), err)
 	case errors.As(err, &nd):
-		return fail(CauseNoRecords, "answer", server.String(), err)
+		return fail(CauseNoRecords, PhaseAnswer, server.String(), err)
 	}
-	return classify(err, "query", server)
+	return classify(err, PhaseQuery, server)
 }
 
 // serversError keeps the per-server errors.

@@ -252,7 +252,7 @@ func (e *icmpError) class() icmpClass {
 // an error the local stack raised about its own neighbour entry (the path
 // explanation names that gateway or host). local reports whether the
 // error's sender is an address of this host. err is the socket's error.
-func icmpFailure(e *icmpError, dst netip.AddrPort, phase string, local bool, err error) *Failure {
+func icmpFailure(e *icmpError, dst netip.AddrPort, phase PhaseName, local bool, err error) *Failure {
 	if e == nil {
 		return nil
 	}
@@ -305,7 +305,7 @@ func roundDuration(d time.Duration) string {
 
 // fromICMP is icmpFailure for a socket made as s says: whether the sender
 // is this host is asked of the kernel ("ip route get" answers local).
-func (s sockets) fromICMP(e *icmpError, dst netip.AddrPort, phase string, err error) *Failure {
+func (s sockets) fromICMP(e *icmpError, dst netip.AddrPort, phase PhaseName, err error) *Failure {
 	if e == nil || !e.Offender.IsValid() {
 		return nil
 	}

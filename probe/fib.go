@@ -261,23 +261,25 @@ func (e *Env) rejectHop(dst netip.Addr, s sockets, errno unix.Errno) (Hop, bool)
 		return Hop{}, false
 	}
 	what := routeTypeName(typ)
-	hop := Hop{Kind: "route", Name: dst.String(), Cause: cause,
+	hop := Hop{Kind: HopRoute, Name: dst.String(), Cause: cause,
 		Detail: fmt.Sprintf("ip route get %s: %v: %s route covers it", dst, errno, withArticle(what))}
-	h := e.netlinkHandle()
+	k := e.kernel()
 	fam := familyOf(dst)
-	rules, err := retryDump(func() ([]netlink.Rule, error) { return h.RuleList(fam) })
+	rules, err := k.Rules(fam)
 	if err != nil {
 		return hop, true
 	}
-	tables := map[int][]netlink.Route{}
+	all, err := k.Routes(fam)
+	if err != nil {
+		return hop, true
+	}
 	table := func(id int) []netlink.Route {
-		if rs, ok := tables[id]; ok {
-			return rs
+		var rs []netlink.Route
+		for _, r := range all {
+			if r.Table == id {
+				rs = append(rs, r)
+			}
 		}
-		rs, _ := retryDump(func() ([]netlink.Route, error) {
-			return h.RouteListFiltered(fam, &netlink.Route{Table: id}, netlink.RT_FILTER_TABLE)
-		})
-		tables[id] = rs
 		return rs
 	}
 	src := netip.Addr{}

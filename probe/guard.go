@@ -33,7 +33,7 @@ import (
 // guard is the round's view of the links and addresses, read once, for
 // the checks made before sending. It is safe for concurrent use.
 type guard struct {
-	h     *netlink.Handle
+	k     kernel
 	links func() (map[int]netlink.Link, bool) // by index; whether one lacks carrier
 	addrs func() bool                         // whether an IPv6 address is tentative
 }
@@ -41,10 +41,10 @@ type guard struct {
 // guard returns the round's guard.
 func (e *Env) guard() *guard {
 	e.guardOnce.Do(func() {
-		h := e.netlinkHandle()
-		e.grd = &guard{h: h}
+		k := e.kernel()
+		e.grd = &guard{k: k}
 		e.grd.links = sync.OnceValues(func() (map[int]netlink.Link, bool) {
-			all, err := retryDump(h.LinkList)
+			all, err := k.Links()
 			if err != nil {
 				return nil, false // the sends will say what is wrong
 			}
@@ -59,7 +59,7 @@ func (e *Env) guard() *guard {
 			return m, risky
 		})
 		e.grd.addrs = sync.OnceValue(func() bool {
-			addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V6) })
+			addrs, err := k.Addrs(nil, netlink.FAMILY_V6)
 			if err != nil {
 				return false
 			}
@@ -92,7 +92,7 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	if s.src.IsValid() && s.src.Is4() == dst.Is4() {
 		opts.SrcAddr = s.src.AsSlice()
 	}
-	routes, err := g.h.RouteGetWithOptions(dst.AsSlice(), opts)
+	routes, err := g.k.RouteGet(dst, opts)
 	if err != nil || len(routes) == 0 || routes[0].Type == unix.RTN_LOCAL {
 		return nil
 	}
@@ -103,12 +103,12 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	}
 	name := l.Attrs().Name
 	if f := linkUp(l); f != nil {
-		return fail(f.Cause, "link", name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
+		return fail(f.Cause, PhaseLink, name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
 	}
 	if dst.Is6() && r.Src == nil {
 		// No preferred source: every IPv6 address of the link is
 		// tentative (duplicate address detection) or missing.
-		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
 	}
 	return nil
 }
@@ -116,11 +116,11 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 // isLocal reports whether a is an address of this host: "ip route get A"
 // answers with a local route.
 func (s sockets) isLocal(a netip.Addr) bool {
-	h := &netlink.Handle{}
+	var k kernel = netlinkKernel{&netlink.Handle{}}
 	if s.guard != nil {
-		h = s.guard.h
+		k = s.guard.k
 	}
-	routes, err := h.RouteGet(a.AsSlice())
+	routes, err := k.RouteGet(a, nil)
 	return err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL
 }
 

@@ -306,7 +306,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	roots := env.RootCAs
 	if t.CA != "" {
 		if roots, err = readCA(t.CA); err != nil {
-			res.Err = fail(CauseOther, "tls", t.CA, fmt.Errorf("ca=: %w", err))
+			res.Err = fail(CauseOther, PhaseTLS, t.CA, fmt.Errorf("ca=: %w", err))
 			return res
 		}
 	}
@@ -333,7 +333,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 				}
 				return nil, err
 			}
-			tm.mark("connect")
+			tm.mark(PhaseConnect)
 			return c, nil
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
@@ -361,10 +361,10 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err == nil {
-				tm.mark("tls")
+				tm.mark(PhaseTLS)
 			}
 		},
-		GotFirstResponseByte: func() { tm.mark("request") },
+		GotFirstResponseByte: func() { tm.mark(PhaseRequest) },
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, t.URL.String(), nil)
 	if err != nil {
@@ -376,7 +376,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	if err != nil {
 		res.Phases = tm.snapshot()
 		err = httpError(ctx, env, t, err, tm)
-		if proxy != nil && FailureOf(err).Phase == "connect" {
+		if proxy != nil && FailureOf(err).Phase == PhaseConnect {
 			// Not even connected to the proxy (net/http reports a
 			// timeout as the request's, not the dial's).
 			err = proxyFailure(proxy, err)
@@ -509,33 +509,33 @@ func checkResponse(t Target, resp *http.Response, body []byte, proxy *url.URL) e
 		if code >= 300 && code <= 399 {
 			loc, err := resp.Location()
 			if err != nil {
-				return fail(CauseHTTPStatus, "request", "", fmt.Errorf("%s without a usable Location header", status))
+				return fail(CauseHTTPStatus, PhaseRequest, "", fmt.Errorf("%s without a usable Location header", status))
 			}
 			if !strings.EqualFold(loc.Hostname(), t.URL.Hostname()) {
-				return fail(CauseCaptivePortal, "redirect", loc.Hostname(), fmt.Errorf("%s redirects to another host: %s", status, redact(loc)))
+				return fail(CauseCaptivePortal, PhaseRedirect, loc.Hostname(), fmt.Errorf("%s redirects to another host: %s", status, redact(loc)))
 			}
-			return fail(CauseHTTPStatus, "redirect", "", fmt.Errorf("%s redirects to %s", status, redact(loc)))
+			return fail(CauseHTTPStatus, PhaseRedirect, "", fmt.Errorf("%s redirects to %s", status, redact(loc)))
 		}
 		check := t.Body != "" || !statusPasses(t.Status, http.StatusOK)
 		if check && code == http.StatusOK && htmlPage(resp, body) {
-			return fail(CauseCaptivePortal, "request", t.URL.Hostname(), fmt.Errorf("%s with an HTML page where status %s was expected", status, wantStatus(t)))
+			return fail(CauseCaptivePortal, PhaseRequest, t.URL.Hostname(), fmt.Errorf("%s with an HTML page where status %s was expected", status, wantStatus(t)))
 		}
-		return fail(CauseHTTPStatus, "request", "", fmt.Errorf("%s, want status %s", status, wantStatus(t)))
+		return fail(CauseHTTPStatus, PhaseRequest, "", fmt.Errorf("%s, want status %s", status, wantStatus(t)))
 	}
 	if t.Body == "" {
 		return nil
 	}
 	re, err := regexp.Compile(t.Body)
 	if err != nil { // checked by Parse
-		return fail(CauseOther, "request", "", fmt.Errorf("body=: %w", err))
+		return fail(CauseOther, PhaseRequest, "", fmt.Errorf("body=: %w", err))
 	}
 	if re.Match(body) {
 		return nil
 	}
 	if htmlPage(resp, body) && hasForm(body) {
-		return fail(CauseCaptivePortal, "request", t.URL.Hostname(), fmt.Errorf("%s is an HTML page with a form (a login page?) where the body should match %q", status, t.Body))
+		return fail(CauseCaptivePortal, PhaseRequest, t.URL.Hostname(), fmt.Errorf("%s is an HTML page with a form (a login page?) where the body should match %q", status, t.Body))
 	}
-	return fail(CauseHTTPBody, "request", "", fmt.Errorf("%s, but the body (%s) does not match %q", status, plural(len(body), "byte", "bytes"), t.Body))
+	return fail(CauseHTTPBody, PhaseRequest, "", fmt.Errorf("%s, but the body (%s) does not match %q", status, plural(len(body), "byte", "bytes"), t.Body))
 }
 
 // hasForm reports whether an HTML body has a form: "<form" in any case,
@@ -583,14 +583,14 @@ func httpError(ctx context.Context, env *Env, t Target, err error, tm *timing) e
 	case isTLSError(err):
 		return tlsError(ctx, env, err, time.Now())
 	case ctx.Err() != nil || errTimeout(err):
-		step, phase := "response headers", "request"
-		if !tm.has("connect") {
-			step, phase = "connection", "connect"
-		} else if t.Kind == KindHTTPS && !tm.has("tls") {
-			step, phase = "TLS handshake", "tls"
+		step, phase := "response headers", PhaseRequest
+		if !tm.has(PhaseConnect) {
+			step, phase = "connection", PhaseConnect
+		} else if t.Kind == KindHTTPS && !tm.has(PhaseTLS) {
+			step, phase = "TLS handshake", PhaseTLS
 		}
 		c := CauseTimeout
-		if phase == "connect" {
+		if phase == PhaseConnect {
 			c = CauseFiltered
 		}
 		return fail(c, phase, "", fmt.Errorf("no %s before the probe timed out: %w", step, ctxErr(ctx, context.DeadlineExceeded)))
@@ -599,9 +599,9 @@ func httpError(ctx context.Context, env *Env, t Target, err error, tm *timing) e
 	// ("readLoopPeekFailLocked: read tcp 10.0.0.2:41234->10.0.0.1:80:
 	// read: "), which names a function and a port, not a step.
 	err = cleanNetError(ctx, err)
-	c := errnoCause(err, "request")
+	c := errnoCause(err, PhaseRequest)
 	if c == CauseOther && errors.Is(err, io.EOF) {
 		c = CauseReset // closed before the response
 	}
-	return fail(c, "request", "", fmt.Errorf("request: %w", err))
+	return fail(c, PhaseRequest, "", fmt.Errorf("request: %w", err))
 }

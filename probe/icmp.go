@@ -96,7 +96,7 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 		r := <-ch
 		if r.err == nil {
 			cancel()
-			res.Phases = tm.done("echo")
+			res.Phases = tm.done(PhaseEcho)
 			res.Detail = fmt.Sprintf("echo reply from %s in %s%s", r.addr, r.rtt.Round(time.Microsecond), socketsOf(t).pathNote(r.addr))
 			return res
 		}
@@ -105,13 +105,13 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 		if f := socketsOf(t).localFailure(err); f != nil {
 			err = f
 		} else if errors.As(err, &pe) {
-			err = fail(CauseICMPNotPermitted, "echo", "", err)
+			err = fail(CauseICMPNotPermitted, PhaseEcho, "", err)
 		} else {
-			err = classify(err, "echo", netip.AddrPortFrom(r.addr, 0))
+			err = classify(err, PhaseEcho, netip.AddrPortFrom(r.addr, 0))
 		}
 		errs = append(errs, err)
 	}
-	res.Phases = tm.done("echo")
+	res.Phases = tm.done(PhaseEcho)
 	res.Err = joinFailures(errs)
 	return res
 }

@@ -18,10 +18,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Phase is the time one step of an attempt took, such as "resolve",
-// "connect", "tls" or "request".
+// Phase is the time one step of an attempt took.
 type Phase struct {
-	Name     string
+	Name     PhaseName
 	Duration time.Duration
 }
 
@@ -75,6 +74,10 @@ type Env struct {
 	// either way.
 	Explain bool
 
+	// kern reads the kernel's network state; nil for netlinkKernel with
+	// Netlink. Tests replace it.
+	kern kernel
+
 	guardOnce sync.Once
 	grd       *guard // see guard.go
 
@@ -116,11 +119,15 @@ func (e *Env) clockState() (clockState, error) {
 // Resolvers returns the round's resolver configuration.
 func (e *Env) Resolvers() (*ResolvConf, error) { return e.resolvOnce() }
 
-func (e *Env) netlinkHandle() *netlink.Handle {
-	if e.Netlink != nil {
-		return e.Netlink
+// kernel is what the round reads the kernel's network state through.
+func (e *Env) kernel() kernel {
+	if e.kern != nil {
+		return e.kern
 	}
-	return &netlink.Handle{} // the zero Handle uses the process's namespace
+	if e.Netlink != nil {
+		return netlinkKernel{e.Netlink}
+	}
+	return netlinkKernel{&netlink.Handle{}} // the zero Handle uses the process's namespace
 }
 
 // Probe makes one attempt at t within ctx and returns its result. It blocks
@@ -211,7 +218,7 @@ type timing struct {
 func newTiming() *timing { return &timing{last: time.Now()} }
 
 // mark ends the current phase, naming it.
-func (tm *timing) mark(name string) {
+func (tm *timing) mark(name PhaseName) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	now := time.Now()
@@ -227,7 +234,7 @@ func (tm *timing) snapshot() []Phase {
 }
 
 // has reports whether a phase of that name was marked.
-func (tm *timing) has(name string) bool {
+func (tm *timing) has(name PhaseName) bool {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	for _, p := range tm.phases {

@@ -149,11 +149,11 @@ func (s sockets) dialTCP(ctx context.Context, ap netip.AddrPort) (net.Conn, *icm
 func (s sockets) localFailure(err error) *Failure {
 	switch {
 	case s.via != "" && errors.Is(err, unix.ENODEV):
-		return fail(CauseNoLink, "link", s.via, fmt.Errorf("no link named %s (via=%s)", s.via, s.via))
+		return fail(CauseNoLink, PhaseLink, s.via, fmt.Errorf("no link named %s (via=%s)", s.via, s.via))
 	case s.src.IsValid() && errors.Is(err, unix.EADDRNOTAVAIL):
-		return fail(CauseNoAddress, "link", s.src.String(), fmt.Errorf("%s is not a usable address of this host yet (src=%s)", s.src, s.src))
+		return fail(CauseNoAddress, PhaseLink, s.src.String(), fmt.Errorf("%s is not a usable address of this host yet (src=%s)", s.src, s.src))
 	case s.via != "" && errors.Is(err, unix.EPERM) && bindToDeviceErr(err):
-		return fail(CauseOther, "link", s.via, fmt.Errorf("binding to %s (via=%s): %w: SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7", s.via, s.via, err))
+		return fail(CauseOther, PhaseLink, s.via, fmt.Errorf("binding to %s (via=%s): %w: SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7", s.via, s.via, err))
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func (s sockets) checkVia() *Failure {
 		return nil
 	}
 	down := func(c Cause, state string) *Failure {
-		return fail(c, "link", s.via, fmt.Errorf("%s %s (via=%s)", s.via, state, s.via))
+		return fail(c, PhaseLink, s.via, fmt.Errorf("%s %s (via=%s)", s.via, state, s.via))
 	}
 	switch flags := ifr.Uint16(); {
 	case flags&unix.IFF_UP == 0:

@@ -81,7 +81,7 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 		return nil, e.resolverAddrs(), local, err
 	}
 	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
-	tm.mark("connect")
+	tm.mark(PhaseConnect)
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
 	}
@@ -145,10 +145,10 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 				de := &dialError{ap.String(), cleanNetError(ctx, err)}
 				if f := s.localFailure(err); f != nil {
 					err = f
-				} else if f := s.fromICMP(icmp, ap, "connect", de); f != nil {
+				} else if f := s.fromICMP(icmp, ap, PhaseConnect, de); f != nil {
 					err = f
 				} else {
-					err = classify(de, "connect", ap)
+					err = classify(de, PhaseConnect, ap)
 				}
 			}
 			ch <- res{c, err}
