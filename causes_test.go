@@ -199,4 +199,10 @@ func TestIntegrationCauses(t *testing.T) {
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
 	runLabCases(t, tests)
+	// Beyond the host, and the routes and firewall of the host itself
+	// (evidence_test.go).
+	t.Run("beyond the host", testEvidence)
+	t.Run("routes that refuse", testRouteTypes)
+	t.Run("this host's firewall", testLocalFirewall)
+	t.Run("via= and src= named", testViaNamed)
 }

@@ -1,9 +1,10 @@
 package main
 
 // What the network beyond the host says: ICMP errors from routers and
-// firewalls on the way, read from the probe socket's error queue, and the
-// twins of each case where the network says nothing (the ICMP error
-// suppressed), whose words must stay honest. Each lab first checks its own
+// firewalls on the way, read from the probe socket's error queue; routes
+// that refuse; this host's own firewall; and the twins of each case where
+// the network says nothing (the ICMP error suppressed), whose words must
+// stay honest. TestIntegrationCauses runs these labs beside its own. Each lab first checks its own
 // premise from the kernel's ICMP counters (/proc/net/snmp, snmp6): the
 // error really arrives, or really does not.
 
@@ -17,7 +18,6 @@ import (
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
-	"github.com/netready/netready/internal/roottest"
 )
 
 // routerLab is the lab with a third namespace, far, behind the server,
@@ -207,10 +207,9 @@ func runEvidenceCases(t *testing.T, cases []evidenceCase) {
 	}
 }
 
-// TestIntegrationEvidence: ICMP errors from beyond the host name who sent
+// testEvidence: ICMP errors from beyond the host name who sent
 // them and what they said; their twins, without the error, say less.
-func TestIntegrationEvidence(t *testing.T) {
-	roottest.Require(t)
+func testEvidence(t *testing.T) {
 	t.Parallel()
 	// The server drops the ICMP errors it would send: the twin of a case
 	// in a network that says nothing.
@@ -343,12 +342,11 @@ func TestIntegrationEvidence(t *testing.T) {
 	})
 }
 
-// TestIntegrationRouteTypes: a destination behind a route that refuses
+// testRouteTypes: a destination behind a route that refuses
 // (blackhole, prohibit, unreachable; in the main table or in a table a
 // policy rule selects, or a rule that refuses by itself) names that route
 // and rule, never "no route ... is the default route missing?".
-func TestIntegrationRouteTypes(t *testing.T) {
-	roottest.Require(t)
+func testRouteTypes(t *testing.T) {
 	t.Parallel()
 	route := func(args ...string) func(t *testing.T, l *routerLab) {
 		return func(t *testing.T, l *routerLab) { l.client.IP(t, args...) }
@@ -436,11 +434,10 @@ func TestIntegrationRouteTypes(t *testing.T) {
 	})
 }
 
-// TestIntegrationLocalFirewall: a send this host's own firewall refuses is
+// testLocalFirewall: a send this host's own firewall refuses is
 // local-firewall; where the kernel says nothing (a TCP SYN dropped on the
 // way out is retransmitted silently), the report claims nothing more.
-func TestIntegrationLocalFirewall(t *testing.T) {
-	roottest.Require(t)
+func testLocalFirewall(t *testing.T) {
 	t.Parallel()
 	output := func(rules ...string) func(t *testing.T, l *routerLab) {
 		return func(t *testing.T, l *routerLab) {
@@ -471,10 +468,9 @@ func TestIntegrationLocalFirewall(t *testing.T) {
 	})
 }
 
-// TestIntegrationViaNamed: a probe bound to an interface (via=) or a source
+// testViaNamed: a probe bound to an interface (via=) or a source
 // address (src=) names it when it fails.
-func TestIntegrationViaNamed(t *testing.T) {
-	roottest.Require(t)
+func testViaNamed(t *testing.T) {
 	t.Parallel()
 	dropped := func(t *testing.T, l *routerLab) {
 		l.server.Listen(t, serverIP4+":81")
