@@ -169,6 +169,8 @@ type evidenceCase struct {
 	// errno said before the evidence was read, or what a twin without
 	// the evidence must not claim.
 	not []string
+	// wrap runs netready (setpriv, to drop CAP_NET_RAW).
+	wrap []string
 }
 
 func runEvidenceCases(t *testing.T, cases []evidenceCase) {
@@ -180,7 +182,7 @@ func runEvidenceCases(t *testing.T, cases []evidenceCase) {
 			if tt.setup != nil {
 				tt.setup(t, l)
 			}
-			o := checkTargets(t, l.client, opts{flags: []string{"--explain", "--probe-timeout", "2s"}}, []string{tt.target}, []want{tt.want})
+			o := checkTargets(t, l.client, opts{wrap: tt.wrap, flags: []string{"--explain", "--probe-timeout", "2s"}}, []string{tt.target}, []want{tt.want})
 			if len(o.doc.Targets) != 1 {
 				return
 			}
@@ -326,6 +328,41 @@ func testEvidence(t *testing.T) {
 			target: "tcp://[" + loopTarget6 + "]:8080",
 			want:   fail("ran out of hops: a routing loop", "ICMPv6 time exceeded").because("routing-loop"),
 			hop:    &wantHop{"router", "fd00:213:", "routing-loop"},
+		},
+		{
+			name: "ping through a router without a route onward",
+			setup: func(t *testing.T, l *routerLab) {
+				premise(t, l, "InDestUnreachs", unrouted4, "8080", true)
+			},
+			target: "icmp://" + unrouted4,
+			want:   fail("router 10.213.1.1 says it has no route to 10.213.50.1").because("router-unreachable"),
+			hop:    &wantHop{"router", serverIP4, "router-unreachable"},
+		},
+		{
+			name: "unprivileged ping through a router without a route onward, IPv6",
+			setup: func(t *testing.T, l *routerLab) {
+				l.client.Sysctl(t, "net.ipv4.ping_group_range", "0 2147483647")
+				premise(t, l, "Icmp6InDestUnreachs", unrouted6, "8080", true)
+			},
+			wrap:   []string{"setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw"},
+			target: "icmp://[" + unrouted6 + "]",
+			want:   fail("router fd00:213::1 says it has no route to fd00:213:50::1").because("router-unreachable"),
+		},
+		{
+			name: "ping rejected by the server's firewall",
+			setup: func(t *testing.T, l *routerLab) {
+				nftIn(t, l.server, chain("input", "icmp type echo-request reject with icmp type host-prohibited"))
+			},
+			target: "icmp://" + serverIP4,
+			want:   fail("10.213.1.1 rejects the echo request: a firewall on it").because("rejected"),
+		},
+		{
+			name: "ping dropped by this host's firewall",
+			setup: func(t *testing.T, l *routerLab) {
+				nftIn(t, l.client, chain("output", "icmp type echo-request drop"))
+			},
+			target: "icmp://" + serverIP4,
+			want:   fail("this host refuses to send to 10.213.1.1").because("local-firewall"),
 		},
 		{
 			name: "routing loop, silent",

@@ -82,7 +82,7 @@ func newQuery(q dns.Question) *dns.Msg {
 
 // abortOnDone makes blocking I/O on c return as soon as ctx is done, which a
 // deadline alone does not do for a cancellation. Call the returned stop.
-func abortOnDone(ctx context.Context, c net.Conn) (stop func() bool) {
+func abortOnDone(ctx context.Context, c interface{ SetDeadline(time.Time) error }) (stop func() bool) {
 	if d, ok := ctx.Deadline(); ok {
 		c.SetDeadline(d)
 	}

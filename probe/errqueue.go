@@ -69,15 +69,24 @@ const (
 // when the queue is empty or holds nothing netready reads. It allocates
 // only on the path of a failure, the only one that calls it.
 func readErrQueue(fd int) *icmpError {
-	var oob [128]byte
 	var data [1]byte // the offending packet's payload is of no interest
-	_, oobn, _, _, err := unix.Recvmsg(fd, data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+	e, _ := readErrQueueData(fd, data[:])
+	return e
+}
+
+// readErrQueueData is readErrQueue that also reads into data the start of
+// the payload of our packet that the error is about (for an ICMP echo
+// request, its header: type, code, checksum, id, sequence), and says how
+// many bytes it read.
+func readErrQueueData(fd int, data []byte) (*icmpError, int) {
+	var oob [128]byte
+	n, oobn, _, _, err := unix.Recvmsg(fd, data, oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	for _, m := range msgs {
 		if !(m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR ||
@@ -85,10 +94,10 @@ func readErrQueue(fd int) *icmpError {
 			continue
 		}
 		if e := parseExtendedErr(m.Data); e != nil {
-			return e
+			return e, min(n, len(data))
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // parseExtendedErr reads a struct sock_extended_err and the offender's
@@ -280,7 +289,11 @@ func icmpFailure(e *icmpError, dst netip.AddrPort, phase PhaseName, local bool, 
 		}
 		return nil
 	case cls == icmpProhibited && r == d:
-		return mk(CauseRejected, "%s rejects the connection: a firewall on it", d)
+		what := map[PhaseName]string{PhaseQuery: "the query", PhaseEcho: "the echo request"}[phase]
+		if what == "" {
+			what = "the connection"
+		}
+		return mk(CauseRejected, "%s rejects %s: a firewall on it", d, what)
 	case cls == icmpProhibited:
 		return mk(CauseRejected, "%s rejects packets to %s: a firewall on the way", r, d)
 	case cls == icmpPortClosed && r != d:
