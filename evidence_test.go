@@ -10,14 +10,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 )
 
 // routerLab is the lab with a third namespace, far, behind the server,
@@ -531,4 +536,60 @@ func testViaNamed(t *testing.T) {
 			want:   fail("no answer from 10.213.1.2 (src=10.213.1.2)").because("filtered"),
 		},
 	})
+}
+
+// TestIntegrationEvidenceEverywhere: a cause read from the network is the
+// word everywhere a cause appears: watch's transitions (--json), the
+// metrics' cause label, /ready, and wait's STATUS= to systemd.
+func TestIntegrationEvidenceEverywhere(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newRouterLab(t)
+	const target = "tcp://" + unrouted4 + ":8080"
+	const said = "router 10.213.1.1 says it has no route to 10.213.50.1"
+
+	p := startNetready(t, l.client, nil, "watch", "--json", "--metrics-listen", metricsAddr, "--backoff-initial", "1h", target)
+	c := l.client.HTTPClient()
+	poll(t, "/ready 503 naming the router", 20*time.Millisecond, func() bool {
+		code, body := get(c, "http://"+metricsAddr+"/ready")
+		return code == 503 && strings.Contains(body, target+" router-unreachable: "+said)
+	})
+	if _, body := get(c, "http://"+metricsAddr+"/metrics"); !strings.Contains(body, "\nnetready_target_cause{cause=\"router-unreachable\",target=\""+target+"\"} 1\n") {
+		t.Errorf("/metrics has no router-unreachable cause:\n%s", body)
+	}
+	var tr struct {
+		Ready  bool              `json:"ready"`
+		Causes map[string]string `json:"causes"`
+	}
+	line, _, _ := strings.Cut(p.stdout.String(), "\n")
+	if err := json.Unmarshal([]byte(line), &tr); err != nil || tr.Ready || tr.Causes[target] != "router-unreachable" {
+		t.Errorf("watch --json: got %q (%v), want a not-ready transition with cause router-unreachable", line, err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+
+	// wait, under systemd: STATUS= names the cause while it waits.
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	w := netready(t, l.client, opts{env: []string{"NOTIFY_SOCKET=" + sock}}, "wait", "--timeout", "1s", target)
+	if w.code != 1 {
+		t.Errorf("wait: exit code %d, want 1\n%s", w.code, w)
+	}
+	var status []string
+	buf := make([]byte, 4096)
+	for {
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := conn.Read(buf)
+		if err != nil {
+			break
+		}
+		status = append(status, string(buf[:n]))
+	}
+	if !strings.Contains(strings.Join(status, "\n"), "STATUS=waiting for "+target+" (router-unreachable: "+said) {
+		t.Errorf("no STATUS= naming the router among:\n%s", strings.Join(status, "\n"))
+	}
 }
