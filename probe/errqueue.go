@@ -266,7 +266,7 @@ func icmpFailure(e *icmpError, dst netip.AddrPort, phase PhaseName, local bool, 
 		return nil
 	}
 	d := dst.Addr()
-	said := fmt.Sprintf("ICMP %s, %s after sending", e.What(), roundDuration(e.After))
+	said := "ICMP " + e.What() // when it came is the hop's, under --explain
 	if e.Origin == unix.SO_EE_ORIGIN_ICMP6 {
 		said = "ICMPv6" + said[len("ICMP"):]
 	}

@@ -82,10 +82,10 @@ func TestICMPFailure(t *testing.T) {
 		cause Cause  // "" for no failure: the errno explains
 		says  string // a part of the message
 	}{
-		{"net unreachable from a router", v4(3, 0, router), dst, false, CauseRouterUnreachable, "router 192.0.2.1 says it has no route to 198.51.100.7 (ICMP network unreachable, 420µs after sending"},
+		{"net unreachable from a router", v4(3, 0, router), dst, false, CauseRouterUnreachable, "router 192.0.2.1 says it has no route to 198.51.100.7 (ICMP network unreachable: "},
 		{"host unreachable from a router", v4(3, 1, router), dst, false, CauseRouterUnreachable, "router 192.0.2.1 says 198.51.100.7 is unreachable"},
 		{"host unreachable from this host: a neighbour entry that failed", v4(3, 1, router), dst, true, "", ""},
-		{"net prohibited from a router", v4(3, 9, router), dst, false, CauseRejected, "192.0.2.1 rejects packets to 198.51.100.7: a firewall on the way (ICMP network administratively prohibited"},
+		{"net prohibited from a router", v4(3, 9, router), dst, false, CauseRejected, "192.0.2.1 rejects packets to 198.51.100.7: a firewall on the way (ICMP network administratively prohibited: "},
 		{"host prohibited from a router", v4(3, 10, router), dst, false, CauseRejected, "host administratively prohibited"},
 		{"packet filtered by the destination", v4(3, 13, dst.Addr()), dst, false, CauseRejected, "198.51.100.7 rejects the connection: a firewall on it"},
 		{"packet filtered by this host", v4(3, 13, router), dst, true, CauseLocalFirewall, "this host's own firewall rejects packets to 198.51.100.7"},
@@ -94,7 +94,7 @@ func TestICMPFailure(t *testing.T) {
 		{"time exceeded", v4(11, 0, router), dst, false, CauseRoutingLoop, "router 192.0.2.1 says the packet to 198.51.100.7 ran out of hops"},
 		{"fragment reassembly time exceeded is not a loop", v4(11, 1, router), dst, false, "", ""},
 		{"fragmentation needed is path MTU, not a failure", v4(3, 4, router), dst, false, "", ""},
-		{"ICMPv6 no route", v6(1, 0, router6), dst6, false, CauseRouterUnreachable, "(ICMPv6 no route to destination, 1ms after sending"},
+		{"ICMPv6 no route", v6(1, 0, router6), dst6, false, CauseRouterUnreachable, "(ICMPv6 no route to destination: "},
 		{"ICMPv6 address unreachable", v6(1, 3, router6), dst6, false, CauseRouterUnreachable, "is unreachable"},
 		{"ICMPv6 administratively prohibited", v6(1, 1, router6), dst6, false, CauseRejected, "a firewall on the way"},
 		{"ICMPv6 reject route", v6(1, 6, router6), dst6, false, CauseRejected, "reject route to destination"},
@@ -294,5 +294,33 @@ func TestDescribeRule(t *testing.T) {
 		if got := describeRule(tt.r); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+}
+
+func TestICMPHop(t *testing.T) {
+	dst := netip.MustParseAddrPort("198.51.100.7:443")
+	other := netip.MustParseAddrPort("198.51.100.8:443")
+	router := netip.MustParseAddr("192.0.2.1")
+	e := &icmpError{Origin: unix.SO_EE_ORIGIN_ICMP, Type: 3, Code: 0, Offender: router, After: 1500 * time.Microsecond}
+	f := icmpFailure(e, dst, PhaseConnect, false, syscall.ENETUNREACH)
+	// As dialFirst joins the failures of a name's addresses.
+	joined := joinFailures([]error{f, classify(syscall.ECONNREFUSED, PhaseConnect, other)})
+
+	hop, ok := icmpHop(joined, dst)
+	want := Hop{Kind: HopRouter, Name: "192.0.2.1", Cause: CauseRouterUnreachable, Took: 1500 * time.Microsecond,
+		Detail: "said network unreachable for 198.51.100.7, 1.5ms after sending"}
+	if !ok || hop != want {
+		t.Errorf("got %+v, %v; want %+v", hop, ok, want)
+	}
+	if _, ok := icmpHop(joined, other); ok {
+		t.Errorf("a hop for %s, which no ICMP error concerns", other)
+	}
+	self := icmpFailure(&icmpError{Origin: unix.SO_EE_ORIGIN_ICMP, Type: 3, Code: 13, Offender: dst.Addr()}, dst, PhaseConnect, false, syscall.EHOSTUNREACH)
+	if _, ok := icmpHop(self, dst); ok {
+		t.Errorf("a router hop for an error the destination sent itself")
+	}
+	local := icmpFailure(&icmpError{Origin: unix.SO_EE_ORIGIN_ICMP, Type: 3, Code: 13, Offender: netip.MustParseAddr("10.0.0.2")}, dst, PhaseConnect, true, syscall.EHOSTUNREACH)
+	if hop, ok := icmpHop(local, dst); !ok || hop.Kind != HopFirewall || hop.Cause != CauseLocalFirewall || hop.Name != "this host (10.0.0.2)" {
+		t.Errorf("local firewall: got %+v, %v", hop, ok)
 	}
 }
