@@ -207,9 +207,12 @@ var progress = map[Cause]int{
 	CauseReset:               5,
 	CauseResolverError:       5,
 	CauseResolverServfail:    6,
-	CauseNXDomain:            7,
-	CauseNoRecords:           7,
-	CauseWrongAnswer:         7,
+	CauseResolverUpstream:    7, // a SERVFAIL that says why: more than a bare one
+	CauseNXDomain:            8,
+	CauseNoRecords:           8,
+	CauseWrongAnswer:         8,
+	CauseDNSSECFailed:        9, // the authority answered, and its answer is bogus
+	CauseDNSBlocked:          9, // the resolver's policy, whatever another says
 }
 
 // furthest returns the failure among fs that got furthest, the first of
@@ -291,6 +294,8 @@ var hints = map[Cause]func(f *Failure) string{
 	CauseResolverRefused: func(f *Failure) string {
 		ap, _ := netip.ParseAddrPort(f.Hop)
 		switch {
+		case f.Phase == "answer" && prohibitedHint(f) != "":
+			return prohibitedHint(f)
 		case f.Phase == "answer":
 			return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 		case ap.Addr() == systemdResolved:
@@ -311,6 +316,9 @@ var hints = map[Cause]func(f *Failure) string{
 	CauseResolverServfail: func(*Failure) string {
 		return "the resolver could not get an answer upstream: is its own upstream reachable?"
 	},
+	CauseResolverUpstream: upstreamHint,
+	CauseDNSSECFailed:     dnssecHint,
+	CauseDNSBlocked:       blockedHint,
 	CauseNXDomain: func(f *Failure) string {
 		if f.Phase == "resolve" {
 			return "the name does not exist in DNS: check its spelling and the search domains in resolv.conf"

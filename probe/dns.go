@@ -284,6 +284,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Answer != "" {
 		res.Detail += ", the expected " + t.Answer
 	}
+	res.Detail += edeNote(ok.msg)
 	if sk != (sockets{}) {
 		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
 	}

@@ -258,10 +258,13 @@ func (e *Env) askAll(ctx context.Context, rc *ResolvConf, sk sockets, servers []
 			if err == nil {
 				err = accept(msg)
 			}
+			if err == nil {
+				err = checkBlocked(msg)
+			}
 			if f := ss.localFailure(err); f != nil {
 				err = f
 			} else if err != nil {
-				err = serverFailure(s, err)
+				err = e.withEDEs(serverFailure(s, err), msg)
 			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
 			done <- i
@@ -305,8 +308,11 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 		rc *rcodeError
 		nd *noDataError
 		wa *wrongAnswerError
+		be *blockedError
 	)
 	switch {
+	case errors.As(err, &be):
+		return fail(CauseDNSBlocked, "answer", server.String(), err)
 	case errors.As(err, &wa):
 		return fail(CauseWrongAnswer, "answer", server.String(), err)
 	case errors.As(err, &rc):
