@@ -198,5 +198,6 @@ func TestIntegrationCauses(t *testing.T) {
 		}, targets: []string{"http://10.213.1.1/portal", "http://10.213.1.1/down"},
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
+	tests = append(tests, extendedErrorCases(t)...)
 	runLabCases(t, tests)
 }
