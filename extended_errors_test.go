@@ -277,7 +277,7 @@ func extendedErrorCases(t *testing.T) []labCase {
 				hinting("the resolver at 10.213.1.1:53 runs, but cannot reach the zone's servers or its forwarders")}},
 		{name: "resolver's upstream fails, a host name (Unbound, EDE 23)", setup: upstreamLab,
 			targets: []string{"tcp://ready.sub.test:8080?family=4"}, // an A query only
-			wants: []want{fail(`resolve "ready.sub.test": 10.213.1.1:53: rcode SERVFAIL, extended error 23 (Network Error)`).because("resolver-upstream")}},
+			wants:   []want{fail(`resolve "ready.sub.test": 10.213.1.1:53: rcode SERVFAIL, extended error 23 (Network Error)`).because("resolver-upstream")}},
 		{name: "resolver's access list refuses this host (Unbound, EDE 18)", setup: prohibitedLab,
 			targets: []string{"dns:ready.test", "tcp://ready.test:8080"},
 			wants: []want{
