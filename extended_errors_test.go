@@ -332,7 +332,7 @@ func TestIntegrationExtendedErrorsLocal(t *testing.T) {
 	startUnbound(t, l.client, "127.0.0.1", true, conf)
 	requireEDE(t, l.client, "127.0.0.1:53", "ready.test", dns.RcodeServerFailure, int(dns.ExtendedErrorCodeSignatureExpired))
 	l.client.WriteEtc(t, "resolv.conf", "nameserver 127.0.0.1\n")
-	hint := "is synchronised: the zone's signatures are expired, and its operator must re-sign it"
+	hint := "is synchronised: the zone's signatures have expired, and its operator must re-sign it"
 	if !clockSynced(t) {
 		hint = "and is not synchronised (adjtimex: "
 	}
@@ -361,7 +361,7 @@ func TestIntegrationExtendedErrorsStale(t *testing.T) {
 		return ok && code == dns.ExtendedErrorCodeStaleAnswer
 	})
 	checkTargets(t, l.client, opts{}, []string{"dns:stale.test", "tcp://stale.test:8080"}, []want{
-		pass().showing("10.213.1.1:53 answered 1 A record (10.213.1.1), served stale from the resolver's cache (extended error 3 (Stale Answer)"),
+		pass().showing("10.213.1.1:53 answered 1 A record (10.213.1.1) over IPv4, served stale from the resolver's cache (extended error 3 (Stale Answer)"),
 		pass(),
 	})
 }

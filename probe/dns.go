@@ -284,10 +284,10 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Answer != "" {
 		res.Detail += ", the expected " + t.Answer
 	}
-	res.Detail += edeNote(ok.msg)
 	if sk != (sockets{}) {
 		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
 	}
+	res.Detail += edeNote(ok.msg)
 	return res
 }
 

@@ -283,9 +283,9 @@ func dnssecHint(f *Failure) string {
 	if code != edeSignatureExpired && code != edeSignatureNotYetValid {
 		return fmt.Sprintf("the resolver at %s found the zone's DNSSEC broken (%s): the zone's operator must fix it; the resolver's operator can add a negative trust anchor meanwhile", f.Hop, edeName(code))
 	}
-	what := "expired"
+	expired, what := "expired", "have expired"
 	if code == edeSignatureNotYetValid {
-		what = "not valid yet"
+		expired, what = "not valid yet", "are not valid yet"
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	ap, _ := netip.ParseAddrPort(f.Hop)
@@ -294,15 +294,15 @@ func dnssecHint(f *Failure) string {
 		switch {
 		case ee.clock != nil && !ee.clock.synced:
 			return fmt.Sprintf("signatures %s by this host's clock, which the local resolver validates with: it reads %s and is not synchronised (adjtimex: %s): start an NTP client and wait for clock:synced first",
-				what, now, ee.clock.describe())
+				expired, now, ee.clock.describe())
 		case ee.clock != nil:
-			return fmt.Sprintf("this host's clock, which the local resolver validates with, reads %s and is synchronised: the zone's signatures are %s, and its operator must re-sign it", now, what)
+			return fmt.Sprintf("this host's clock, which the local resolver validates with, reads %s and is synchronised: the zone's signatures %s, and its operator must re-sign it", now, what)
 		}
-		return fmt.Sprintf("signatures %s by this host's clock (it reads %s), which the local resolver validates with: is it right (clock:synced)? If it is, the zone's operator must re-sign it", what, now)
+		return fmt.Sprintf("signatures %s by this host's clock (it reads %s), which the local resolver validates with: is it right (clock:synced)? If it is, the zone's operator must re-sign it", expired, now)
 	}
-	s := fmt.Sprintf("the resolver at %s judges signatures by its own clock: is that host's clock right (NTP)? If it is, the zone's signatures are %s and its operator must re-sign it", f.Hop, what)
+	s := fmt.Sprintf("the resolver at %s judges signatures by its own clock: is that host's clock right (NTP)? If it is, the zone's signatures %s and its operator must re-sign it", f.Hop, what)
 	if ee.clock != nil && !ee.clock.synced {
-		s += fmt.Sprintf("; this host's clock is not synchronised either (adjtimex: %s): wait for clock:synced", ee.clock.describe())
+		s += fmt.Sprintf("; this host's clock is not synchronised (adjtimex: %s): if the resolver takes its time from the same source, wait for clock:synced", ee.clock.describe())
 	}
 	return s
 }

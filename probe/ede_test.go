@@ -52,7 +52,7 @@ func TestDNSExtendedErrors(t *testing.T) {
 			want: want{
 				err:   []string{"SERVER: rcode SERVFAIL, extended error 7 (Signature Expired)"},
 				cause: CauseDNSSECFailed,
-				hint:  "is synchronised: the zone's signatures are expired, and its operator must re-sign it",
+				hint:  "is synchronised: the zone's signatures have expired, and its operator must re-sign it",
 			},
 		},
 		{
@@ -129,7 +129,7 @@ func TestDNSExtendedErrors(t *testing.T) {
 			name:   "stale answer passes, and says so",
 			edes:   []edeOpt{{3, ""}},
 			target: "dns://SERVER/ready.test",
-			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1), served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
+			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4, served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
 		},
 		{
 			name:     "stale NXDOMAIN",
@@ -142,7 +142,7 @@ func TestDNSExtendedErrors(t *testing.T) {
 			// the answer came.
 			name: "answer with an upstream error",
 			edes: []edeOpt{{22, ""}},
-			want: want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) (extended error 22 (No Reachable Authority))"},
+			want: want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4 (extended error 22 (No Reachable Authority))"},
 		},
 		{
 			name:     "other code: named, the rcode's cause stands",
@@ -225,10 +225,10 @@ func TestDNSSECHintRemoteResolver(t *testing.T) {
 		not   []string
 	}{
 		{"this host synchronised", &synced,
-			[]string{"the resolver at 10.213.1.1:53 judges signatures by its own clock: is that host's clock right (NTP)? If it is, the zone's signatures are expired"},
+			[]string{"the resolver at 10.213.1.1:53 judges signatures by its own clock: is that host's clock right (NTP)? If it is, the zone's signatures have expired"},
 			[]string{"this host's clock"}},
 		{"this host not synchronised", &unsynced,
-			[]string{"judges signatures by its own clock", "this host's clock is not synchronised either (adjtimex: maximum error 16s, STA_UNSYNC set): wait for clock:synced"},
+			[]string{"judges signatures by its own clock", "this host's clock is not synchronised (adjtimex: maximum error 16s, STA_UNSYNC set): if the resolver takes its time from the same source, wait for clock:synced"},
 			nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
