@@ -274,7 +274,7 @@ func extendedErrorCases(t *testing.T) []labCase {
 		{name: "resolver's upstream fails (Unbound, EDE 23)", setup: upstreamLab,
 			targets: []string{"dns:ready.sub.test"},
 			wants: []want{fail("10.213.1.1:53: rcode SERVFAIL, extended error 23 (Network Error)").because("resolver-upstream").
-				hinting("the resolver at 10.213.1.1:53 runs, but cannot reach the zone's servers or its forwarders")}},
+				hinting("the resolver at 10.213.1.1:53 runs, but cannot get an answer from the zone's servers or its forwarders")}},
 		{name: "resolver's upstream fails, a host name (Unbound, EDE 23)", setup: upstreamLab,
 			targets: []string{"tcp://ready.sub.test:8080?family=4"}, // an A query only
 			wants:   []want{fail(`resolve "ready.sub.test": 10.213.1.1:53: rcode SERVFAIL, extended error 23 (Network Error)`).because("resolver-upstream")}},

@@ -307,14 +307,14 @@ func dnssecHint(f *Failure) string {
 	return s
 }
 
-// upstreamHint is the hint of a resolver that says it cannot reach the
-// authorities or its forwarders.
+// upstreamHint is the hint of a resolver that says it cannot get answers
+// from the authorities or its forwarders (EDE 22, 23).
 func upstreamHint(f *Failure) string {
 	at := "the resolver"
 	if f.Hop != "" {
 		at = "the resolver at " + f.Hop
 	}
-	return at + " runs, but cannot reach the zone's servers or its forwarders: look at its own upstream (its route and firewall out, the forwarders it names)"
+	return at + " runs, but cannot get an answer from the zone's servers or its forwarders: look at its own upstream (its route and firewall out, the forwarders it names)"
 }
 
 // blockedHint is the hint of a name a resolver blocks by policy.

@@ -83,14 +83,14 @@ func TestDNSExtendedErrors(t *testing.T) {
 			want: want{
 				err:   []string{`rcode SERVFAIL, extended error 22 (No Reachable Authority): "RRPF"`},
 				cause: CauseResolverUpstream,
-				hint:  "the resolver at SERVER runs, but cannot reach the zone's servers or its forwarders",
+				hint:  "the resolver at SERVER runs, but cannot get an answer from the zone's servers or its forwarders",
 			},
 		},
 		{
 			name:     "network error",
 			behavior: dnstest.ServFail,
 			edes:     []edeOpt{{23, "no DS"}},
-			want:     want{err: []string{`extended error 23 (Network Error): "no DS"`}, cause: CauseResolverUpstream, hint: "cannot reach"},
+			want:     want{err: []string{`extended error 23 (Network Error): "no DS"`}, cause: CauseResolverUpstream, hint: "cannot get an answer from"},
 		},
 		{
 			name:     "prohibited",
@@ -275,7 +275,7 @@ func TestIntegrationExtendedErrorsResolvConf(t *testing.T) {
 			want: want{
 				err:   []string{"127.213.{N}.1:53: rcode SERVFAIL; 127.213.{N}.2:53: rcode SERVFAIL, extended error 22 (No Reachable Authority)"},
 				cause: CauseResolverUpstream,
-				hint:  "the resolver at 127.213.{N}.2:53 runs, but cannot reach",
+				hint:  "the resolver at 127.213.{N}.2:53 runs, but cannot get an answer",
 			},
 		},
 		{
