@@ -42,8 +42,8 @@ const (
 )
 
 // Bounds on what a reply's EDE options put into a message: the EXTRA-TEXT
-// is the resolver's own words (Unbound's run to a sentence of about 150
-// bytes), and a reply may carry several options, each up to 64 KiB.
+// is free text of the resolver's (a sentence, or a code of its own), and a
+// reply may carry several options, each as long as the reply allows.
 const (
 	maxEDEText = 200 // bytes of one option's text, cut at a character
 	maxEDEs    = 3   // options reported per reply; the rest are counted
@@ -153,20 +153,32 @@ func edeCause(rcode int, edes []extendedError) (Cause, *extendedError) {
 		best *extendedError
 		rank int
 	)
-	order := map[Cause]int{CauseResolverUpstream: 1, CauseResolverRefused: 2, CauseDNSBlocked: 3, CauseDNSSECFailed: 4}
 	for i := range edes {
 		c := edeClass(edes[i].code)
 		if c == CauseNone || answered && c != CauseDNSBlocked {
 			continue
 		}
-		if order[c] > rank {
-			best, rank = &edes[i], order[c]
+		if r := edeRank(c); r > rank {
+			best, rank = &edes[i], r
 		}
 	}
 	if best == nil {
 		return CauseNone, nil
 	}
 	return edeClass(best.code), best
+}
+
+// edeRank orders the causes of edeClass by how much they explain.
+func edeRank(c Cause) int {
+	switch c {
+	case CauseDNSSECFailed:
+		return 4
+	case CauseDNSBlocked:
+		return 3
+	case CauseResolverRefused:
+		return 2
+	}
+	return 1 // CauseResolverUpstream
 }
 
 // blockedError is a reply that would pass but whose resolver says it
