@@ -154,9 +154,9 @@ func (s *Server) SetTypeBehavior(qtype uint16, b Behavior) {
 }
 
 // SetExtendedError makes every later reply carry an Extended DNS Error
-// option (RFC 8914) with code and text, in an OPT record, beside those set
-// before; with no code, replies carry none again. The rcode stays the
-// behaviour's.
+// option (RFC 8914) with code and text, in an OPT record, after those set
+// before (ClearExtendedErrors removes them all). The rcode and the answer
+// stay the behaviour's.
 func (s *Server) SetExtendedError(code uint16, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
