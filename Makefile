@@ -25,10 +25,13 @@ build:
 
 # The suite's tools from Debian (only what is missing); the fleet tools
 # (issue 11: prometheus and promtool, node_exporter, podman, qemu-user-static,
-# tinyproxy) are installed with no daemon left running on the host.
+# tinyproxy) are installed with no daemon left running on the host; Unbound,
+# whose package would start a resolver on the host, is only unpacked (cached
+# in /var/cache/netready-e2e) for the labs of Extended DNS Errors.
 deps:
 	@scripts/install-test-deps.sh
 	@scripts/install-fleet-deps.sh
+	@scripts/container-root.sh unbound >/dev/null
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -60,6 +63,7 @@ bench-wait: deps
 fuzz:
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseResolvConf$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzExtendedErrors$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f netready

@@ -198,6 +198,7 @@ func TestIntegrationCauses(t *testing.T) {
 		}, targets: []string{"http://10.213.1.1/portal", "http://10.213.1.1/down"},
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
+	tests = append(tests, extendedErrorCases(t)...)
 	runLabCases(t, tests)
 	// Beyond the host, and the routes and firewall of the host itself
 	// (evidence_test.go).

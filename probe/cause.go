@@ -141,12 +141,12 @@ var causes = map[Cause]causeInfo{
 	CauseResolverTimeout:     {rank: 3, pathLike: true, hint: resolverTimeoutHint},
 	CauseResolverServfail:    {rank: 6, hint: text("the resolver could not get an answer upstream: is its own upstream reachable?")},
 	CauseResolverError:       {rank: 5},
-	CauseNXDomain:            {rank: 7, hint: nxdomainHint},
-	CauseNoRecords:           {rank: 7},
-	CauseWrongAnswer:         {rank: 7, hint: text("the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?")},
-	CauseResolverUpstream:    {rank: 6},
-	CauseDNSSECFailed:        {rank: 6},
-	CauseDNSBlocked:          {rank: 7},
+	CauseNXDomain:            {rank: 8, hint: nxdomainHint},
+	CauseNoRecords:           {rank: 8},
+	CauseWrongAnswer:         {rank: 8, hint: text("the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?")},
+	CauseResolverUpstream:    {rank: 7, hint: upstreamHint}, // a SERVFAIL that says why: more than a bare one
+	CauseDNSSECFailed:        {rank: 9, hint: dnssecHint},   // the authority answered, and its answer is bogus
+	CauseDNSBlocked:          {rank: 9, hint: blockedHint},  // the resolver's policy, whatever another says
 
 	CausePortClosed:       {rank: 4, hint: text("nothing is listening on that port: is the service running?")},
 	CauseFiltered:         {rank: 3, pathLike: true, hint: text("no answer at all: a firewall may be dropping the traffic, or the host is down")},
@@ -193,6 +193,8 @@ func noRouteHint(f *Failure) string {
 func resolverRefusedHint(f *Failure) string {
 	ap, _ := netip.ParseAddrPort(f.Hop)
 	switch {
+	case f.Phase == PhaseAnswer && prohibitedHint(f) != "":
+		return prohibitedHint(f)
 	case f.Phase == PhaseAnswer:
 		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 	case ap.Addr() == systemdResolved:

@@ -23,6 +23,10 @@ var dnsKind = KindDef{
 NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
 **.**), following CNAMEs. Replies must match the query's id and question; others are
 ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
+DNSSEC failure (**dnssec-failed**; an expired or not yet valid signature points at the
+clock), an unreachable upstream (**resolver-upstream**), an access list (EDE 18) and a
+blocklist (**dns-blocked**, whatever the rcode) choose the cause.
 Parameters: **type=**, **answer=** (wrong-answer when no record holds it), **family=** (the
 resolvers of that family only; the addresses of that family of a SERVER name), **via=**,
 **src=**.`,
@@ -287,6 +291,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if sk != (sockets{}) {
 		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
 	}
+	res.Detail += edeNote(ok.msg)
 	return res
 }
 

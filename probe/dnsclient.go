@@ -290,10 +290,13 @@ func (e *Env) askAll(ctx context.Context, rc *ResolvConf, sk sockets, servers []
 			if err == nil {
 				err = accept(msg)
 			}
+			if err == nil {
+				err = checkBlocked(msg)
+			}
 			if f := ss.localFailure(err); f != nil {
 				err = f
 			} else if err != nil {
-				err = serverFailure(s, err)
+				err = e.withEDEs(serverFailure(s, err), msg)
 			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
 			done <- i
@@ -337,8 +340,11 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 		rc *rcodeError
 		nd *noDataError
 		wa *wrongAnswerError
+		be *blockedError
 	)
 	switch {
+	case errors.As(err, &be):
+		return fail(CauseDNSBlocked, PhaseAnswer, server.String(), err)
 	case errors.As(err, &wa):
 		return fail(CauseWrongAnswer, PhaseAnswer, server.String(), err)
 	case errors.As(err, &rc):
