@@ -74,7 +74,9 @@ func newApp(b Build, s *streams) *cli.App {
 		Description: "netready probes what a service needs from the network — a link with an address, " +
 			"a route, a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint — and says whether all of " +
 			"it works: check probes once and reports, wait probes until all of it works, watch goes on " +
-			"watching and reports every change. With no TARGET the policy is: " + strings.Join(DefaultTargets, " "),
+			"watching and reports every change. With no TARGET, the policy is the default one (" +
+			strings.Join(DefaultTargets, " ") + "): some link is up with a global address, a default route " +
+			"goes out through an up link, and a resolver from resolv.conf answers for the root zone.",
 		Writer:          s.stdout,
 		ErrWriter:       s.stderr,
 		HideHelpCommand: true,
