@@ -67,8 +67,10 @@ func exitCodesOf(cmd string) []ExitDoc {
 	return rows
 }
 
-// exitError is an outcome whose exit code is not 0: the one mechanism by
-// which a command chooses its exit code. err, if set, is printed.
+// exitError is an outcome that ends netready with its code: the one
+// mechanism by which a command chooses its exit code (0 too, for
+// --version, which ends netready before any command runs). err, if set,
+// is printed.
 type exitError struct {
 	code int
 	err  error
