@@ -130,33 +130,49 @@ func flagError(c *cli.Context, err error, isSubcommand bool) error {
 	return err
 }
 
-// flagHint is what follows "unknown flag -name": the flag of the command
-// it likely meant, or the commands that have it when the root was given
-// it, or none.
+// flagHint is what follows "unknown flag -name": the flag it likely meant
+// (of the command, or of the root); for the root, a command's flag given
+// before the command, named with the commands that have it; or nothing.
 func flagHint(c *cli.Context, defs []cli.Flag, name string, isSubcommand bool) string {
 	if !isSubcommand {
-		// The root's flags come before the command: "netready --json
-		// check" for "netready check --json".
 		defs = c.App.Flags
-		var has []string
-		for _, cmd := range c.App.VisibleCommands() {
-			if lookupFlag(cmd.Flags, name) != nil {
-				has = append(has, cmd.Name)
-			}
-		}
-		if len(has) > 0 {
-			return fmt.Sprintf(" (it is a flag of %s: give it after the command)", orList(has))
-		}
 	}
-	var names []string
+	names := []string{"help"}
 	for _, f := range defs {
 		names = append(names, f.Names()...)
 	}
-	names = append(names, "help")
 	if s := probe.Closest(name, names); s != "" {
 		return fmt.Sprintf(" (did you mean %s?)", dashed(s))
 	}
+	if isSubcommand {
+		return ""
+	}
+	// A command's flag before the command: "netready --json check" for
+	// "netready check --json", maybe mistyped too.
+	var all []string
+	for _, cmd := range c.App.VisibleCommands() {
+		for _, f := range cmd.Flags {
+			all = append(all, f.Names()...)
+		}
+	}
+	switch s := probe.Closest(name, all); {
+	case s == name:
+		return fmt.Sprintf(" (it is a flag of %s: give it after the command)", orList(commandsWith(c.App, s)))
+	case s != "":
+		return fmt.Sprintf(" (did you mean %s? it is a flag of %s: give it after the command)", dashed(s), orList(commandsWith(c.App, s)))
+	}
 	return ""
+}
+
+// commandsWith lists the visible commands that have the flag name.
+func commandsWith(app *cli.App, name string) []string {
+	var has []string
+	for _, cmd := range app.VisibleCommands() {
+		if lookupFlag(cmd.Flags, name) != nil {
+			has = append(has, cmd.Name)
+		}
+	}
+	return has
 }
 
 // invalidValue says what is wrong with value for flag f (nil if unknown),

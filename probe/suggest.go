@@ -9,12 +9,16 @@ import (
 // for a "did you mean" (a scheme, a parameter; package cli's flags and
 // commands): the nearest by edit distance — insertions, deletions,
 // substitutions and swaps of two adjacent letters, case ignored — if it is
-// near enough to be a typo: one edit for a word of up to four letters, two
-// for a longer one. "" if none is, or if two are equally near.
+// near enough to be a typo: one edit for a word of three or four letters,
+// two for a longer one; a word of one or two letters is too short to tell
+// (-q is no typo of -h). "" if none is, or if two are equally near.
 func Closest(word string, candidates []string) string {
 	word = strings.ToLower(word)
 	limit := 2
-	if utf8.RuneCountInString(word) <= 4 {
+	switch n := utf8.RuneCountInString(word); {
+	case n <= 2:
+		limit = 0
+	case n <= 4:
 		limit = 1
 	}
 	best, bestDist, tie := "", limit+1, false

@@ -21,6 +21,8 @@ func TestClosest(t *testing.T) {
 		{"two as near", "tls", []string{"tcp", "tlsx", "tl"}, ""},
 		{"exact wins over near", "tcp", []string{"tcpx", "tcp"}, "tcp"},
 		{"nothing to choose from", "x", nil, ""},
+		{"one letter is too short to tell", "q", []string{"h", "v"}, ""},
+		{"but equal is equal", "Q", []string{"h", "q"}, "q"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Closest(tt.word, tt.candidates); got != tt.want {

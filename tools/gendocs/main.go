@@ -228,10 +228,10 @@ A flag may come before or after the targets. Every flag can also be set by a var
 {{end}}
 **-h**, **--help**
 : show the help of netready or of a command, as **netready help** [*COMMAND*] does.
-
-**--version**
-: before any command: print the version, as **netready version** does.
-
+{{range .RootOptions}}
+{{manFlag .}}
+: before any command: {{md .Usage}}.
+{{end}}
 # TARGETS
 
 Targets are URIs given as arguments (or in NETREADY_TARGETS). A malformed target is a
@@ -325,8 +325,9 @@ func manPage(app *cli.App) (string, error) {
 		Section  int
 		App      *cli.App
 		Pacing   string
-		Commands []*cli.Command
-		Options  []optionGroup
+		Commands    []*cli.Command
+		Options     []optionGroup
+		RootOptions []nrcli.FlagDoc
 		Kinds    []*probe.KindDef
 		Params   []probe.ParamDoc
 		Env      []nrcli.EnvDoc
@@ -338,7 +339,7 @@ func manPage(app *cli.App) (string, error) {
 			"), and re-probe at once when the kernel reports a link, address or route change or " +
 			"resolv.conf changes. A failing target's report names the first broken hop on its path " +
 			"(the route, the link, the address, the gateway, the resolver) with a cause word and a hint.",
-		commands, options(app), probe.Kinds, probe.ParamDocs(), nrcli.EnvDocs(""), exitGroups(), examples,
+		commands, options(app), nrcli.FlagDocs(&cli.Command{Flags: app.Flags}), probe.Kinds, probe.ParamDocs(), nrcli.EnvDocs(""), exitGroups(), examples,
 	})
 	if err != nil {
 		return "", err

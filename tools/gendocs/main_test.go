@@ -278,6 +278,41 @@ func TestREADMEDefaults(t *testing.T) {
 	}
 }
 
+// README's first screen is a quick start, then its contents; usage comes
+// before the internals, which are CONTRIBUTING.md's.
+func TestREADMEShape(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	at := map[string]int{}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			at[l] = i + 1
+		}
+	}
+	if n := at["## Quick start"]; n == 0 || n > 12 {
+		t.Errorf("## Quick start at line %d, want it in the first screen (line 12 at most)", n)
+	}
+	for _, s := range []string{"netready check\n", "netready check --explain", "ExecStartPre=/usr/bin/netready wait", " -- ./deploy.sh", "dpkg -i"} {
+		i := strings.Index(string(b), s)
+		if i < 0 || strings.Count(string(b)[:i], "\n") > 45 {
+			t.Errorf("the quick start's first 45 lines lack %q", s)
+		}
+	}
+	for _, order := range [][2]string{{"## Quick start", "## Contents"}, {"## Contents", "## Usage"}, {"## Usage", "## Install"}, {"## Usage", "## Build and test"}} {
+		if at[order[0]] == 0 || at[order[1]] == 0 || at[order[0]] > at[order[1]] {
+			t.Errorf("got %s at line %d and %s at line %d, want both, in this order", order[0], at[order[0]], order[1], at[order[1]])
+		}
+	}
+	for _, internal := range []string{"## Run the tests", "## Layout", "Startup cost", "init-cost.sh"} {
+		if strings.Contains(string(b), internal) {
+			t.Errorf("README has %q: the internals are CONTRIBUTING.md's", internal)
+		}
+	}
+}
+
 // diffLines shows the first lines where a and b differ.
 func diffLines(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
