@@ -322,17 +322,17 @@ func manPage(app *cli.App) (string, error) {
 	}).Parse(manTemplate))
 	var b strings.Builder
 	err := t.Execute(&b, struct {
-		Section  int
-		App      *cli.App
-		Pacing   string
+		Section     int
+		App         *cli.App
+		Pacing      string
 		Commands    []*cli.Command
 		Options     []optionGroup
 		RootOptions []nrcli.FlagDoc
-		Kinds    []*probe.KindDef
-		Params   []probe.ParamDoc
-		Env      []nrcli.EnvDoc
-		Exit     []exitGroup
-		Examples []nrcli.Example
+		Kinds       []*probe.KindDef
+		Params      []probe.ParamDoc
+		Env         []nrcli.EnvDoc
+		Exit        []exitGroup
+		Examples    []nrcli.Example
 	}{
 		manSection, app,
 		"Between failed rounds, **wait** and **watch** back off exponentially (" + nrcli.BackoffSchedule() +
