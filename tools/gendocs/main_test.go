@@ -313,6 +313,52 @@ func TestREADMEShape(t *testing.T) {
 	}
 }
 
+// Every NETREADY_* variable netready's code names (but those it sets for
+// --on-change's command) is in the man page's ENVIRONMENT and README's
+// table of variables.
+func TestEnvironmentComplete(t *testing.T) {
+	read := map[string]bool{}
+	literal := regexp.MustCompile(`"(NETREADY_[A-Z_]+)"`)
+	for _, dir := range []string{"cli", "probe", "gate", "netwatch", "backoff", "report", "metrics", "."} {
+		files, err := filepath.Glob(filepath.Join("../..", dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+				read[m[1]] = true
+			}
+		}
+	}
+	if !read["NETREADY_TARGETS"] || !read["NETREADY_EXPLAIN"] {
+		t.Fatalf("found %v in the code, want NETREADY_TARGETS and NETREADY_EXPLAIN among them", read)
+	}
+	page := generated(t, "netready.8")
+	_, env, _ := strings.Cut(page, "\n.SH ENVIRONMENT\n")
+	env, _, _ = strings.Cut(env, "\n.SH ")
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "<!-- gendocs:environment -->")
+	table, _, _ = strings.Cut(table, "<!-- /gendocs:environment -->")
+	for v := range read {
+		if !strings.Contains(env, `\fB`+v+`\fP`) {
+			t.Errorf("the man page's ENVIRONMENT lacks %s", v)
+		}
+		if !strings.Contains(table, "`"+v+"`") {
+			t.Errorf("README's table of variables lacks %s", v)
+		}
+	}
+}
+
 // diffLines shows the first lines where a and b differ.
 func diffLines(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
