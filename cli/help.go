@@ -99,10 +99,21 @@ func commandHelp(cmd *cli.Command) helpText {
 	}
 	h.section("USAGE", usage)
 	h.section("DESCRIPTION", cmd.Description)
+	if strings.Contains(cmd.ArgsUsage, "TARGET") {
+		var forms []string
+		for _, k := range probe.Kinds {
+			for _, u := range k.Usage {
+				forms = append(forms, u.Syntax)
+			}
+		}
+		h.section("TARGETS", "Any of "+strings.Join(forms, ", ")+" (netready help says when each passes, "+
+			"and lists the parameters: TARGET?NAME=VALUE). With no TARGET, the default policy: "+strings.Join(DefaultTargets, " "))
+	}
 	h.list("OPTIONS", flagRows(cmd.Flags))
 	if env := envRows(cmd.Name); len(env) > 0 || hasEnvFlags(cmd) {
 		h.list("ENVIRONMENT", env)
 		if hasEnvFlags(cmd) {
+			h.b.WriteByte('\n')
 			h.para(envFlagsHelp)
 		}
 	}
