@@ -131,8 +131,9 @@ func flagError(c *cli.Context, err error, isSubcommand bool) error {
 }
 
 // flagHint is what follows "unknown flag -name": the flag it likely meant
-// (of the command, or of the root); for the root, a command's flag given
-// before the command, named with the commands that have it; or nothing.
+// (of the command, or of the root); the commands that have it, when it is
+// another command's flag or, for the root, a command's flag given before
+// the command; or nothing.
 func flagHint(c *cli.Context, defs []cli.Flag, name string, isSubcommand bool) string {
 	if !isSubcommand {
 		defs = c.App.Flags
@@ -145,6 +146,9 @@ func flagHint(c *cli.Context, defs []cli.Flag, name string, isSubcommand bool) s
 		return fmt.Sprintf(" (did you mean %s?)", dashed(s))
 	}
 	if isSubcommand {
+		if has := commandsWith(c.App, name); len(has) > 0 {
+			return fmt.Sprintf(" (it is a flag of %s)", orList(has))
+		}
 		return ""
 	}
 	// A command's flag before the command: "netready --json check" for
