@@ -5,6 +5,9 @@
 #   make image    the OCI image (linux/amd64, linux/arm64) in dist/
 #   make bench    benchmarks of the probes and of wait (not part of make test)
 #   make fuzz     each fuzz target for FUZZTIME (default 1m)
+#   make man      the man page, dist/netready.8 (man -l dist/netready.8)
+#   make docs     README.md's generated sections (flags, variables, exit
+#                 codes) and its samples of output (needs root: a lab)
 
 GO        ?= go
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
@@ -17,7 +20,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TAGS      := urfave_cli_no_docs
 FUZZTIME  ?= 1m
 
-.PHONY: build test deps lint bench bench-probe bench-wait fuzz clean
+.PHONY: build test deps lint bench bench-probe bench-wait fuzz clean man docs
 .PHONY: package clean-dist
 
 build:
@@ -44,6 +47,20 @@ lint:
 test: deps lint
 	NETREADY_INTEGRATION=1 $(GO) test -race -count=1 -timeout 15m ./...
 	cd tools && $(GO) test -count=1 ./gendocs/
+
+# netready(8), generated from the CLI definition by tools/gendocs, for
+# readers without the packages.
+man:
+	mkdir -p $(DIST)
+	cd tools && $(GO) run ./gendocs -o $(abspath $(DIST)) netready.8
+
+# README.md from the CLI definition (its tables of flags, variables and
+# exit codes) and from netready itself (its samples of output, printed in
+# namespace labs: TestIntegrationDocSamples). make test fails when either
+# is out of date.
+docs: deps
+	cd tools && $(GO) run ./gendocs -readme ../README.md
+	NETREADY_INTEGRATION=1 $(GO) test -count=1 -run '^TestIntegrationDocSamples$$' . -update
 
 bench: bench-probe bench-wait bench-table
 

@@ -4,11 +4,15 @@ package main
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/netready/netready/cli"
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/roottest"
 )
@@ -109,5 +113,44 @@ func TestIntegrationSignalsNoVerdict(t *testing.T) {
 				t.Errorf("stdout: got %q, want nothing\n%s", out, p)
 			}
 		})
+	}
+}
+
+// TestIntegrationSignalExitCodes: what each command exits with on SIGINT
+// and SIGTERM, during a round, is what the table of exit codes (--help,
+// netready(8), README) says: check and wait were interrupted, 130 and 143;
+// watch was stopped, which is how it ends, 0.
+func TestIntegrationSignalExitCodes(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	want := map[string]map[syscall.Signal]int{
+		"check": {syscall.SIGINT: 130, syscall.SIGTERM: 143},
+		"wait":  {syscall.SIGINT: 130, syscall.SIGTERM: 143},
+		"watch": {syscall.SIGINT: 0, syscall.SIGTERM: 0},
+	}
+	for cmd, codes := range want {
+		for sig, code := range codes {
+			t.Run(cmd+" "+unix.SignalName(sig), func(t *testing.T) {
+				t.Parallel()
+				var documented []int
+				for _, r := range cli.ExitCodes() {
+					if slices.Contains(r.Commands, cmd) && strings.Contains(r.Meaning, unix.SignalName(sig)) {
+						documented = append(documented, r.Codes...)
+					}
+				}
+				if !slices.Contains(documented, code) {
+					t.Errorf("the table of exit codes gives %s on %s %v, want %d in it", cmd, unix.SignalName(sig), documented, code)
+				}
+				l := newLab(t)
+				silent := l.dnsServer(t, "10.213.1.13", dnstest.Silent)
+				// The silent resolver holds the round for 20s.
+				p := startNetready(t, l.client, nil, cmd, "--probe-timeout", "20s", "dns://10.213.1.13/ready.test")
+				waitFor(t, "a query at the resolver", func() bool { q, _ := silent.Queries(); return q > 0 })
+				p.cmd.Process.Signal(sig)
+				if got := p.wait(t); got != code {
+					t.Errorf("%s on %s: exit %d, want %d\n%s", cmd, unix.SignalName(sig), got, code, p)
+				}
+			})
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/netready/netready/hook"
 	"github.com/netready/netready/metrics"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/report"
 )
 
 // fleet is what watch does for a fleet's monitoring, beside printing
@@ -133,7 +134,7 @@ func (f *fleet) transition(tr gate.Transition) {
 		if gr.OK {
 			continue
 		}
-		cause := "not-probed"
+		cause := report.NotProbedCause
 		if r, ok := gr.Value.(probe.Result); ok {
 			cause = causeWord(r)
 		}

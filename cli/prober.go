@@ -123,7 +123,7 @@ func outcome(o *options, results []gate.Result, ready bool, rounds int, attempts
 	for i, gr := range results {
 		r, ok := gr.Value.(probe.Result)
 		if !ok { // no attempt has finished
-			rep.Targets[i] = report.Target{Name: o.names[i], Err: errors.New("not probed"), Attempts: attempts[i]}
+			rep.Targets[i] = report.Target{Name: o.names[i], Err: errors.New(report.NotProbed), Attempts: attempts[i]}
 			continue
 		}
 		rep.Targets[i] = reportTarget(o.names[i], r, attempts[i])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/report"
 )
 
 // progress shows what wait is still waiting for: on a terminal, one line
@@ -71,7 +72,7 @@ func failing(names []string, results []gate.Result) string {
 		if gr.OK {
 			continue
 		}
-		reason := "not probed yet"
+		reason := report.NotProbed
 		if r, ok := gr.Value.(probe.Result); ok && r.Err != nil {
 			reason = string(r.Cause) + ": " + r.Err.Error()
 		}

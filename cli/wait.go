@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/netready/netready/backoff"
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/netwatch"
 	"github.com/netready/netready/probe"
@@ -39,24 +40,34 @@ const (
 const refusedInterval = time.Second
 
 func waitCommand(s *streams) *cli.Command {
-	flags := append(commonFlags(&cli.DurationFlag{Value: 2 * time.Minute, Usage: "give up after this long (0: wait forever)"}), pacingFlags()...)
-	flags = append(flags, &cli.BoolFlag{Name: "extend-timeout", Usage: "under systemd, extend the unit's start timeout (EXTEND_TIMEOUT_USEC) after every round, so only --timeout ends a wait that is still probing", EnvVars: []string{"NETREADY_EXTEND_TIMEOUT"}})
+	flags := append(commonFlags(&cli.DurationFlag{Value: defaultWaitTimeout, Usage: "give up after this long (0: wait forever)"}), pacingFlags()...)
+	flags = append(flags, boolFlag("extend-timeout", "under systemd, extend the unit's start timeout (EXTEND_TIMEOUT_USEC) after every round, so only --timeout ends a wait that is still probing", "NETREADY_EXTEND_TIMEOUT"))
 	return &cli.Command{
-		Name:      "wait",
+		Name:      cmdWait,
 		Usage:     "probe in rounds until every target passes, then exit 0 or run CMD",
 		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
-		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that\n" +
-			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m), or every\n" +
-			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable);\n" +
-			"those that stay on it every --local-interval. A link, address or route change, or a change of\n" +
-			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.\n" +
-			"Exit 0 ready, 1 not ready at --timeout, 2 usage error, 126/127 CMD cannot be run,\n" +
-			"130/143 on SIGINT/SIGTERM.",
+		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that " +
+			"leave the host are retried on an exponential schedule (" + BackoffSchedule() + "), or every " +
+			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable); " +
+			"those that stay on it every --local-interval. A link, address or route change, or a change of " +
+			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.",
 		Flags: flags,
 		Action: action("wait", true, s, func(ctx context.Context, o *options, log *slog.Logger) error {
 			return wait(ctx, o, log, s)
 		}),
 	}
+}
+
+// BackoffSchedule is the default schedule of rounds as help and the
+// documents write it: "5s, 15s, 45s ... 15m".
+func BackoffSchedule() string {
+	var steps []string
+	d := backoff.DefaultInitial
+	for i := 0; i < 3 && d < backoff.DefaultMax; i++ {
+		steps = append(steps, shortDuration(d))
+		d = time.Duration(float64(d) * backoff.DefaultMultiplier)
+	}
+	return strings.Join(steps, ", ") + " ... " + shortDuration(backoff.DefaultMax)
 }
 
 // waitProcs is the number of OS threads that run Go code while waiting or
