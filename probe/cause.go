@@ -1,10 +1,12 @@
 package probe
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -108,63 +110,103 @@ type causeInfo struct {
 	// hint is a likely remedy, for a person, refined by what the failure
 	// concerns; nil for none.
 	hint func(*Failure) string
+	// area is where on the way the cause lies, and doc what it means, for
+	// the documentation (README's table of causes, CauseDocs).
+	area causeArea
+	doc  string
+}
+
+// causeArea is where on the way to a target a cause lies.
+type causeArea int
+
+const (
+	areaHost     causeArea = iota // this host: its links, addresses, routes, firewall, clock
+	areaNetwork                   // the network beyond the host, as its ICMP errors say
+	areaDNS                       // resolvers and names
+	areaEndpoint                  // the target's own address and service
+	areaOther
+)
+
+var areaNames = [...]string{"this host", "the network", "DNS", "the endpoint", "any"}
+
+// CauseDoc is one cause of the vocabulary, for the documentation.
+type CauseDoc struct {
+	Cause Cause
+	Area  string // "this host", "the network", "DNS", "the endpoint", "any"
+	Doc   string // what it means
+}
+
+// CauseDocs lists every cause of the vocabulary, by area from this host
+// out to the endpoint, then by how far an attempt that fails with it got.
+func CauseDocs() []CauseDoc {
+	out := make([]CauseDoc, 0, len(causes))
+	for c := range causes {
+		if c != CauseNone {
+			out = append(out, CauseDoc{c, areaNames[causes[c].area], causes[c].doc})
+		}
+	}
+	slices.SortFunc(out, func(a, b CauseDoc) int {
+		ia, ib := causes[a.Cause], causes[b.Cause]
+		return cmp.Or(cmp.Compare(ia.area, ib.area), cmp.Compare(ia.rank, ib.rank), cmp.Compare(a.Cause, b.Cause))
+	})
+	return out
 }
 
 // causes describes every cause of the vocabulary, one row each, in the
 // order of the declarations above; TestCauseTable checks that none is
 // missing.
 var causes = map[Cause]causeInfo{
-	CauseNoLink:             {announced: true, hint: text("`ip link` lists the links this host has")},
-	CauseLinkDown:           {announced: true, hint: linkHint},
-	CauseNoCarrier:          {announced: true, hint: linkHint},
-	CauseNoAddress:          {announced: true, hint: text("is an address being configured (DHCP, SLAAC, networkd, NetworkManager)?")},
-	CauseAddressTentative:   {announced: true, hint: text("duplicate address detection has not finished yet")},
-	CauseAddressDADFailed:   {announced: true, hint: text("another host on the link uses this address: find it (ip -6 neigh) or configure another address")},
-	CauseNoRoute:            {rank: 1, announced: true, pathLike: true, hint: noRouteHint},
-	CauseGatewayUnreachable: {rank: 2, pathLike: true, hint: text("the router of this route does not answer: is it up, and is the route's via address right (ip route)?")},
-	CauseHostUnreachable:    {rank: 2, pathLike: true, hint: text("the host does not answer ARP or neighbour discovery, or a route rejects it")},
-	CauseNetlinkRefused:     {hint: text("link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?")},
-	CauseRouteBlackhole:     {rank: 1, hint: text("a blackhole route discards it (a VPN kill switch, a routing policy): ip rule; ip route show table all type blackhole")},
-	CauseRouteProhibited:    {rank: 1, hint: text("a prohibit route refuses it (a routing policy): ip rule; ip route show table all type prohibit")},
-	CauseRouteUnreachable:   {rank: 1, hint: text("an unreachable route rejects it (a routing policy): ip rule; ip route show table all type unreachable")},
-	CauseLocalFirewall:      {rank: 1, hint: text("check this host's output rules (nft list ruleset; iptables -S OUTPUT) and, in a systemd unit, IPAddressDeny=")},
+	CauseNoLink:             {area: areaHost, doc: "no link of that name (`link:IFACE`, `via=IFACE`)", announced: true, hint: text("`ip link` lists the links this host has")},
+	CauseLinkDown:           {area: areaHost, doc: "the link is administratively down", announced: true, hint: linkHint},
+	CauseNoCarrier:          {area: areaHost, doc: "the link is up without a carrier: a cable, a switch port, a veth's peer", announced: true, hint: linkHint},
+	CauseNoAddress:          {area: areaHost, doc: "the link has no usable address of the family needed", announced: true, hint: text("is an address being configured (DHCP, SLAAC, networkd, NetworkManager)?")},
+	CauseAddressTentative:   {area: areaHost, doc: "IPv6 duplicate address detection still runs on the link's address", announced: true, hint: text("duplicate address detection has not finished yet")},
+	CauseAddressDADFailed:   {area: areaHost, doc: "IPv6 duplicate address detection failed: another host has the address", announced: true, hint: text("another host on the link uses this address: find it (ip -6 neigh) or configure another address")},
+	CauseNoRoute:            {area: areaHost, doc: "no route to the destination: no default route, or none for that network", rank: 1, announced: true, pathLike: true, hint: noRouteHint},
+	CauseGatewayUnreachable: {area: areaHost, doc: "the route's gateway does not answer ARP or neighbour discovery", rank: 2, pathLike: true, hint: text("the router of this route does not answer: is it up, and is the route's via address right (ip route)?")},
+	CauseHostUnreachable:    {area: areaHost, doc: "a destination on the link does not answer ARP or neighbour discovery", rank: 2, pathLike: true, hint: text("the host does not answer ARP or neighbour discovery, or a route rejects it")},
+	CauseNetlinkRefused:     {area: areaHost, doc: "no netlink route socket: a sandbox forbids AF_NETLINK", hint: text("link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?")},
+	CauseRouteBlackhole:     {area: areaHost, doc: "a blackhole route or rule covers the destination (a VPN kill switch): named with its table and the policy rule that led there", rank: 1, hint: text("a blackhole route discards it (a VPN kill switch, a routing policy): ip rule; ip route show table all type blackhole")},
+	CauseRouteProhibited:    {area: areaHost, doc: "a prohibit route or rule covers it, named likewise", rank: 1, hint: text("a prohibit route refuses it (a routing policy): ip rule; ip route show table all type prohibit")},
+	CauseRouteUnreachable:   {area: areaHost, doc: "an unreachable route covers it, named likewise", rank: 1, hint: text("an unreachable route rejects it (a routing policy): ip rule; ip route show table all type unreachable")},
+	CauseLocalFirewall:      {area: areaHost, doc: "this host's own firewall refused the send: EPERM (netfilter output, a cgroup's IPAddressDeny=), or an administratively prohibited reply from this host's own stack", rank: 1, hint: text("check this host's output rules (nft list ruleset; iptables -S OUTPUT) and, in a systemd unit, IPAddressDeny=")},
 
-	CauseRouterUnreachable: {rank: 2, hint: text("this host's side of the path works: the router named has no way onward (its routes, its uplink, or the network beyond it)")},
-	CauseRejected:          {rank: 4, hint: text("a firewall rejects this traffic: check the rules of the host named (input or forward chain) for this port and source")}, // an answer, as a refused port is
-	CauseRoutingLoop:       {rank: 2, hint: text("routers send the packet back and forth: check the routes of the router named and of its neighbours (traceroute shows the loop)")},
-	CauseMTUBlackhole:      {rank: 5},
+	CauseRouterUnreachable: {area: areaNetwork, doc: "a router on the way answered that it has no route onward (ICMP network or host unreachable), named with what it said", rank: 2, hint: text("this host's side of the path works: the router named has no way onward (its routes, its uplink, or the network beyond it)")},
+	CauseRejected:          {area: areaNetwork, doc: "a firewall rejects: ICMP administratively prohibited or packet filtered, from the destination or a router on the way, or a port unreachable from another host than the destination", rank: 4, hint: text("a firewall rejects this traffic: check the rules of the host named (input or forward chain) for this port and source")}, // an answer, as a refused port is
+	CauseRoutingLoop:       {area: areaNetwork, doc: "ICMP time exceeded: the packet went round between routers until its TTL ran out", rank: 2, hint: text("routers send the packet back and forth: check the routes of the router named and of its neighbours (traceroute shows the loop)")},
+	CauseMTUBlackhole:      {area: areaNetwork, doc: "small packets pass, large ones vanish with no ICMP fragmentation-needed: a path MTU blackhole, with the sizes that passed and failed", rank: 5},
 
-	CauseNoResolver:          {},
-	CauseResolverUnreachable: {rank: 2, pathLike: true, hint: text("the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?")},
-	CauseResolverRefused:     {rank: 3, hint: resolverRefusedHint}, // as silence: the first resolver named explains
-	CauseResolverDown:        {rank: 3},
-	CauseResolverTimeout:     {rank: 3, pathLike: true, hint: resolverTimeoutHint},
-	CauseResolverServfail:    {rank: 6, hint: text("the resolver could not get an answer upstream: is its own upstream reachable?")},
-	CauseResolverError:       {rank: 5},
-	CauseNXDomain:            {rank: 8, hint: nxdomainHint},
-	CauseNoRecords:           {rank: 8},
-	CauseWrongAnswer:         {rank: 8, hint: text("the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?")},
-	CauseResolverUpstream:    {rank: 7, hint: upstreamHint}, // a SERVFAIL that says why: more than a bare one
-	CauseDNSSECFailed:        {rank: 9, hint: dnssecHint},   // the authority answered, and its answer is bogus
-	CauseDNSBlocked:          {rank: 9, hint: blockedHint},  // the resolver's policy, whatever another says
+	CauseNoResolver:          {area: areaDNS, doc: "the resolver configuration cannot be read"},
+	CauseResolverUnreachable: {area: areaDNS, doc: "the resolver cannot be reached: it does not answer ARP or neighbour discovery, or its network is unreachable", rank: 2, pathLike: true, hint: text("the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?")},
+	CauseResolverRefused:     {area: areaDNS, doc: "the resolver answered REFUSED: it runs, and declines (an access list)", rank: 3, hint: resolverRefusedHint}, // as silence: the first resolver named explains
+	CauseResolverDown:        {area: areaDNS, doc: "nothing listens at the resolver's address and port (ICMP port unreachable): no resolver runs there", rank: 3},
+	CauseResolverTimeout:     {area: areaDNS, doc: "no answer from the resolver", rank: 3, pathLike: true, hint: resolverTimeoutHint},
+	CauseResolverServfail:    {area: areaDNS, doc: "the resolver answered SERVFAIL", rank: 6, hint: text("the resolver could not get an answer upstream: is its own upstream reachable?")},
+	CauseResolverError:       {area: areaDNS, doc: "another rcode (FORMERR, NOTIMP …), or a reply that does not make sense", rank: 5},
+	CauseNXDomain:            {area: areaDNS, doc: "the name does not exist (NXDOMAIN)", rank: 8, hint: nxdomainHint},
+	CauseNoRecords:           {area: areaDNS, doc: "NOERROR without a record of the type asked (NODATA)", rank: 8},
+	CauseWrongAnswer:         {area: areaDNS, doc: "no answer holds the value `answer=` expects", rank: 8, hint: text("the resolver gives another answer than answer= expects: is the right resolver (a VPN's, split-horizon) in use, and its zone up to date?")},
+	CauseResolverUpstream:    {area: areaDNS, doc: "the resolver runs but cannot reach the authorities or its forwarders (Extended DNS Error 22, 23)", rank: 7, hint: upstreamHint}, // a SERVFAIL that says why: more than a bare one
+	CauseDNSSECFailed:        {area: areaDNS, doc: "DNSSEC validation failed (Extended DNS Error 1, 2, 5–12); 7 and 8 point at a clock", rank: 9, hint: dnssecHint},                 // the authority answered, and its answer is bogus
+	CauseDNSBlocked:          {area: areaDNS, doc: "the resolver blocks or filters the name by policy (Extended DNS Error 15–17)", rank: 9, hint: blockedHint},                      // the resolver's policy, whatever another says
 
-	CausePortClosed:       {rank: 4, hint: text("nothing is listening on that port: is the service running?")},
-	CauseFiltered:         {rank: 3, pathLike: true, hint: text("no answer at all: a firewall may be dropping the traffic, or the host is down")},
-	CauseReset:            {rank: 5},
-	CauseTLSUntrusted:     {hint: text("add the CA to the system trust store, give its file with ca=, or point SSL_CERT_FILE at it")},
-	CauseTLSClock:         {hint: tlsClockHint},
-	CauseTLSExpired:       {hint: tlsExpiredHint},
-	CauseTLSNameMismatch:  {},
-	CauseTLSFailed:        {},
-	CauseHTTPStatus:       {hint: httpStatusHint},
-	CauseHTTPBody:         {},
-	CauseCaptivePortal:    {hint: text("a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong")},
-	CauseProxyFailed:      {hint: text("the proxy refused or could not be reached: check proxy= or HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and the proxy's access rules")},
-	CauseICMPNotPermitted: {hint: text("allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW")},
-	CauseClockUnsynced:    {hint: text("is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers (timedatectl timesync-status, chronyc tracking)?")},
-	CauseResponseTooLarge: {rank: 5},
-	CauseTimeout:          {rank: 3, pathLike: true},
-	CauseOther:            {pathLike: true},
+	CausePortClosed:       {area: areaEndpoint, doc: "a TCP reset in answer to the SYN: nothing listens on that port", rank: 4, hint: text("nothing is listening on that port: is the service running?")},
+	CauseFiltered:         {area: areaEndpoint, doc: "no answer at all to the SYN: dropped on the way, or the host is down", rank: 3, pathLike: true, hint: text("no answer at all: a firewall may be dropping the traffic, or the host is down")},
+	CauseReset:            {area: areaEndpoint, doc: "the connection was reset or closed after it was established", rank: 5},
+	CauseTLSUntrusted:     {area: areaEndpoint, doc: "the certificate is not signed by a trusted authority", hint: text("add the CA to the system trust store, give its file with ca=, or point SSL_CERT_FILE at it")},
+	CauseTLSClock:         {area: areaEndpoint, doc: "the certificate is not valid yet, or expired while the clock is not synchronised: the clock is likely wrong", hint: tlsClockHint},
+	CauseTLSExpired:       {area: areaEndpoint, doc: "the certificate expired, and the clock is synchronised", hint: tlsExpiredHint},
+	CauseTLSNameMismatch:  {area: areaEndpoint, doc: "the certificate is for another name"},
+	CauseTLSFailed:        {area: areaEndpoint, doc: "another TLS handshake failure: an alert, a peer that does not speak TLS"},
+	CauseHTTPStatus:       {area: areaEndpoint, doc: "a status the target does not accept (`status=`, default 2xx), or a redirect", hint: httpStatusHint},
+	CauseHTTPBody:         {area: areaEndpoint, doc: "the body does not match `body=`"},
+	CauseCaptivePortal:    {area: areaEndpoint, doc: "a redirect to another host, or a login page where something else was expected: a captive portal", hint: text("a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong")},
+	CauseProxyFailed:      {area: areaEndpoint, doc: "the proxy refused the request or could not be reached", hint: text("the proxy refused or could not be reached: check proxy= or HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and the proxy's access rules")},
+	CauseICMPNotPermitted: {area: areaHost, doc: "neither an unprivileged ICMP socket nor a raw one may be opened", hint: text("allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW")},
+	CauseClockUnsynced:    {area: areaHost, doc: "the kernel says the clock is not synchronised (`clock:synced`)", hint: text("is an NTP client (systemd-timesyncd, chrony, ntpd) running and reaching its servers (timedatectl timesync-status, chronyc tracking)?")},
+	CauseResponseTooLarge: {area: areaEndpoint, doc: "the remote end sent more than a bound allows (headers, body, a DNS message, replies)", rank: 5},
+	CauseTimeout:          {area: areaOther, doc: "the attempt ran out of time with no better explanation", rank: 3, pathLike: true},
+	CauseOther:            {area: areaOther, doc: "an error no other word describes; its message says what", pathLike: true},
 }
 
 // text is a hint that says s whatever the failure concerns.

@@ -70,9 +70,14 @@ func TestCauseTable(t *testing.T) {
 			}
 			continue
 		}
-		if _, ok := causes[c]; !ok {
+		if row, ok := causes[c]; !ok {
 			t.Errorf("%s (%q) has no row in causes", name, c)
+		} else if row.doc == "" {
+			t.Errorf("%s (%q) has no doc: README's table of causes would miss it", name, c)
 		}
+	}
+	if docs := CauseDocs(); len(docs) != len(causes) || docs[0].Area != "this host" || docs[len(docs)-1].Area != "any" {
+		t.Errorf("CauseDocs: %d rows from %v to %v, want %d from this host to any", len(docs), docs[0], docs[len(docs)-1], len(causes))
 	}
 	for c := range causes {
 		if _, ok := seen[c]; !ok {

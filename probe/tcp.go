@@ -194,8 +194,9 @@ func icmpShaped(err error) bool {
 // (IP_RECVERR must be asked for before the error comes; a connect that
 // passes should not pay for asking). It returns the connection if this one
 // is established, or the ICMP error and this attempt's error, or first
-// when this attempt learnt nothing within a few times what the first one
-// took (a router may rate-limit its ICMP errors).
+// when this attempt learnt nothing: no ICMP error came within a few times
+// what the first one took (a router may rate-limit its errors), or the
+// network changed in between and this attempt failed otherwise.
 //
 // A connect queued behind a neighbour entry that failed (maybe one another
 // process left) is asked again at once this way too: a new entry asks.
@@ -203,7 +204,7 @@ func (s sockets) redialTCP(ctx context.Context, ap netip.AddrPort, first error, 
 	rctx, cancel := context.WithTimeout(ctx, 4*took+250*time.Millisecond)
 	defer cancel()
 	c, icmp, err := s.dialTCP(rctx, ap)
-	if err != nil && icmp == nil && rctx.Err() != nil && ctx.Err() == nil {
+	if err != nil && icmp == nil {
 		return nil, nil, first
 	}
 	return c, icmp, err

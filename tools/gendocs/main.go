@@ -398,7 +398,12 @@ func readmeSections(app *cli.App) map[string]string {
 			fmt.Fprintf(&exit, "| %s | %s | %s |\n", g.Codes, strings.Join(r.Commands, ", "), cell(r.Meaning))
 		}
 	}
-	return map[string]string{"flags": flags.String(), "environment": env.String(), "exit-status": exit.String()}
+	var causes strings.Builder
+	causes.WriteString("| cause | where | what it means |\n|---|---|---|\n")
+	for _, d := range probe.CauseDocs() {
+		fmt.Fprintf(&causes, "| `%s` | %s | %s |\n", d.Cause, d.Area, cell(d.Doc))
+	}
+	return map[string]string{"flags": flags.String(), "environment": env.String(), "exit-status": exit.String(), "causes": causes.String()}
 }
 
 // cell escapes text for a cell of a Markdown table.
