@@ -199,4 +199,5 @@ func TestIntegrationCauses(t *testing.T) {
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
 	runLabCases(t, tests)
+	t.Run("path MTU", testMTUBlackhole) // mtu_test.go
 }

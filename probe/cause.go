@@ -206,6 +206,7 @@ var progress = map[Cause]int{
 	CausePortClosed:          4,
 	CauseReset:               5,
 	CauseResolverError:       5,
+	CauseMTUBlackhole:        5, // it answers small packets
 	CauseResolverServfail:    6,
 	CauseNXDomain:            7,
 	CauseNoRecords:           7,
@@ -350,6 +351,10 @@ var hints = map[Cause]func(f *Failure) string{
 	},
 	CauseCaptivePortal: func(*Failure) string {
 		return "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"
+	},
+	CauseMTUBlackhole: func(*Failure) string {
+		return "a link on the way carries smaller packets (a tunnel, PPPoE, a VPN) and the ICMP error that says so is dropped: " +
+			"let ICMP \"fragmentation needed\" and ICMPv6 \"packet too big\" through, clamp the TCP MSS on the router, or lower the MTU here"
 	},
 	CauseICMPNotPermitted: func(*Failure) string {
 		return "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"

@@ -317,13 +317,13 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		tlsConf.ServerName = ""
 	}
 	var (
-		mu     sync.Mutex
-		remote net.Addr
+		mu   sync.Mutex
+		conn net.Conn // the last one dialled
 	)
 	tr := &http.Transport{
 		Proxy: func(*http.Request) (*url.URL, error) { return proxy, nil },
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dialFirst(ctx, sk, addrs, dialPort)
+		DialContext: func(dctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := dialFirst(dctx, sk, addrs, dialPort)
 			// Phases are marked only when they succeed: net/http calls
 			// these hooks with the failure too after the request's context
 			// ended, and httpError names the step that timed out from them.
@@ -334,6 +334,12 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 				return nil, err
 			}
 			tm.mark("connect")
+			// Watched within the probe's context: net/http's for the
+			// dial has its values, not its deadline.
+			c = env.watch(ctx, c, t) // see mtu.go
+			mu.Lock()
+			conn = c
+			mu.Unlock()
 			return c, nil
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
@@ -354,11 +360,6 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			mu.Lock()
-			remote = info.Conn.RemoteAddr()
-			mu.Unlock()
-		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err == nil {
 				tm.mark("tls")
@@ -373,9 +374,17 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
+	mu.Lock()
+	dialled := conn
+	mu.Unlock()
 	if err != nil {
 		res.Phases = tm.snapshot()
 		err = httpError(ctx, env, t, err, tm)
+		step := "response"
+		if FailureOf(err).Phase == "tls" {
+			step = "TLS handshake"
+		}
+		err = settleMTU(dialled, err, step)
 		if proxy != nil && FailureOf(err).Phase == "connect" {
 			// Not even connected to the proxy (net/http reports a
 			// timeout as the request's, not the dial's).
@@ -386,6 +395,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
+	settleMTU(dialled, nil, "")
 	res.Phases = tm.snapshot()
 	if err := checkResponse(t, resp, body, proxy); err != nil {
 		res.Err = throughProxy(err, proxy)
@@ -397,12 +407,9 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	if proxy != nil {
 		res.Detail += " through proxy " + redact(proxy)
-	} else {
-		mu.Lock()
-		if remote != nil {
-			res.Detail += " from " + remote.String() + sk.pathNote(addrOf(remote))
-		}
-		mu.Unlock()
+	} else if dialled != nil {
+		remote := dialled.RemoteAddr()
+		res.Detail += " from " + remote.String() + sk.pathNote(addrOf(remote))
 	}
 	return res
 }

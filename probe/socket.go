@@ -22,6 +22,10 @@ import (
 type sockets struct {
 	via string
 	src netip.Addr
+	// small clamps the segments of TCP connections to a size every path
+	// carries (TCP_MAXSEG before connect), for the retry of an exchange
+	// that stalled (see mtu.go).
+	small bool
 	// guard checks a path before anything is sent on it; nil checks
 	// nothing (see guard.go).
 	guard *guard
@@ -68,8 +72,8 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 			d.LocalAddr = &net.UDPAddr{IP: s.src.AsSlice()}
 		}
 	}
-	via, udp := s.via, network == "udp"
-	if via == "" && !udp {
+	via, udp, small := s.via, network == "udp", s.small && network == "tcp"
+	if via == "" && !udp && !small {
 		return d
 	}
 	d.Control = func(_, _ string, c syscall.RawConn) error {
@@ -84,6 +88,11 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 			if udp {
 				if err := recvErr(int(fd), dst); err != nil {
 					serr = os.NewSyscallError("setsockopt IP_RECVERR", err)
+				}
+			}
+			if small {
+				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, smallMSS(dst)); err != nil {
+					serr = os.NewSyscallError("setsockopt TCP_MAXSEG", err)
 				}
 			}
 		}); err != nil {

@@ -119,6 +119,7 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 	if err != nil {
 		return nil, fmt.Errorf("bad port %q", port)
 	}
+	s.small = s.small || mtuRetryOf(ctx) != nil
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type res struct {

@@ -95,14 +95,16 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 			return Result{Err: fail(CauseOther, "tls", t.CA, fmt.Errorf("ca=: %w", err)), Phases: tm.snapshot(), Local: local}
 		}
 	}
-	tc := tls.Client(c, tlsConfig(t.Host, roots))
+	w := env.watch(ctx, c, t) // see mtu.go
+	tc := tls.Client(w, tlsConfig(t.Host, roots))
 	err = tc.HandshakeContext(ctx)
 	tm.mark("tls")
 	res := Result{Phases: tm.snapshot(), Local: local, Dests: dests}
 	if err != nil {
-		res.Err = tlsError(ctx, env, err, time.Now())
+		res.Err = settleMTU(w, tlsError(ctx, env, err, time.Now()), "tls handshake")
 		return res
 	}
+	settleMTU(w, nil, "")
 	st := tc.ConnectionState()
 	leaf := st.PeerCertificates[0]
 	res.Detail = fmt.Sprintf("%s, certificate for %s valid until %s", tls.VersionName(st.Version),

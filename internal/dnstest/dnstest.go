@@ -210,6 +210,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 			r.Answer, r.Ns, r.Extra = nil, nil, nil
 			r.Truncated = true
 		}
+	default:
+		if udp {
+			// As every real server: a reply over UDP larger than the
+			// client's EDNS buffer (512 bytes without EDNS) is cut
+			// short, with TC set.
+			size := dns.MinMsgSize
+			if o := q.IsEdns0(); o != nil {
+				size = int(o.UDPSize())
+			}
+			r.Truncate(size)
+		}
 	}
 	w.WriteMsg(r)
 }
