@@ -520,8 +520,8 @@ func testMTUBlackhole(t *testing.T) {
 					t.Errorf("the routers sent no ICMP error about large packets while netready ran (r1 %d then %d, r2 %d then %d)", before1, after1, before2, after2)
 				}
 				for _, w := range []*watchedListener{srv.tls, srv.http} {
-					if seen, state := w.seen(); len(seen) != 1 || !seen[0].delivered() || seen[0].mss <= 1220 {
-						t.Errorf("the server saw %s, want one connection with full-size segments that delivered", state)
+					if seen, state := w.seen(); len(seen) != 1 || !seen[0].delivered() {
+						t.Errorf("the server saw %s, want one connection that delivered", state)
 					}
 				}
 				// The client learned the path MTU to the server's
@@ -585,7 +585,7 @@ func testMTUBlackhole(t *testing.T) {
 				}
 			}
 			if udp, _ := srv.resolver.Queries(); !l.v6 && udp != 3 || l.v6 && udp != 1 {
-				t.Errorf("dns: the server got %d queries over UDP, want 3 over IPv4 (the query, the same again, and the one with a 512-byte buffer), 1 over IPv6", udp)
+				t.Errorf("dns: the server got %d queries over UDP, want 3 over IPv4 (the query, the one with a 512-byte buffer, the first again), 1 over IPv6", udp)
 			}
 			if after1, after2 := tooBigSent(t, l.r1), tooBigSent(t, l.r2); after1 == before1 || after2 == before2 {
 				t.Errorf("the routers dropped no ICMP error about large packets while netready ran (r1 %d then %d, r2 %d then %d)", before1, after1, before2, after2)

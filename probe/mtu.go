@@ -406,13 +406,15 @@ func watchQuery(ctx context.Context, c net.Conn, s sockets, server netip.AddrPor
 }
 
 // udpHedge watches a DNS query over UDP for a reply too large for the path:
-// if nothing at all came back by the split (see the top of this file), the
-// query is sent once more as it was, and a retry asks with a 512-byte EDNS
-// buffer beside it, then, if that reply is truncated, over TCP with small
-// segments. The query sent again is for a path whose MTU the server has
-// just learned from an ICMP error: the first reply, too large, was lost,
-// but the next one passes (fragmented); such a path is no blackhole. Its
-// zero value watches nothing; its methods may be called on a nil one.
+// if nothing at all came back by the split (see the top of this file), a
+// retry asks the same with a 512-byte EDNS buffer. If its reply comes
+// truncated, the answer is larger than that, and it asks once more as at
+// first, on the query's own socket (whose reply the query takes), and over
+// TCP with small segments. The query sent again is for a path whose MTU the
+// server has just learned from an ICMP error: the first reply, too large,
+// was lost, but the next one passes (fragmented); such a path is no
+// blackhole. A resolver that is merely silent gets one query more. The zero
+// udpHedge watches nothing; its methods may be called on a nil one.
 type udpHedge struct {
 	ctx    context.Context
 	at     time.Time // the split; zero once passed
@@ -444,9 +446,9 @@ func (h *udpHedge) before(dl time.Time) time.Time {
 }
 
 // passSplit reports whether err, from a read on c, is the split's
-// timeout: then c's read deadline is dl again and the query reads on; if
-// nothing came back so far (stats), query is sent again on c and the retry
-// starts.
+// timeout: then c's read deadline is dl again and the query reads on,
+// and, if nothing came back so far (stats), the retry starts, which may
+// send query on c again.
 func (h *udpHedge) passSplit(c net.Conn, err error, stats exchangeStats, dl time.Time, query []byte) bool {
 	if h == nil || h.at.IsZero() || !errTimeout(err) || time.Now().Before(h.at) {
 		return false
@@ -459,14 +461,13 @@ func (h *udpHedge) passSplit(c net.Conn, err error, stats exchangeStats, dl time
 	if stats != (exchangeStats{}) {
 		return true
 	}
-	c.Write(query) // an error is the next read's
 	ctx, cancel := context.WithCancel(h.ctx)
 	tr := &udpTrial{cancel: cancel, done: make(chan struct{})}
 	h.trial = tr
 	s, server, m, every, tries := h.s, h.server, h.m.Copy(), h.every, h.tries
 	pool.Go(func() {
 		defer close(tr.done)
-		tr.ask(ctx, s, server, m, every, tries)
+		tr.ask(ctx, s, server, m, every, tries, c, query)
 	})
 	return true
 }
@@ -484,8 +485,9 @@ type udpTrial struct {
 }
 
 // ask sends m with a small EDNS buffer and, if the reply is truncated,
-// over TCP with small segments.
-func (tr *udpTrial) ask(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) {
+// query again on c (the query's own socket) and m over TCP with small
+// segments.
+func (tr *udpTrial) ask(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int, c net.Conn, query []byte) {
 	start := time.Now()
 	defer func() { tr.took = time.Since(start) }()
 	m.Id = dns.Id()
@@ -495,6 +497,7 @@ func (tr *udpTrial) ask(ctx context.Context, s sockets, server netip.AddrPort, m
 		return
 	}
 	tr.truncated = true
+	c.Write(query) // c may be closed already: the query is over
 	m.Id = dns.Id()
 	s.small = true
 	r, err = exchangeTCP(context.WithValue(ctx, mtuRetryKey{}, &mtuRetry{}), s, server, m)
