@@ -280,7 +280,7 @@ const maxBody = 64 << 10
 // through a proxy is tunnelled with CONNECT.
 func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	tm := newTiming()
-	sk := env.socketsFor(t)
+	sk := env.socketsFor(t).inAttempt(ctx)
 	host, port := t.Endpoint()
 	proxy, err := proxyFor(t)
 	if err != nil {
@@ -319,6 +319,9 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	var (
 		mu   sync.Mutex
 		conn net.Conn // the last one dialled
+		// With the probe's context: net/http's for the dial has its
+		// values, not its deadline.
+		watcher = env.watcher(ctx, t, addrs) // see mtu.go
 	)
 	tr := &http.Transport{
 		Proxy: func(*http.Request) (*url.URL, error) { return proxy, nil },
@@ -334,9 +337,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 				return nil, err
 			}
 			tm.mark("connect")
-			// Watched within the probe's context: net/http's for the
-			// dial has its values, not its deadline.
-			c = env.watch(ctx, c, t) // see mtu.go
+			c = watcher.watch(c)
 			mu.Lock()
 			conn = c
 			mu.Unlock()

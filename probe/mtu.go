@@ -147,36 +147,59 @@ type mtuConn struct {
 	trial atomic.Pointer[mtuTrial]
 }
 
-// watch returns the connection to make t's exchange over: c watched for a
-// stall (see mtuConn), or c itself where there is nothing to watch. The
-// caller passes what it returns to settleMTU when the exchange is over.
+// watch returns c, a connection for t's exchange, watched for a stall
+// (see mtuConn), or c itself where there is nothing to watch. The caller
+// passes what it returns to settleMTU when the exchange is over.
 func (e *Env) watch(ctx context.Context, c net.Conn, t Target) net.Conn {
-	w := watchConn(ctx, c, socketsOf(t))
-	if w == nil {
+	if tcpAddrPort(c.RemoteAddr()).Addr().Unmap().IsLoopback() {
 		return c
 	}
-	w.env, w.t = e, t
-	return w
+	return e.watcher(ctx, t, nil).watch(c)
 }
 
-// watchConn is c watched, in a retry counting what it reads; nil where
-// there is nothing to watch: a loopback address, or no deadline.
-func watchConn(ctx context.Context, c net.Conn, s sockets) *mtuConn {
-	dst := tcpAddrPort(c.RemoteAddr())
-	if !dst.IsValid() || dst.Addr().Unmap().IsLoopback() {
+// watcher is what will watch the exchange of t over a connection to one
+// of addrs, made before the connection is (net/http makes it); nil where
+// there is nothing to watch: every address is a loopback one, or ctx has
+// no deadline.
+func (e *Env) watcher(ctx context.Context, t Target, addrs []netip.Addr) *mtuConn {
+	if allLoopbackAddrs(addrs) {
 		return nil
 	}
 	if r := mtuRetryOf(ctx); r != nil {
-		return &mtuConn{Conn: c, count: r}
+		return &mtuConn{count: r}
 	}
-	now := time.Now()
-	split := mtuSplit(ctx, now)
-	if split.IsZero() {
+	if _, ok := ctx.Deadline(); !ok {
 		return nil
 	}
-	end, _ := ctx.Deadline()
-	c.SetReadDeadline(split)
-	return &mtuConn{Conn: c, ctx: ctx, dst: dst, sk: s, begun: now, split: split, end: end}
+	return &mtuConn{ctx: ctx, env: e, t: t, sk: socketsOf(t)}
+}
+
+// watch returns c watched by w, its exchange beginning now; c itself when
+// w is nil or already watches another connection, or c is to a loopback
+// address.
+func (w *mtuConn) watch(c net.Conn) net.Conn {
+	dst := tcpAddrPort(c.RemoteAddr())
+	if w == nil || w.Conn != nil || !dst.IsValid() || dst.Addr().Unmap().IsLoopback() {
+		return c
+	}
+	w.Conn, w.dst = c, dst
+	if w.count != nil {
+		return w
+	}
+	w.begun = time.Now()
+	if w.split = mtuSplit(w.ctx, w.begun); w.split.IsZero() {
+		return c
+	}
+	w.end, _ = w.ctx.Deadline()
+	c.SetReadDeadline(w.split)
+	return w
+}
+
+// inAttempt is s for the connections of an attempt within ctx: small in a
+// retry.
+func (s sockets) inAttempt(ctx context.Context) sockets {
+	s.small = s.small || mtuRetryOf(ctx) != nil
+	return s
 }
 
 func (w *mtuConn) Read(p []byte) (int, error) {
@@ -390,19 +413,18 @@ func roundMS(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 // made as s says, watched for a stall (see mtuConn): the retry asks the
 // same over a connection with small segments.
 func watchQuery(ctx context.Context, c net.Conn, s sockets, server netip.AddrPort, m *dns.Msg) net.Conn {
-	w := watchConn(ctx, c, s)
-	if w == nil {
+	if server.Addr().Unmap().IsLoopback() {
 		return c
 	}
-	if w.count == nil {
-		w.again = func(ctx context.Context) error {
-			small, q := s, m.Copy()
-			small.small, q.Id = true, dns.Id()
-			_, err := exchangeTCP(ctx, small, server, q)
-			return err
-		}
+	if r := mtuRetryOf(ctx); r != nil {
+		return (&mtuConn{count: r}).watch(c)
 	}
-	return w
+	return (&mtuConn{ctx: ctx, sk: s, again: func(ctx context.Context) error {
+		small, q := s, m.Copy()
+		small.small, q.Id = true, dns.Id()
+		_, err := exchangeTCP(ctx, small, server, q)
+		return err
+	}}).watch(c)
 }
 
 // udpHedge watches a DNS query over UDP for a reply too large for the path:

@@ -78,7 +78,7 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
+	c, err = dialFirst(ctx, e.socketsFor(t).inAttempt(ctx), addrs, port)
 	tm.mark("connect")
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
@@ -119,7 +119,6 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 	if err != nil {
 		return nil, fmt.Errorf("bad port %q", port)
 	}
-	s.small = s.small || mtuRetryOf(ctx) != nil
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type res struct {
