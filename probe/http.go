@@ -34,7 +34,8 @@ proxy names it. A likely captive portal (**captive-portal**): a redirect to anot
 where **status=** does not take it; a 200 with an HTML page where **status=** expected no 200
 (as 204) or **body=** is given; a body that does not match **body=** and is an HTML page with a
 form. Otherwise a status that does not pass is **http-status**, a body that does not match
-**http-body**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
+**http-body**. An exchange that stalls is tried again beside it with small segments: if that one
+gets the response, the cause is **mtu-blackhole**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
 **src=**, **family=**; netready's names are lower-case, "Status=" is the server's.`,
 	Authority: true,
 	Complete:  []string{"http://", "https://"},

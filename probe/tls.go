@@ -20,7 +20,8 @@ var tlsKind = KindDef{
 	Man: `A TLS handshake succeeds and the certificate verifies for HOST (against **ca=**, or the
 system's roots). A certificate not valid yet, or expired, is reported with the system clock's
 reading; while the kernel says the clock is not synchronised, the cause is **tls-clock**.
-Parameters: **ca=**, **via=**, **src=**, **family=**.`,
+A handshake that stalls is tried again beside it with small segments: if that one passes, the
+cause is **mtu-blackhole**. Parameters: **ca=**, **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tls://"},
 	parse:     parseHostPort(KindTLS),

@@ -22,7 +22,9 @@ type Behavior int32
 
 const (
 	// Answer replies from the zone: NOERROR with the records, or NXDOMAIN
-	// for a name the zone does not have.
+	// for a name the zone does not have. Over UDP, a reply larger than
+	// the query's EDNS buffer (512 bytes without EDNS) is truncated, with
+	// TC set, as a real server's is.
 	Answer Behavior = iota
 	// WrongIDFirst sends a reply with a wrong id, then the right reply.
 	WrongIDFirst
