@@ -502,11 +502,15 @@ func testMTUBlackhole(t *testing.T) {
 			l.server.Listen(t, net.JoinHostPort(serverProbe, "80"))
 			o := opts{env: []string{"SSL_CERT_FILE=" + srv.caFile}, flags: []string{"--probe-timeout", "2s"}}
 			hp := func(port string) string { return net.JoinHostPort(server, port) }
-			targets := []string{"tls://" + hp("443"), "https://" + hp("8443") + "/", "http://" + hp("80") + "/big", "dns://" + server + "/big.test"}
+			// Nothing answers on 9443 (a listener that never accepts):
+			// a stall that small segments do not mend either.
+			l.server.Listen(t, hp("9443"))
+			targets := []string{"tls://" + hp("443"), "https://" + hp("8443") + "/", "http://" + hp("80") + "/big", "dns://" + server + "/big.test", "tls://" + hp("9443")}
 			if l.v6 {
-				targets = []string{"tls://" + hp("443"), "http://" + hp("80") + "/big", "dns://[" + server + "]/big.test"}
+				targets = []string{"tls://" + hp("443"), "http://" + hp("80") + "/big", "dns://[" + server + "]/big.test", "tls://" + hp("9443")}
 			}
 			if !l.filtered {
+				targets = targets[:len(targets)-1]
 				wants := make([]want, len(targets))
 				for i := range wants {
 					wants[i] = pass()
@@ -554,6 +558,7 @@ func testMTUBlackhole(t *testing.T) {
 				wants = append(wants, fail("replies of more than 512 bytes from "+hp("53")+" vanish", "to a 512-byte buffer a truncated reply came",
 					"over TCP in 576-byte packets the whole answer came (2906 bytes)", link).because("mtu-blackhole"))
 			}
+			wants = append(wants, fail("tls handshake: i/o timeout").because("timeout"))
 			before1, before2 := tooBigSent(t, l.r1), tooBigSent(t, l.r2)
 			checkTargets(t, l.client, o, targets, wants)
 
