@@ -103,8 +103,8 @@ func mtuSplit(ctx context.Context, now time.Time) time.Time {
 }
 
 // mtuRetry marks the context of a retry with small segments: its TCP
-// connections are made small (dialFirst), and what their exchange reads is
-// counted, for the verdict.
+// connections are made small (sockets.inAttempt), and what their exchange
+// reads is counted, for the verdict.
 type mtuRetry struct{ received atomic.Int64 }
 
 type mtuRetryKey struct{}
@@ -124,9 +124,9 @@ func tcpAddrPort(a net.Addr) netip.AddrPort {
 }
 
 // mtuConn is a TCP connection whose exchange (a TLS handshake, an HTTP
-// request, a DNS query) is watched for a stall: if nothing has been read to
-// the end by split, a retry with small segments starts beside it, once,
-// and the exchange reads on. In a retry's own connection it counts what is
+// request, a DNS query) is watched for a stall: if a read still waits at
+// split, a retry with small segments starts beside it, once, and the
+// exchange reads on. In a retry's own connection it counts what is
 // read instead. Read is for one goroutine at a time, as a net.Conn's reads
 // are; settleMTU is for the goroutine that owns the exchange.
 type mtuConn struct {
