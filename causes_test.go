@@ -206,4 +206,5 @@ func TestIntegrationCauses(t *testing.T) {
 	t.Run("routes that refuse", testRouteTypes)
 	t.Run("this host's firewall", testLocalFirewall)
 	t.Run("via= and src= named", testViaNamed)
+	t.Run("path MTU", testMTUBlackhole) // mtu_test.go
 }

@@ -143,16 +143,6 @@ func premise(t *testing.T, l *routerLab, counter, host, port string, arrives boo
 	}
 }
 
-// nftIn loads an nftables ruleset into ns; it goes with the namespace.
-func nftIn(t *testing.T, ns *netnstest.NS, ruleset string) {
-	t.Helper()
-	cmd := ns.Command(t.Context(), "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(ruleset)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft -f in %s: %v: %s\n%s", ns.Name, err, out, ruleset)
-	}
-}
-
 // chain is an nftables table with one base chain of hook holding rules.
 func chain(hook string, rules ...string) string {
 	return fmt.Sprintf("table inet netready_lab {\n\tchain c {\n\t\ttype filter hook %s priority filter; policy accept;\n\t\t%s\n\t}\n}\n",

@@ -22,7 +22,9 @@ var dnsKind = KindDef{
 	Man: `The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
 NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
 **.**), following CNAMEs. Replies must match the query's id and question; others are
-ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+ignored. A truncated UDP reply is retried over TCP. A query met by silence is asked again beside
+it with a 512-byte EDNS buffer: if a truncated reply comes, the cause is **mtu-blackhole**. Any
+other rcode fails with its name.
 Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
 DNSSEC failure (**dnssec-failed**; an expired or not yet valid signature points at the
 clock), an unreachable upstream (**resolver-upstream**), an access list (EDE 18) and a

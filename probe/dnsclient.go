@@ -56,8 +56,10 @@ func plural(n int, one, many string) string {
 // "tcp").
 func exchange(ctx context.Context, s sockets, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
 	m := newQuery(q)
-	r, err := exchangeUDP(ctx, s, server, m, retransmit, attempts)
-	if err != nil {
+	var h udpHedge // see mtu.go
+	h.watch(ctx, s, server, m, retransmit, attempts)
+	r, err := exchangeUDP(ctx, s, server, m, retransmit, attempts, &h)
+	if err = h.settle(err); err != nil {
 		return nil, "udp", err
 	}
 	if !r.Truncated {
@@ -119,7 +121,7 @@ type timeoutError struct{}
 func (timeoutError) Error() string { return "i/o timeout" }
 func (timeoutError) Timeout() bool { return true }
 
-func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
+func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int, h *udpHedge) (*dns.Msg, error) {
 	if f := s.clear(server.Addr()); f != nil {
 		return nil, f
 	}
@@ -153,11 +155,14 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		if next := time.Now().Add(retransmit); sent < attempts && retransmit > 0 && (readDL.IsZero() || next.Before(readDL)) {
 			readDL, retry = next, true
 		}
-		c.SetReadDeadline(readDL)
+		c.SetReadDeadline(h.before(readDL))
 		if ctx.Err() != nil {
 			return nil, ctxErr(ctx, context.DeadlineExceeded)
 		}
 		r, err := readMatching(c, m, buf, &stats)
+		if err != nil && h.passSplit(c, err, stats, readDL, query) {
+			r, err = readMatching(c, m, buf, &stats) // with a retry beside, maybe: see udpHedge
+		}
 		if err == nil {
 			return r, nil
 		}
@@ -249,12 +254,13 @@ func exchangeTCP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	defer c.Close()
 	stop := abortOnDone(ctx, c)
 	defer stop()
-	co := &dns.Conn{Conn: c}
+	w := watchQuery(ctx, c, s, server, m) // see mtu.go
+	co := &dns.Conn{Conn: w}
 	if err := co.WriteMsg(m); err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, settleMTU(w, ctxErr(ctx, err), "")
 	}
 	r, err := co.ReadMsg()
-	if err != nil {
+	if err = settleMTU(w, err, "over tcp, after a truncated reply over udp"); err != nil {
 		return nil, ctxErr(ctx, err)
 	}
 	if r.Id != m.Id {

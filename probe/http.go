@@ -34,7 +34,8 @@ proxy names it. A likely captive portal (**captive-portal**): a redirect to anot
 where **status=** does not take it; a 200 with an HTML page where **status=** expected no 200
 (as 204) or **body=** is given; a body that does not match **body=** and is an HTML page with a
 form. Otherwise a status that does not pass is **http-status**, a body that does not match
-**http-body**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
+**http-body**. An exchange that stalls is tried again beside it with small segments: if that one
+gets the response, the cause is **mtu-blackhole**. Parameters: **status=**, **body=**, **proxy=**, **ca=** (https), **via=**,
 **src=**, **family=**; netready's names are lower-case, "Status=" is the server's.`,
 	Authority: true,
 	Complete:  []string{"http://", "https://"},
@@ -280,7 +281,7 @@ const maxBody = 64 << 10
 // through a proxy is tunnelled with CONNECT.
 func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	tm := newTiming()
-	sk := env.socketsFor(t)
+	sk := env.socketsFor(t).inAttempt(ctx)
 	host, port := t.Endpoint()
 	proxy, err := proxyFor(t)
 	if err != nil {
@@ -317,13 +318,16 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		tlsConf.ServerName = ""
 	}
 	var (
-		mu     sync.Mutex
-		remote net.Addr
+		mu   sync.Mutex
+		conn net.Conn // the last one dialled
+		// With the probe's context: net/http's for the dial has its
+		// values, not its deadline.
+		watcher = env.watcher(ctx, t, addrs) // see mtu.go
 	)
 	tr := &http.Transport{
 		Proxy: func(*http.Request) (*url.URL, error) { return proxy, nil },
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dialFirst(ctx, sk, addrs, dialPort)
+		DialContext: func(dctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := dialFirst(dctx, sk, addrs, dialPort)
 			// Phases are marked only when they succeed: net/http calls
 			// these hooks with the failure too after the request's context
 			// ended, and httpError names the step that timed out from them.
@@ -334,6 +338,10 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 				return nil, err
 			}
 			tm.mark(PhaseConnect)
+			c = watcher.watch(c)
+			mu.Lock()
+			conn = c
+			mu.Unlock()
 			return c, nil
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
@@ -354,11 +362,6 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			mu.Lock()
-			remote = info.Conn.RemoteAddr()
-			mu.Unlock()
-		},
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
 			if err == nil {
 				tm.mark(PhaseTLS)
@@ -373,9 +376,17 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
+	mu.Lock()
+	dialled := conn
+	mu.Unlock()
 	if err != nil {
 		res.Phases = tm.snapshot()
 		err = httpError(ctx, env, t, err, tm)
+		step := "response"
+		if FailureOf(err).Phase == PhaseTLS {
+			step = "TLS handshake"
+		}
+		err = settleMTU(dialled, err, step)
 		if proxy != nil && FailureOf(err).Phase == PhaseConnect {
 			// Not even connected to the proxy (net/http reports a
 			// timeout as the request's, not the dial's).
@@ -386,6 +397,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
+	settleMTU(dialled, nil, "")
 	res.Phases = tm.snapshot()
 	if err := checkResponse(t, resp, body, proxy); err != nil {
 		res.Err = throughProxy(err, proxy)
@@ -397,12 +409,9 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	}
 	if proxy != nil {
 		res.Detail += " through proxy " + redact(proxy)
-	} else {
-		mu.Lock()
-		if remote != nil {
-			res.Detail += " from " + remote.String() + sk.pathNote(addrOf(remote))
-		}
-		mu.Unlock()
+	} else if dialled != nil {
+		remote := dialled.RemoteAddr()
+		res.Detail += " from " + remote.String() + sk.pathNote(addrOf(remote))
 	}
 	return res
 }

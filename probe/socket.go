@@ -25,6 +25,10 @@ import (
 type sockets struct {
 	via string
 	src netip.Addr
+	// small clamps the segments of TCP connections to a size every path
+	// carries (TCP_MAXSEG before connect), for the retry of an exchange
+	// that stalled (see mtu.go).
+	small bool
 	// guard checks a path before anything is sent on it; nil checks
 	// nothing (see guard.go).
 	guard *guard
@@ -81,8 +85,8 @@ func (s sockets) dialerKeeping(network string, dst netip.Addr, keep *int) *net.D
 			d.LocalAddr = &net.UDPAddr{IP: s.src.AsSlice()}
 		}
 	}
-	via, recverr := s.via, network == "udp" || keep != nil
-	if via == "" && !recverr {
+	via, recverr, small := s.via, network == "udp" || keep != nil, s.small && network == "tcp"
+	if via == "" && !recverr && !small {
 		return d
 	}
 	d.Control = func(_, _ string, c syscall.RawConn) error {
@@ -107,6 +111,11 @@ func (s sockets) dialerKeeping(network string, dst netip.Addr, keep *int) *net.D
 					return
 				}
 				*keep = dup
+			}
+			if small {
+				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, smallMSS(dst)); err != nil {
+					serr = os.NewSyscallError("setsockopt TCP_MAXSEG", err)
+				}
 			}
 		}); err != nil {
 			return err

@@ -80,7 +80,7 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
+	c, err = dialFirst(ctx, e.socketsFor(t).inAttempt(ctx), addrs, port)
 	tm.mark(PhaseConnect)
 	if err != nil {
 		return nil, withPort(addrs, port), local, err

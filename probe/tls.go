@@ -20,7 +20,8 @@ var tlsKind = KindDef{
 	Man: `A TLS handshake succeeds and the certificate verifies for HOST (against **ca=**, or the
 system's roots). A certificate not valid yet, or expired, is reported with the system clock's
 reading; while the kernel says the clock is not synchronised, the cause is **tls-clock**.
-Parameters: **ca=**, **via=**, **src=**, **family=**.`,
+A handshake that stalls is tried again beside it with small segments: if that one passes, the
+cause is **mtu-blackhole**. Parameters: **ca=**, **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tls://"},
 	parse:     parseHostPort(KindTLS),
@@ -95,14 +96,16 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 			return Result{Err: fail(CauseOther, PhaseTLS, t.CA, fmt.Errorf("ca=: %w", err)), Phases: tm.snapshot(), Local: local}
 		}
 	}
-	tc := tls.Client(c, tlsConfig(t.Host, roots))
+	w := env.watch(ctx, c, t) // see mtu.go
+	tc := tls.Client(w, tlsConfig(t.Host, roots))
 	err = tc.HandshakeContext(ctx)
 	tm.mark(PhaseTLS)
 	res := Result{Phases: tm.snapshot(), Local: local, Dests: dests}
 	if err != nil {
-		res.Err = tlsError(ctx, env, err, time.Now())
+		res.Err = settleMTU(w, tlsError(ctx, env, err, time.Now()), "tls handshake")
 		return res
 	}
+	settleMTU(w, nil, "")
 	st := tc.ConnectionState()
 	leaf := st.PeerCertificates[0]
 	res.Detail = fmt.Sprintf("%s, certificate for %s valid until %s", tls.VersionName(st.Version),

@@ -22,7 +22,9 @@ type Behavior int32
 
 const (
 	// Answer replies from the zone: NOERROR with the records, or NXDOMAIN
-	// for a name the zone does not have.
+	// for a name the zone does not have. Over UDP, a reply larger than
+	// the query's EDNS buffer (512 bytes without EDNS) is truncated, with
+	// TC set, as a real server's is.
 	Answer Behavior = iota
 	// WrongIDFirst sends a reply with a wrong id, then the right reply.
 	WrongIDFirst
@@ -241,6 +243,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		if udp {
 			r.Answer, r.Ns, r.Extra = nil, nil, nil
 			r.Truncated = true
+		}
+	default:
+		if udp {
+			// As every real server: a reply over UDP larger than the
+			// client's EDNS buffer (512 bytes without EDNS) is cut
+			// short, with TC set.
+			size := dns.MinMsgSize
+			if o := q.IsEdns0(); o != nil {
+				size = int(o.UDPSize())
+			}
+			r.Truncate(size)
 		}
 	}
 	w.WriteMsg(r)
