@@ -18,6 +18,7 @@ import (
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/netwatch"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 	"github.com/netready/netready/report"
 )
 
@@ -115,9 +116,9 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	notify.start(len(o.targets))
 	prog := newProgress(s.stderr, o, log, notify)
 	start := time.Now()
-	out, err := gate.Wait(ctx, gate.Config{
+	out, err := gate.Wait(ctx, probegate.Config{
 		Targets:         len(o.targets),
-		Probe:           pr.round,
+		Probe:           pr.Round,
 		Schedule:        o.schedule,
 		Any:             o.any,
 		Timeout:         o.timeout,
@@ -128,7 +129,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 		Events:          w.Events(),
 		EventGap:        eventGap,
 		EventBurst:      eventBurst,
-		Progress: func(p gate.Progress) {
+		Progress: func(p probegate.Progress) {
 			logRound(log, o, p.Due, p.Results)
 			prog.update(p)
 		},
@@ -183,7 +184,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 // positive fileDelay, from the first failure of such a target or after
 // fileDelay (the watcher then reports a change since it started at once).
 // stop ends both; calling it twice is harmless.
-func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatch.Watcher, pr *prober, stop func()) {
+func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatch.Watcher, pr *probegate.Prober, stop func()) {
 	var conf string
 	if slices.ContainsFunc(o.targets, probe.Target.UsesResolvConf) {
 		conf = o.resolvConf
@@ -191,5 +192,9 @@ func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatc
 	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: conf, ResolvConfDelay: fileDelay, Logger: log})
 	nl := netlinkHandle(log)
 	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", conf)
-	return w, &prober{o: o, nl: nl, peers: probe.NewPeers(), failed: w.WatchResolvConf}, func() { w.Close(); nl.Close() }
+	pr = &probegate.Prober{
+		Targets: o.targets, ResolvConf: o.resolvConf, HostsFile: o.hostsFile, ProbeTimeout: o.probeTimeout,
+		Netlink: nl, Peers: probe.NewPeers(), Failed: w.WatchResolvConf,
+	}
+	return w, pr, func() { w.Close(); nl.Close() }
 }
