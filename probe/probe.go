@@ -8,7 +8,6 @@ package probe
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"net/netip"
 	"sync"
 	"time"
@@ -203,13 +202,4 @@ func (tm *timing) has(name PhaseName) bool {
 		}
 	}
 	return false
-}
-
-// errTimeout reports whether err is a deadline or timeout.
-func errTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }
