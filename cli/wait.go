@@ -116,24 +116,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	notify.start(len(o.targets))
 	prog := newProgress(s.stderr, o, log, notify)
 	start := time.Now()
-	out, err := gate.Wait(ctx, probegate.Config{
-		Targets:         len(o.targets),
-		Probe:           pr.Round,
-		Schedule:        o.schedule,
-		Any:             o.any,
-		Timeout:         o.timeout,
-		Settle:          o.settle,
-		LocalInterval:   o.localInterval,
-		RefusedInterval: refusedInterval,
-		Announced:       w.Netlink(),
-		Events:          w.Events(),
-		EventGap:        eventGap,
-		EventBurst:      eventBurst,
-		Progress: func(p probegate.Progress) {
-			logRound(log, o, p.Due, p.Results)
-			prog.update(p)
-		},
-	})
+	out, err := gate.Wait(ctx, gateConfig(o, log, w, pr, prog.update))
 	prog.done()
 	rep := outcome(o, out.Results, out.Ready, out.Rounds, out.Attempts, time.Since(start))
 	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "resolv_conf_watched", w.ResolvConf(), "overruns", w.Overruns())
@@ -175,6 +158,31 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	}
 	err = syscall.Exec(cmdPath, o.cmd, os.Environ())
 	return &exitError{exitCannot, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
+}
+
+// gateConfig is the gate's configuration for wait and watch (each ignores
+// the other's own: Timeout, Recheck). After each round the gate accepted,
+// its attempts are logged and progress is called.
+func gateConfig(o *options, log *slog.Logger, w *netwatch.Watcher, pr *probegate.Prober, progress func(probegate.Progress)) probegate.Config {
+	return probegate.Config{
+		Targets:         len(o.targets),
+		Probe:           pr.Round,
+		Schedule:        o.schedule,
+		Any:             o.any,
+		Timeout:         o.timeout,
+		Settle:          o.settle,
+		LocalInterval:   o.localInterval,
+		RefusedInterval: refusedInterval,
+		Announced:       w.Netlink(),
+		Recheck:         o.recheck,
+		Events:          w.Events(),
+		EventGap:        eventGap,
+		EventBurst:      eventBurst,
+		Progress: func(p probegate.Progress) {
+			logRound(log, o, p.Due, p.Results)
+			progress(p)
+		},
+	}
 }
 
 // watching starts what wait and watch share: the change watcher, subscribed

@@ -116,15 +116,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		_, err := fmt.Fprintln(s.stdout, line)
 		return err
 	}
-	err = gate.Watch(ctx, probegate.Config{
-		Targets: len(o.targets), Probe: pr.Round, Schedule: o.schedule, Any: o.any,
-		Settle: o.settle, LocalInterval: o.localInterval, RefusedInterval: refusedInterval, Announced: w.Netlink(), Recheck: o.recheck,
-		Events: w.Events(), EventGap: eventGap, EventBurst: eventBurst,
-		Progress: func(p probegate.Progress) {
-			logRound(log, o, p.Due, p.Results)
-			f.round(p)
-		},
-	}, emit)
+	err = gate.Watch(ctx, gateConfig(o, log, w, pr, f.round), emit)
 	if _, ok := stoppedBy(ctx); ok {
 		return nil
 	}
