@@ -59,12 +59,7 @@ func TestIntegrationEvents(t *testing.T) {
 			p := startNetready(t, l.client, nil, waitArgs(append([]string{"--json", "-v"}, tt.args...)...)...)
 			p.waitStderr(t, " ok=false") // the first round has failed
 			tt.change(t, l)
-			if code := p.wait(t); code != 0 {
-				t.Fatalf("exit code: got %d, want 0\n%s", code, p)
-			}
-			if doc := p.doc(t); !doc.Ready || doc.Rounds < 2 {
-				t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after the change)\n%s", doc.Ready, doc.Rounds, p)
-			}
+			p.readyAfterChange(t, "the change")
 		})
 	}
 }

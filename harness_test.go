@@ -458,6 +458,19 @@ func waitOverInt(t *testing.T, p *proc, field string) int {
 	return n
 }
 
+// readyAfterChange checks that p, a wait that saw its targets fail before
+// a change (what names it), ends ready, exit 0, after at least two rounds:
+// one failing, one after the change.
+func (p *proc) readyAfterChange(t *testing.T, what string) {
+	t.Helper()
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
+	}
+	if doc := p.doc(t); !doc.Ready || doc.Rounds < 2 {
+		t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after %s)\n%s", doc.Ready, doc.Rounds, what, p)
+	}
+}
+
 // waitOverLine is the `msg="wait over"` line of "wait -v", for logs.
 func waitOverLine(p *proc) string {
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
@@ -468,15 +481,15 @@ func waitOverLine(p *proc) string {
 	return "(no wait over line)"
 }
 
-// waitFor polls cond until it holds, 20 s at most.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// poll checks cond every interval until it holds, 20 s at most.
+func poll(t *testing.T, what string, interval time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s after 20s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

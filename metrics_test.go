@@ -144,18 +144,6 @@ func (s *promServer) alerts(t *testing.T) []alert {
 	return r.Data.Alerts
 }
 
-// poll checks cond every interval until it holds, 20 s at most.
-func poll(t *testing.T, what string, interval time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 20s", what)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // transitions are the JSON lines watch --json has printed so far.
 func transitions(t *testing.T, p *proc) []transition {
 	t.Helper()

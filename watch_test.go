@@ -173,12 +173,12 @@ func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
 	p := startNetready(t, l.client, nil, append([]string{"watch", "-v", "--recheck", "1h", "--probe-timeout", probeTimeout.String(), "--resolv-conf", conf}, append(noRetry, "dns:ready.test")...)...)
 	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
 	replace("10.213.1.13")
-	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	poll(t, "a query to the silent resolver", 5*time.Millisecond, func() bool { udp, _ := silent.Queries(); return udp > 0 })
 	stuck := time.Now()
 	before, _ := good.Queries()
 	replace(serverIP4)
-	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
-	waitFor(t, "the round after the change, passing", func() bool {
+	poll(t, "a query to the good resolver after the change", 5*time.Millisecond, func() bool { udp, _ := good.Queries(); return udp > before })
+	poll(t, "the round after the change, passing", 5*time.Millisecond, func() bool {
 		return strings.Count(p.stderr.String(), "msg=probe target=dns:ready.test ok=true") >= 2
 	})
 	// The stuck attempt ends at --probe-timeout after it began: had its
