@@ -242,10 +242,12 @@ const (
 	PhaseQuery     PhaseName = "query"   // an exchange with a resolver
 	PhaseAnswer    PhaseName = "answer"  // a resolver's reply whose content fails
 	PhaseConnect   PhaseName = "connect"
+	PhaseProxy     PhaseName = "proxy" // through an HTTP proxy: CONNECT, or the proxy's own answer
 	PhaseTLS       PhaseName = "tls"
 	PhaseRequest   PhaseName = "request"
 	PhaseRedirect  PhaseName = "redirect"
 	PhaseEcho      PhaseName = "echo"
+	PhaseClock     PhaseName = "clock" // the kernel's word on the system clock
 )
 
 // Failure is why an attempt failed: its cause, the step that failed and

@@ -49,7 +49,7 @@ func proxyFailure(proxy *url.URL, err error) *Failure {
 		return f // this host's own link or address, not the proxy
 	}
 	g := *f
-	g.Cause, g.Phase, g.Hop = CauseProxyFailed, "proxy", proxy.Host
+	g.Cause, g.Phase, g.Hop = CauseProxyFailed, PhaseProxy, proxy.Host
 	g.Err = fmt.Errorf("proxy %s: %w", redact(proxy), err)
 	return &g
 }

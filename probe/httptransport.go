@@ -37,7 +37,7 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 	host, port := t.Endpoint()
 	proxy, err := proxyFor(t)
 	if err != nil {
-		return Result{Err: fail(CauseProxyFailed, "proxy", "", err)}
+		return Result{Err: fail(CauseProxyFailed, PhaseProxy, "", err)}
 	}
 	dialHost, dialPort := host, port
 	if proxy != nil {
@@ -91,9 +91,9 @@ func probeHTTP(ctx context.Context, env *Env, t Target) (res Result) {
 		},
 		OnProxyConnectResponse: func(_ context.Context, pu *url.URL, _ *http.Request, resp *http.Response) error {
 			if resp.StatusCode != http.StatusOK {
-				return fail(CauseProxyFailed, "proxy", pu.Host, fmt.Errorf("proxy %s answered CONNECT %s with HTTP %s", redact(pu), net.JoinHostPort(host, port), resp.Status))
+				return fail(CauseProxyFailed, PhaseProxy, pu.Host, fmt.Errorf("proxy %s answered CONNECT %s with HTTP %s", redact(pu), net.JoinHostPort(host, port), resp.Status))
 			}
-			tm.mark("proxy")
+			tm.mark(PhaseProxy)
 			return nil
 		},
 		TLSClientConfig:    tlsConf,

@@ -50,7 +50,7 @@ func checkResponse(t Target, resp *http.Response, body []byte, proxy *url.URL) e
 	if !statusPasses(t.Status, code) {
 		if proxy != nil && t.Kind == KindHTTP && (code == http.StatusProxyAuthRequired ||
 			(code == http.StatusForbidden || code >= 500) && resp.Header.Get("Via") == "") {
-			return fail(CauseProxyFailed, "proxy", proxy.Host, fmt.Errorf("proxy %s answered %s", redact(proxy), status))
+			return fail(CauseProxyFailed, PhaseProxy, proxy.Host, fmt.Errorf("proxy %s answered %s", redact(proxy), status))
 		}
 		if code >= 300 && code <= 399 {
 			loc, err := resp.Location()
