@@ -360,8 +360,8 @@ func TestIntegrationMetricsListen(t *testing.T) {
 	t.Run("address not there yet", func(t *testing.T) {
 		const addr = "10.213.1.50:10213"
 		p := startNetready(t, l.client, nil, "watch", "--metrics-listen", addr, "route:default4")
-		p.waitStderr(t, "msg=\"the metrics address is not one of this host's (yet): /metrics and /ready answer once it is\" address="+addr)
-		p.waitStderr(t, "msg=\"serving metrics\" address="+addr)
+		p.waitLog(t, "the metrics address is not one of this host's (yet): /metrics and /ready answer once it is", "address", addr)
+		p.waitLog(t, "serving metrics", "address", addr)
 		l.client.IP(t, "addr", "add", "10.213.1.50/32", "dev", "lo")
 		c := l.client.HTTPClient()
 		poll(t, "/ready on the new address", 20*time.Millisecond, func() bool {
