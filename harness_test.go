@@ -33,6 +33,7 @@ import (
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=20")
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(roottest.Wrap(m), map[string]func(){
 		"netready": main,
 	})
 }

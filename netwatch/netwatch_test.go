@@ -86,6 +86,8 @@ func nsHandle(t *testing.T, ns *netnstest.NS) *netns.NsHandle {
 	return &h
 }
 
+func TestMain(m *testing.M) { os.Exit(roottest.Wrap(m).Run()) }
+
 func TestIntegrationNetlinkEvents(t *testing.T) {
 	roottest.Require(t)
 	a, b := netnstest.New(t), netnstest.New(t)

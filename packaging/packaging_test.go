@@ -72,7 +72,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	distDir = dir
-	return m.Run()
+	return roottest.Wrap(m).Run()
 }
 
 // artifacts are what one "make package" run produced.
