@@ -55,8 +55,8 @@ func TestIntegrationNetlinkRefused(t *testing.T) {
 
 // TestIntegrationInotifyRefused: inotify cannot be had (the limit of
 // instances reached): netready says so once and goes on, re-reading
-// resolv.conf on its schedule, as it does without netlink; it used to end
-// wait with an error.
+// resolv.conf on its schedule, as it does without netlink, rather than
+// ending wait with an error.
 func TestIntegrationInotifyRefused(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()

@@ -475,10 +475,10 @@ func testLateDNS(t *testing.T, s stack) {
 	checkHeldUntilResolved(t, entries, state, s, waitingOn(resolver, s.cause), dnsUp)
 	checkStackOnlineEarly(t, entries, state, s, dnsUp)
 
-	// The figures of issue 13: DNS up → netready-wait-online done (it
-	// aims at 1.2s at most on ifupdown and NetworkManager, once a refusing
-	// resolver is re-probed every second; not asserted here), and where
-	// the stack's own wait-online stood.
+	// The figures: DNS up → netready-wait-online done (1.2s at most is
+	// the aim on ifupdown and NetworkManager, a refusing resolver being
+	// re-probed every second; not asserted here), and where the stack's
+	// own wait-online stood.
 	woExit := monoProp(t, state[waitOnline], "ExecMainExitTimestampMonotonic")
 	t.Logf("TIMING %s: lease %s after boot began; DNS up %s after the lease; DNS up → %s done %s",
 		s.name, since(begin, lease.mono), since(lease.mono, dnsUp), waitOnline, since(dnsUp, woExit))
