@@ -59,7 +59,9 @@ func imports(t *testing.T, dir string) []string {
 func TestArchitectureImports(t *testing.T) {
 	own := []string{"cli", "gate", "probe", "probegate", "netwatch", "backoff", "report", "metrics", "hook"}
 	rules := map[string]func(string) bool{ // what each package must not import
-		"gate": func(p string) bool { return strings.Contains(p, ".") || slices.Contains(own, p) || p == "net" || strings.HasPrefix(p, "net/") || p == "syscall" },
+		"gate": func(p string) bool {
+			return strings.Contains(p, ".") || slices.Contains(own, p) || p == "net" || strings.HasPrefix(p, "net/") || p == "syscall"
+		},
 		"probe": func(p string) bool {
 			return slices.Contains([]string{"cli", "gate", "probegate", "netwatch", "report", "metrics", "hook", "backoff"}, p)
 		},
