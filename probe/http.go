@@ -11,9 +11,11 @@ import (
 )
 
 var httpKind = KindDef{
-	Schemes: []Kind{KindHTTP, KindHTTPS},
-	Usage:   []Usage{{"http://..., https://...", "a response of status= (default 2xx) arrives; redirects are not followed"}},
+	Schemes:  []Kind{KindHTTP, KindHTTPS},
+	Usage:    []Usage{{"http://..., https://...", "a response of status= (default 2xx) arrives; redirects are not followed"}},
+	ManTitle: "http://URL, https://URL",
 	Man: `A GET of the URL, less netready's own parameters (the others are sent as written), gets a
+status of **status=** (default 200-299) and, with **body=**, a body whose first 64 KiB match.
 Redirects are not followed. https verifies the certificate (against **ca=**, or the system's
 roots). The request goes through the proxy of **proxy=**, by default the environment's
 (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as Go's net/http reads them), https with CONNECT; a
