@@ -27,7 +27,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o netready .
 
 # The suite's tools from Debian (only what is missing); the fleet tools
-# (issue 11: prometheus and promtool, node_exporter, podman, qemu-user-static,
+# (prometheus and promtool, node_exporter, podman, qemu-user-static,
 # tinyproxy) are installed with no daemon left running on the host; Unbound,
 # whose package would start a resolver on the host, is only unpacked (cached
 # in /var/cache/netready-e2e) for the labs of Extended DNS Errors.

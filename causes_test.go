@@ -126,7 +126,7 @@ func TestIntegrationCauses(t *testing.T) {
 			l.server.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth1", "nodad")
 			l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
 			l.client.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth0")
-			waitFor(t, "duplicate address detection to fail", func() bool {
+			poll(t, "duplicate address detection to fail", 5*time.Millisecond, func() bool {
 				return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
 			})
 		}, targets: []string{"tcp://[fd00:213::1]:8080"}, wants: []want{fail("veth0's IPv6 address fd00:213::3/64 failed duplicate address detection").because("address-dad-failed")}},

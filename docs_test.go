@@ -98,9 +98,9 @@ var docScenes = map[string]func(t *testing.T) docScene{
 	"watch": func(t *testing.T) docScene {
 		l := newLab(t)
 		return docScene{ns: l.client, drive: func(t *testing.T, p *proc) {
-			waitFor(t, "a first transition", func() bool { return strings.Contains(p.stdout.String(), "not ready") })
+			poll(t, "a first transition", 5*time.Millisecond, func() bool { return strings.Contains(p.stdout.String(), "not ready") })
 			l.server.Listen(t, serverIP4+":8080")
-			waitFor(t, "a transition to ready", func() bool { return strings.Contains(p.stdout.String(), " ready\n") })
+			poll(t, "a transition to ready", 5*time.Millisecond, func() bool { return strings.Contains(p.stdout.String(), " ready\n") })
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			if code := p.wait(t); code != 0 {
 				t.Errorf("watch: exit %d after SIGTERM, want 0\n%s", code, p)
@@ -112,7 +112,7 @@ var docScenes = map[string]func(t *testing.T) docScene{
 		l := newLab(t)
 		w := startNetready(t, l.client, nil, "watch", "--metrics-listen", "127.0.0.1:10213", "route:default", "tcp://"+serverIP4+":8080")
 		client := l.client.HTTPClient()
-		waitFor(t, "/ready answering 503", func() bool {
+		poll(t, "/ready answering 503", 5*time.Millisecond, func() bool {
 			resp, err := client.Get("http://127.0.0.1:10213/ready")
 			if err != nil {
 				return false

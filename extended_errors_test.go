@@ -356,7 +356,7 @@ func TestIntegrationExtendedErrorsStale(t *testing.T) {
 	auth.SetBehavior(dnstest.Silent)
 	// The premise: once the record's second is over, Unbound answers
 	// from its cache, saying the answer is stale.
-	waitFor(t, "a stale answer from Unbound", func() bool {
+	poll(t, "a stale answer from Unbound", 5*time.Millisecond, func() bool {
 		code, _, ok := extendedError(query(t, l.client, serverIP4+":53", "stale.test", dns.TypeA))
 		return ok && code == dns.ExtendedErrorCodeStaleAnswer
 	})

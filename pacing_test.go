@@ -31,14 +31,9 @@ func TestIntegrationLocalResolverLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startNetready(t, l.client, nil, "wait", "-v", "--json", "--timeout", "20s", "--backoff-initial", "1h", "--backoff-max", "1h", "--resolv-conf", conf, "tcp://lo.test:8080")
-	p.waitStderr(t, "msg=probe target=tcp://lo.test:8080 ok=false")
+	p.waitLog(t, "probe", "target", "tcp://lo.test:8080", "ok", "false")
 	dnstest.Serve(t, l.client.ListenPacket(t, "127.0.0.1:53"), l.client.Listen(t, "127.0.0.1:53"), "lo.test. 60 IN A "+serverIP4)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
-	}
-	if doc := p.doc(t); doc.Rounds < 2 {
-		t.Errorf("got ready after %d rounds, want at least 2 (one failing, one after the resolver started)\n%s", doc.Rounds, p)
-	}
+	p.readyAfterChange(t, "the resolver started")
 }
 
 // nftCounter counts, in the server namespace, the packets to proto dport
@@ -99,7 +94,7 @@ func TestIntegrationRefusedStartsLate(t *testing.T) {
 				l.server.Listen(t, serverIP4+":8080")
 			}
 			p := startNetready(t, l.client, nil, append([]string{"wait", "-v", "--json", "--timeout", "30s", "--hosts-file", "", "--no-netlink"}, append(noRetry, tt.target)...)...)
-			p.waitStderr(t, "msg=probe target="+tt.target+" ok=false")
+			p.waitLog(t, "probe", "target", tt.target, "ok", "false")
 			if !strings.Contains(p.stderr.String(), "cause="+tt.cause) {
 				t.Fatalf("the first round does not say %s\n%s", tt.cause, p)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/netwatch"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 	"github.com/netready/netready/report"
 )
 
@@ -126,24 +127,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	notify.start(len(o.targets))
 	prog := newProgress(s.stderr, o, log, notify)
 	start := time.Now()
-	out, err := gate.Wait(ctx, gate.Config{
-		Targets:         len(o.targets),
-		Probe:           pr.round,
-		Schedule:        o.schedule,
-		Any:             o.any,
-		Timeout:         o.timeout,
-		Settle:          o.settle,
-		LocalInterval:   o.localInterval,
-		RefusedInterval: refusedInterval,
-		Announced:       w.Netlink(),
-		Events:          w.Events(),
-		EventGap:        eventGap,
-		EventBurst:      eventBurst,
-		Progress: func(p gate.Progress) {
-			logRound(log, o, p.Due, p.Results)
-			prog.update(p)
-		},
-	})
+	out, err := gate.Wait(ctx, gateConfig(o, log, w, pr, prog.update))
 	prog.done()
 	rep := outcome(o, out.Results, out.Ready, out.Rounds, out.Attempts, time.Since(start))
 	log.Debug("wait over", "ready", out.Ready, "rounds", out.Rounds, "abandoned", out.Abandons, "events", out.Events, "netlink", w.Netlink(), "resolv_conf_watched", w.ResolvConf(), "overruns", w.Overruns())
@@ -187,6 +171,31 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	return &exitError{exitCannot, fmt.Errorf("exec %s: %w", o.cmd[0], err)}
 }
 
+// gateConfig is the gate's configuration for wait and watch (each ignores
+// the other's own: Timeout, Recheck). After each round the gate accepted,
+// its attempts are logged and progress is called.
+func gateConfig(o *options, log *slog.Logger, w *netwatch.Watcher, pr *probegate.Prober, progress func(probegate.Progress)) probegate.Config {
+	return probegate.Config{
+		Targets:         len(o.targets),
+		Probe:           pr.Round,
+		Schedule:        o.schedule,
+		Any:             o.any,
+		Timeout:         o.timeout,
+		Settle:          o.settle,
+		LocalInterval:   o.localInterval,
+		RefusedInterval: refusedInterval,
+		Announced:       w.Netlink(),
+		Recheck:         o.recheck,
+		Events:          w.Events(),
+		EventGap:        eventGap,
+		EventBurst:      eventBurst,
+		Progress: func(p probegate.Progress) {
+			logRound(log, o, p.Due, p.Results)
+			progress(p)
+		},
+	}
+}
+
 // watching starts what wait and watch share: the change watcher, subscribed
 // before the first round so that no change between the first look and the
 // subscription is lost, and the prober with its netlink handle. The
@@ -194,7 +203,7 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 // positive fileDelay, from the first failure of such a target or after
 // fileDelay (the watcher then reports a change since it started at once).
 // stop ends both; calling it twice is harmless.
-func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatch.Watcher, pr *prober, stop func()) {
+func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatch.Watcher, pr *probegate.Prober, stop func()) {
 	var conf string
 	if slices.ContainsFunc(o.targets, probe.Target.UsesResolvConf) {
 		conf = o.resolvConf
@@ -202,5 +211,9 @@ func watching(o *options, log *slog.Logger, fileDelay time.Duration) (w *netwatc
 	w = netwatch.Start(netwatch.Options{Netlink: !o.noNetlink, ResolvConf: conf, ResolvConfDelay: fileDelay, Logger: log})
 	nl := netlinkHandle(log)
 	log.Debug("started", "targets", strings.Join(o.names, " "), "netlink", w.Netlink(), "resolv_conf", conf)
-	return w, &prober{o: o, nl: nl, peers: probe.NewPeers(), failed: w.WatchResolvConf}, func() { w.Close(); nl.Close() }
+	pr = &probegate.Prober{
+		Targets: o.targets, ResolvConf: o.resolvConf, HostsFile: o.hostsFile, ProbeTimeout: o.probeTimeout,
+		Netlink: nl, Peers: probe.NewPeers(), Failed: w.WatchResolvConf,
+	}
+	return w, pr, func() { w.Close(); nl.Close() }
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/netready/netready/gate"
-	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 )
 
 func watchCommand(s *streams) *cli.Command {
@@ -85,11 +85,11 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
 	readyOnce := false
-	emit := func(tr gate.Transition) error {
+	emit := func(tr probegate.Transition) error {
 		f.transition(tr)
 		t := transition{Time: time.Now().UTC(), Ready: tr.Ready}
 		for i, gr := range tr.Results {
-			if r, ok := gr.Value.(probe.Result); ok && !r.OK {
+			if r := gr.Value; gr.Probed && !r.OK {
 				t.Failing = append(t.Failing, o.names[i]+": "+string(r.Cause)+": "+r.Err.Error())
 				if t.Causes == nil {
 					t.Causes = map[string]string{}
@@ -119,15 +119,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		_, err := fmt.Fprintln(s.stdout, line)
 		return err
 	}
-	err = gate.Watch(ctx, gate.Config{
-		Targets: len(o.targets), Probe: pr.round, Schedule: o.schedule, Any: o.any,
-		Settle: o.settle, LocalInterval: o.localInterval, RefusedInterval: refusedInterval, Announced: w.Netlink(), Recheck: o.recheck,
-		Events: w.Events(), EventGap: eventGap, EventBurst: eventBurst,
-		Progress: func(p gate.Progress) {
-			logRound(log, o, p.Due, p.Results)
-			f.round(p)
-		},
-	}, emit)
+	err = gate.Watch(ctx, gateConfig(o, log, w, pr, f.round), emit)
 	if _, ok := stoppedBy(ctx); ok {
 		return nil
 	}

@@ -87,6 +87,8 @@ func nsHandle(t *testing.T, ns *netnstest.NS) *netns.NsHandle {
 	return &h
 }
 
+func TestMain(m *testing.M) { os.Exit(roottest.Wrap(m).Run()) }
+
 func TestIntegrationNetlinkEvents(t *testing.T) {
 	roottest.Require(t)
 	a, b := netnstest.New(t), netnstest.New(t)
@@ -120,7 +122,7 @@ func TestIntegrationNetlinkEvents(t *testing.T) {
 	noEvent(t, w, "address added in the peer namespace")
 }
 
-// TestNetlinkOverrun: a storm of route changes overflows a small netlink
+// TestIntegrationNetlinkOverrun: a storm of route changes overflows a small netlink
 // receive buffer (ENOBUFS); the watcher counts it, signals a change, and
 // keeps delivering later changes.
 func TestIntegrationNetlinkOverrun(t *testing.T) {
@@ -289,8 +291,8 @@ func TestResolvConfChanges(t *testing.T) {
 	}
 }
 
-// TestCloseAtOnce: Close right after Start returns, though the reader may
-// not have run yet (it once blocked forever in Receive).
+// TestIntegrationCloseAtOnce: Close right after Start returns, though the
+// reader may not have run yet: it must not block in Receive.
 func TestIntegrationCloseAtOnce(t *testing.T) {
 	roottest.Require(t)
 	ns := netnstest.New(t)

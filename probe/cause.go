@@ -2,12 +2,8 @@ package probe
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
-	"net"
 	"net/netip"
 	"slices"
-	"syscall"
 	"time"
 )
 
@@ -17,13 +13,6 @@ var systemdResolved = netip.MustParseAddr("127.0.0.53")
 // loopbackHint is for a loopback address that is unreachable or silent
 // while lo is down: the kernel then has no local route for it.
 const loopbackHint = "the loopback interface is down: ip link set lo up"
-
-// loopbackDown reports whether the loopback interface is known to be down.
-// It asks the kernel, once, for a failure that already happened.
-func loopbackDown() bool {
-	lo, err := net.InterfaceByName("lo")
-	return err == nil && lo.Flags&net.FlagUp == 0
-}
 
 // Cause is why a target fails, as one stable word of a small vocabulary:
 // what JSON reports as "cause", what a hint is chosen by, what STATUS= and
@@ -298,10 +287,12 @@ const (
 	PhaseQuery     PhaseName = "query"   // an exchange with a resolver
 	PhaseAnswer    PhaseName = "answer"  // a resolver's reply whose content fails
 	PhaseConnect   PhaseName = "connect"
+	PhaseProxy     PhaseName = "proxy" // through an HTTP proxy: CONNECT, or the proxy's own answer
 	PhaseTLS       PhaseName = "tls"
 	PhaseRequest   PhaseName = "request"
 	PhaseRedirect  PhaseName = "redirect"
 	PhaseEcho      PhaseName = "echo"
+	PhaseClock     PhaseName = "clock" // the kernel's word on the system clock
 )
 
 // Failure is why an attempt failed: its cause, the step that failed and
@@ -333,89 +324,6 @@ func (f *Failure) With(err error) *Failure {
 // fail makes a Failure.
 func fail(cause Cause, phase PhaseName, hop string, err error) *Failure {
 	return &Failure{Cause: cause, Phase: phase, Hop: hop, Err: err}
-}
-
-// FailureOf is the Failure that explains err: the outermost one it wraps,
-// or, for an error no probe explained, one classified from what it is
-// (an errno, a timeout).
-func FailureOf(err error) *Failure {
-	if err == nil {
-		return nil
-	}
-	var f *Failure
-	if errors.As(err, &f) {
-		return f
-	}
-	return &Failure{Cause: errnoCause(err, ""), Err: err}
-}
-
-// isFailure reports whether a probe already explained err.
-func isFailure(err error) bool {
-	var f *Failure
-	return errors.As(err, &f)
-}
-
-// classify makes a Failure of err, an error of the socket layer in phase
-// (PhaseQuery for a resolver, PhaseConnect for an endpoint) concerning hop,
-// an address. A loopback address that cannot be reached while lo is down
-// fails at the link.
-func classify(err error, phase PhaseName, hop netip.AddrPort) *Failure {
-	if f := (*Failure)(nil); errors.As(err, &f) {
-		return f
-	}
-	if hop.Addr().IsLoopback() && (errors.Is(err, syscall.ENETUNREACH) || errTimeout(err)) && loopbackDown() {
-		return fail(CauseLinkDown, PhaseLink, "lo", err)
-	}
-	h := ""
-	switch {
-	case hop.Port() != 0:
-		h = hop.String()
-	case hop.IsValid():
-		h = hop.Addr().String()
-	}
-	c := errnoCause(err, phase)
-	if c == CauseLocalFirewall {
-		err = fmt.Errorf("this host refuses to send to %s: its firewall drops the packet on the way out (%w)", h, err)
-	}
-	f := fail(c, phase, h, err)
-	f.refused = errors.Is(err, syscall.ECONNREFUSED)
-	return f
-}
-
-// errnoCause classifies an error of the socket layer for a step: PhaseQuery
-// for a resolver, PhaseConnect for an endpoint, anything else otherwise.
-func errnoCause(err error, phase PhaseName) Cause {
-	resolver := phase == PhaseQuery
-	switch {
-	case errors.Is(err, errNetlinkRefused):
-		return CauseNetlinkRefused
-	case errors.Is(err, syscall.EPERM) && (resolver || phase == PhaseConnect || phase == PhaseEcho):
-		// A send that netfilter's output hook (or a cgroup's egress
-		// filter: systemd's IPAddressDeny=) drops fails with EPERM.
-		return CauseLocalFirewall
-	case errors.Is(err, syscall.ECONNREFUSED) && resolver:
-		return CauseResolverRefused
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return CausePortClosed
-	case resolver && (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)):
-		return CauseResolverUnreachable
-	case errors.Is(err, syscall.ENETUNREACH):
-		return CauseNoRoute
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		return CauseHostUnreachable
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return CauseReset
-	case resolver && errTimeout(err):
-		return CauseResolverTimeout
-	case phase == PhaseConnect && errTimeout(err):
-		return CauseFiltered
-	case errTimeout(err):
-		return CauseTimeout
-	}
-	if resolver {
-		return CauseResolverError
-	}
-	return CauseOther
 }
 
 // furthest returns the failure among fs that got furthest, the first of

@@ -82,45 +82,6 @@ func newQuery(q dns.Question) *dns.Msg {
 	return m
 }
 
-// abortOnDone makes blocking I/O on c return as soon as ctx is done, which a
-// deadline alone does not do for a cancellation. Call the returned stop.
-func abortOnDone(ctx context.Context, c interface{ SetDeadline(time.Time) error }) (stop func() bool) {
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d)
-	}
-	return context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-}
-
-// ctxErr prefers ctx's error to the I/O error it caused.
-func ctxErr(ctx context.Context, err error) error {
-	if !errTimeout(err) || !ctxDone(ctx) {
-		return err
-	}
-	if ce := ctx.Err(); ce != nil && !errors.Is(ce, context.DeadlineExceeded) {
-		return ce
-	}
-	return errIOTimeout
-}
-
-// ctxDone reports whether ctx is done or its deadline has passed. A socket
-// deadline set to ctx's deadline (abortOnDone) can fire before ctx's own
-// timer does, so ctx.Err() alone may still be nil when the read times out.
-func ctxDone(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
-}
-
-// errIOTimeout is what every probe reports when its attempt ran out of time.
-var errIOTimeout error = timeoutError{}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string { return "i/o timeout" }
-func (timeoutError) Timeout() bool { return true }
-
 func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int, h *udpHedge) (*dns.Msg, error) {
 	if f := s.clear(server.Addr()); f != nil {
 		return nil, f
@@ -354,16 +315,7 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 	case errors.As(err, &wa):
 		return fail(CauseWrongAnswer, PhaseAnswer, server.String(), err)
 	case errors.As(err, &rc):
-		c := CauseResolverError
-		switch rc.rcode {
-		case dns.RcodeServerFailure:
-			c = CauseResolverServfail
-		case dns.RcodeRefused:
-			c = CauseResolverRefused
-		case dns.RcodeNameError:
-			c = CauseNXDomain
-		}
-		return fail(c, PhaseAnswer, server.String(), err)
+		return fail(rcodeCause(rc.rcode), PhaseAnswer, server.String(), err)
 	case errors.As(err, &nd):
 		return fail(CauseNoRecords, PhaseAnswer, server.String(), err)
 	}

@@ -99,7 +99,7 @@ const (
 	scopeHost      = 1 << 16
 	scopeLink      = 1 << 17
 	tentative      = unix.IFA_F_TENTATIVE
-	dadFailed      = unix.IFA_F_DADFAILED | unix.IFA_F_TENTATIVE // as the kernel leaves a failed address
+	duplicate      = unix.IFA_F_DADFAILED | unix.IFA_F_TENTATIVE // as the kernel leaves a failed address
 	scopeUniversal = 0
 )
 

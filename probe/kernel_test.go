@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -184,3 +186,5 @@ func TestIntegrationFakeKernel(t *testing.T) {
 		t.Errorf("LinkByName(nrk9): %v, want errNoLink", err)
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(roottest.Wrap(m).Run()) }

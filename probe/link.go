@@ -76,30 +76,11 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 		}
 		links = []netlink.Link{l}
 	}
-	var (
-		why []string
-		fs  []*Failure
-	)
-	for _, l := range links {
-		detail, problem, err := linkReady(k, l, t.Family)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if problem == nil {
-			res.Detail = detail
-			return res
-		}
-		why = append(why, problem.Error())
-		fs = append(fs, problem)
+	prefix := ""
+	if t.Iface == LinkAny {
+		prefix = "no link is up with a global address: "
 	}
-	if t.Iface != LinkAny {
-		res.Err = fs[0]
-		return res
-	}
-	// The link that got furthest explains most.
-	f := furthest(fs)
-	res.Err = fail(f.Cause, f.Phase, f.Hop, fmt.Errorf("no link is up with a global address: %s", strings.Join(why, "; ")))
+	res.Detail, res.Err = tryEach(links, prefix, func(l netlink.Link) (string, *Failure, error) { return linkReady(k, l, t.Family) })
 	return res
 }
 
@@ -163,13 +144,13 @@ func linkReady(k kernel, l netlink.Link, family int) (detail string, problem *Fa
 		tentative bool
 	)
 	for _, a := range addrs {
-		if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IP.IsLinkLocalUnicast() {
+		if !globalAddr(a) {
 			continue
 		}
-		switch {
-		case a.Flags&unix.IFA_F_DADFAILED != 0:
+		switch dadOf(a) {
+		case dadFailed:
 			pending = append(pending, a.IPNet.String()+" failed duplicate address detection")
-		case a.Flags&unix.IFA_F_TENTATIVE != 0:
+		case dadRunning:
 			pending = append(pending, a.IPNet.String()+" tentative")
 			tentative = true
 		default:
@@ -185,4 +166,60 @@ func linkReady(k kernel, l netlink.Link, family int) (detail string, problem *Fa
 		return "", fail(CauseAddressDADFailed, PhaseLink, name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
 	}
 	return "", fail(CauseNoAddress, PhaseLink, name, fmt.Errorf("%s is up, no %s", name, global)), nil
+}
+
+// tryEach tries each candidate in turn (the links of link:any, the
+// families of route:default): try says what is ready (detail), what keeps
+// the candidate from being so (problem), or that it could not tell (err).
+// It returns the first detail, or the first err; else the problem of the
+// candidate that got furthest, saying prefix and every candidate's (a
+// lone candidate's problem as it is, without a prefix).
+func tryEach[C any](cs []C, prefix string, try func(C) (detail string, problem *Failure, err error)) (string, error) {
+	var (
+		why []string
+		fs  []*Failure
+	)
+	for _, c := range cs {
+		detail, problem, err := try(c)
+		if err != nil {
+			return "", err
+		}
+		if problem == nil {
+			return detail, nil
+		}
+		why = append(why, problem.Error())
+		fs = append(fs, problem)
+	}
+	if len(fs) == 1 && prefix == "" {
+		return "", fs[0]
+	}
+	return "", furthest(fs).With(errors.New(prefix + strings.Join(why, "; ")))
+}
+
+// globalAddr reports whether a reaches beyond its link: a global-scope
+// address that is not link-local (169.254.0.0/16 and fe80::/10 may be
+// given global scope by hand).
+func globalAddr(a netlink.Addr) bool {
+	return a.Scope == unix.RT_SCOPE_UNIVERSE && !a.IP.IsLinkLocalUnicast()
+}
+
+// dad is where IPv6 duplicate address detection stands for an address
+// (an IPv4 address is always dadDone): only once it is done may packets
+// leave from the address.
+type dad int
+
+const (
+	dadDone dad = iota
+	dadRunning
+	dadFailed // another host has the address
+)
+
+func dadOf(a netlink.Addr) dad {
+	switch {
+	case a.Flags&unix.IFA_F_DADFAILED != 0:
+		return dadFailed
+	case a.Flags&unix.IFA_F_TENTATIVE != 0:
+		return dadRunning
+	}
+	return dadDone
 }

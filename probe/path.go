@@ -91,10 +91,7 @@ func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Fail
 	if !causes[f.Cause].pathLike && !socketErr {
 		return nil
 	}
-	role := RoleEndpoint
-	if f.Phase == PhaseQuery || f.Phase == PhaseAnswer || f.Cause == CauseResolverTimeout || f.Cause == CauseResolverUnreachable {
-		role = RoleResolver
-	}
+	role := roleOf(t, f)
 	if ap, ok := hopAddr(f.Hop); ok {
 		dests = []netip.AddrPort{ap}
 	}
@@ -110,6 +107,23 @@ func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Fail
 		return fail(h.Cause, h.Kind.phase(), h.Name, fmt.Errorf("%s (%w)", sentence(p, h), f.Err))
 	}
 	return nil
+}
+
+// roleOf is what the destinations of an attempt at t are, given f, its
+// failure (nil if it passed): the resolvers, for a dns: target or a
+// failure while resolving a name or asking a resolver; else the target's
+// endpoints.
+func roleOf(t Target, f *Failure) Role {
+	switch {
+	case t.Kind == KindDNS:
+		return RoleResolver
+	case f == nil:
+		return RoleEndpoint
+	case f.Phase == PhaseResolve, f.Phase == PhaseQuery, f.Phase == PhaseAnswer,
+		f.Cause == CauseResolverTimeout, f.Cause == CauseResolverUnreachable:
+		return RoleResolver
+	}
+	return RoleEndpoint
 }
 
 // hopAddr reads a Failure's Hop as an address, with or without a port.
@@ -226,9 +240,9 @@ func familyOf(a netip.Addr) int {
 }
 
 // addressHop checks that link l has an address of family fam it can send
-// from (the route's preferred source src, if it gave one); global says the
-// destination is beyond the link, so a link-local address will not do.
-func addressHop(k kernel, l netlink.Link, fam int, src net.IP, global bool) (Hop, bool) {
+// from (the route's preferred source src, if it gave one); beyond says the
+// destination is beyond the link, so only a global address will do.
+func addressHop(k kernel, l netlink.Link, fam int, src net.IP, beyond bool) (Hop, bool) {
 	name := l.Attrs().Name
 	addrs, err := k.Addrs(l, fam)
 	if err != nil {
@@ -236,15 +250,18 @@ func addressHop(k kernel, l netlink.Link, fam int, src net.IP, global bool) (Hop
 	}
 	var tentative, failed []string
 	for _, a := range addrs {
-		if global && a.Scope != unix.RT_SCOPE_UNIVERSE {
+		if beyond && !globalAddr(a) {
 			continue
 		}
-		switch {
-		case a.Flags&unix.IFA_F_DADFAILED != 0:
+		switch dadOf(a) {
+		case dadFailed:
 			failed = append(failed, a.IPNet.String())
-		case a.Flags&unix.IFA_F_TENTATIVE != 0:
+		case dadRunning:
 			tentative = append(tentative, a.IPNet.String())
-		case src == nil || a.IP.Equal(src):
+		case dadDone:
+			if src != nil && !a.IP.Equal(src) {
+				continue
+			}
 			return Hop{Kind: HopAddress, Name: name, OK: true, Detail: a.IPNet.String()}, true
 		}
 	}
@@ -421,10 +438,7 @@ func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 // last, for check --explain.
 func (e *Env) paths(r Result) []Path {
 	f, _ := r.Err.(*Failure)
-	role := RoleEndpoint
-	if r.Target.Kind == KindDNS || f != nil && (f.Phase == PhaseQuery || f.Phase == PhaseAnswer || f.Phase == PhaseResolve) {
-		role = RoleResolver
-	}
+	role := roleOf(r.Target, f)
 	var ps []Path
 	for _, d := range r.Dests {
 		p := e.path(d, role, socketsOf(r.Target))

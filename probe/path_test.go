@@ -104,7 +104,7 @@ func TestPathHops(t *testing.T) {
 			"link eth0: ok: up",
 			"address eth0: BROKEN address-tentative: eth0's IPv6 address fd00:213:1::2/64 is still tentative (duplicate address detection)",
 		}},
-		{"IPv6, the link's address failed DAD", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", dadFailed), "[fd00:213:1::7]:80", RoleEndpoint, sockets{}, []string{
+		{"IPv6, the link's address failed DAD", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", duplicate), "[fd00:213:1::7]:80", RoleEndpoint, sockets{}, []string{
 			"route fd00:213:1::7 dev eth0: ok: ",
 			"link eth0: ok: up",
 			"address eth0: BROKEN address-dad-failed: eth0's IPv6 address fd00:213:1::2/64 failed duplicate address detection: another host has it",
@@ -366,5 +366,28 @@ func TestPaths(t *testing.T) {
 	ps = e.paths(r)
 	if last := ps[0].Hops[len(ps[0].Hops)-1]; last.Name != "10.213.200.1" || last.Kind != HopEndpoint || last.Took != time.Millisecond {
 		t.Errorf("ICMP endpoint hop: %+v", last)
+	}
+}
+
+// Whose path a failure is on: a resolver's or the endpoint's.
+func TestRoleOf(t *testing.T) {
+	for _, c := range []struct {
+		target string
+		f      *Failure
+		want   Role
+	}{
+		{"dns:example.test", nil, RoleResolver},
+		{"dns://10.213.1.53/example.test", fail(CauseTimeout, PhaseConnect, "", nil), RoleResolver},
+		{"tcp://db.example.test:5432", nil, RoleEndpoint},
+		{"tcp://db.example.test:5432", fail(CauseResolverTimeout, PhaseQuery, "10.213.1.53:53", nil), RoleResolver},
+		{"tcp://db.example.test:5432", fail(CauseResolverUnreachable, PhaseLink, "", nil), RoleResolver},
+		{"tcp://db.example.test:5432", fail(CauseNXDomain, PhaseResolve, "db.example.test", nil), RoleResolver},
+		{"https://db.example.test/", fail(CauseNoRecords, PhaseAnswer, "10.213.1.53:53", nil), RoleResolver},
+		{"tcp://db.example.test:5432", fail(CauseFiltered, PhaseConnect, "10.213.1.7:5432", nil), RoleEndpoint},
+		{"icmp://10.213.1.7", fail(CauseTimeout, PhaseEcho, "10.213.1.7", nil), RoleEndpoint},
+	} {
+		if got := roleOf(mustParse(t, c.target), c.f); got != c.want {
+			t.Errorf("%s, %+v: %s, want %s", c.target, c.f, got, c.want)
+		}
 	}
 }

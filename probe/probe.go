@@ -1,14 +1,16 @@
 // Package probe parses netready's target URIs and probes them: one file per
-// kind (link, route, dns, tcp, http, tls, icmp). A probe makes one attempt
-// and returns a Result that says what happened; it never logs, retries or
-// sleeps. Deciding when to probe again, and whether the network is ready,
-// is the business of the callers (package gate and main), not of this one.
+// kind (link, route, dns, tcp, http, tls, icmp, clock; kinds.go is their
+// table). A probe makes one attempt and returns a Result that says what
+// happened, its failure's cause from one table (cause.go), explained by
+// the path to the destination (path.go, reading the kernel through
+// kernel.go); it never logs, retries or sleeps. Deciding when to probe
+// again, and whether the network is ready, is the business of the callers
+// (packages gate and probegate, and cli), not of this one.
 package probe
 
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -243,13 +245,4 @@ func (tm *timing) has(name PhaseName) bool {
 		}
 	}
 	return false
-}
-
-// errTimeout reports whether err is a deadline or timeout.
-func errTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }

@@ -85,26 +85,7 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	default:
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
-	var (
-		why []string
-		fs  []*Failure
-	)
-	for _, fam := range families {
-		detail, problem, err := defaultRoute(k, &links, fam)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if problem == nil {
-			res.Detail = detail
-			return res
-		}
-		why = append(why, problem.Error())
-		fs = append(fs, problem)
-	}
-	// A default route whose link is down says more than a missing one.
-	f := furthest(fs)
-	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
+	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) { return defaultRoute(k, &links, fam) })
 	return res
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -267,23 +266,6 @@ func (e *multiError) Error() string {
 }
 
 func (e *multiError) Unwrap() []error { return e.errs }
-
-// cleanNetError strips the "dial tcp 1.2.3.4:5->...: " prefix that *net.OpError
-// repeats, keeping the syscall error, and turns an expired ctx into
-// errIOTimeout.
-func cleanNetError(ctx context.Context, err error) error {
-	if errTimeout(err) && ctxDone(ctx) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return ctxErr(ctx, context.DeadlineExceeded)
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		if se := (*os.SyscallError)(nil); errors.As(oe.Err, &se) {
-			return se.Err // a syscall.Errno: "connection refused"
-		}
-		return oe.Err
-	}
-	return err
-}
 
 func allLoopbackAddrs(addrs []netip.Addr) bool {
 	for _, a := range addrs {
