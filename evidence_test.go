@@ -12,8 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -559,26 +557,12 @@ func TestIntegrationEvidenceEverywhere(t *testing.T) {
 	p.wait(t)
 
 	// wait, under systemd: STATUS= names the cause while it waits.
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	sock, read := notifySocket(t)
 	w := netready(t, l.client, opts{env: []string{"NOTIFY_SOCKET=" + sock}}, "wait", "--timeout", "1s", target)
 	if w.code != 1 {
 		t.Errorf("wait: exit code %d, want 1\n%s", w.code, w)
 	}
-	var status []string
-	buf := make([]byte, 4096)
-	for {
-		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
-			break
-		}
-		status = append(status, string(buf[:n]))
-	}
+	status := read()
 	if !strings.Contains(strings.Join(status, "\n"), "STATUS=waiting for "+target+" (router-unreachable: "+said) {
 		t.Errorf("no STATUS= naming the router among:\n%s", strings.Join(status, "\n"))
 	}
