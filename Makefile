@@ -3,6 +3,8 @@
 #   make test     everything CI runs: deps, gofmt, vet, the race-enabled suite
 #   make package  .deb and .rpm for amd64, arm64 and armhf in dist/
 #   make image    the OCI image (linux/amd64, linux/arm64) in dist/
+#   make release  packages, image, SBOMs and SHA256SUMS in dist/
+#   make reproduce  two builds of every artifact, compared byte for byte
 #   make bench    benchmarks of the probes and of wait (not part of make test)
 #   make fuzz     each fuzz target for FUZZTIME (default 1m)
 
@@ -66,12 +68,14 @@ clean:
 
 # Packages, for each architecture of PKG_ARCHES (Debian's names: amd64,
 # arm64, armhf): $(DIST)/netready_<version>_<arch>.deb and
-# $(DIST)/netready-<version>.<rpm arch>.rpm (x86_64, aarch64, armv7hl),
-# built by nfpm (packaging/nfpm.yaml) from the tools module: "go run" of
-# the version tools/go.mod pins, never a downloaded binary. The version
-# comes from git (packaging/version.sh). SOURCE_DATE_EPOCH (the last
-# commit's time), -trimpath and gzip -n make two builds of one tree
-# byte-identical (the .rpm also records the build host's name).
+# $(DIST)/netready-<version>-1.<rpm arch>.rpm (x86_64, aarch64, armv7hl),
+# built by tools/mkpkg with nfpm's library (packaging/nfpm.yaml) from the
+# tools module: "go run" of the version tools/go.mod pins, never a
+# downloaded binary. The version comes from git (packaging/version.sh),
+# the packages' changelogs from CHANGELOG.md (tools/changelog).
+# SOURCE_DATE_EPOCH (the last commit's time), -trimpath and gzip -n make
+# two builds of one tree byte-identical (the .rpm also records the build
+# host's name).
 DIST       ?= dist
 PKGVERSION ?= $(shell packaging/version.sh)
 PKGSTAGE    = $(DIST)/stage
@@ -92,20 +96,22 @@ RPMARCH_armhf = armv7hl
 # Where each architecture's static binary is staged.
 pkgbin = $(PKGSTAGE)/$(1)/netready
 
-# The man page and the completions, generated once on the build host and
-# shared by every architecture's packages, in DOCS_STAGE: netready.8.gz,
-# netready.bash, _netready, netready.fish. tools/gendocs writes them from
-# the CLI definition itself: no netready binary is run, of any
-# architecture.
+# The man page, the completions and the changelogs, generated once on the
+# build host and shared by every architecture's packages, in DOCS_STAGE:
+# netready.8.gz, netready.bash, _netready, netready.fish (tools/gendocs
+# writes them from the CLI definition itself: no netready binary is run, of
+# any architecture), and changelog.gz (the .deb's) and changelog.yml (the
+# .rpm's %changelog), which tools/changelog writes from CHANGELOG.md.
 DOCS_STAGE = $(PKGSTAGE)/docs
+MAINTAINER = netready maintainers <maintainers@netready.invalid>
 
-# "go run" must run in tools/ to use its go.mod; -exec starts nfpm back in
+# "go run" must run in tools/ to use its go.mod; -exec starts mkpkg back in
 # this directory, which the paths in packaging/nfpm.yaml are relative to.
 # NETREADY_PKG_ARCH, _BIN and _DOCS say which architecture to package, its
 # binary and the shared docs.
-NFPM = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
-	NETREADY_PKG_BIN='$(call pkgbin,$(1))' NETREADY_PKG_DOCS='$(DOCS_STAGE)' \
-	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' github.com/goreleaser/nfpm/v2/cmd/nfpm
+MKPKG = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
+	NETREADY_PKG_BIN='$(abspath $(call pkgbin,$(1)))' NETREADY_PKG_DOCS='$(abspath $(DOCS_STAGE))' \
+	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' ./mkpkg
 
 PKG_TARGETS = $(addprefix package-,$(PKG_ARCHES))
 BIN_TARGETS = $(addprefix package-bin-,$(PKG_ARCHES))
@@ -125,11 +131,16 @@ package-docs:
 	mkdir -p $(DOCS_STAGE)
 	cd tools && $(GO) run ./gendocs -o $(abspath $(DOCS_STAGE))
 	gzip -9n $(DOCS_STAGE)/netready.8
+	cd tools && $(GO) run ./changelog -changelog ../CHANGELOG.md -version '$(PKGVERSION)' \
+		-epoch '$(SOURCE_DATE_EPOCH)' -maintainer '$(MAINTAINER)' \
+		-deb $(abspath $(DOCS_STAGE))/changelog.gz -rpm $(abspath $(DOCS_STAGE))/changelog.yml
 
 # One architecture's .deb and .rpm.
 $(PKG_TARGETS): package-%: package-bin-% package-docs
-	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/netready_$(PKGVERSION)_$*.deb
-	$(call NFPM,$*) pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/netready-$(PKGVERSION).$(RPMARCH_$*).rpm
+	$(call MKPKG,$*) -packager deb -bin '$(abspath $(call pkgbin,$*))' \
+		-target '$(abspath $(DIST))/netready_$(PKGVERSION)_$*.deb'
+	$(call MKPKG,$*) -packager rpm -changelog '$(abspath $(DOCS_STAGE))/changelog.yml' \
+		-target '$(abspath $(DIST))/netready-$(PKGVERSION)-1.$(RPMARCH_$*).rpm'
 
 # The OCI image (tools/ociimage, with go-containerregistry; no container
 # daemon): linux/amd64 and linux/arm64 in one index, each a single layer

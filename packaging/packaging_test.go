@@ -156,7 +156,7 @@ func makePackage() (artifacts, error) {
 		aa := archArtifacts{
 			bin: filepath.Join(distDir, "stage", pa.deb, "netready"),
 			deb: filepath.Join(distDir, "netready_"+version+"_"+pa.deb+".deb"),
-			rpm: filepath.Join(distDir, "netready-"+version+"."+pa.rpm+".rpm"),
+			rpm: filepath.Join(distDir, "netready-"+version+"-1."+pa.rpm+".rpm"),
 		}
 		for _, p := range []string{aa.bin, aa.deb, aa.rpm} {
 			if _, err := os.Stat(p); err != nil {
@@ -193,7 +193,9 @@ func contents(t *testing.T, a artifacts, packager, arch string) map[string]strin
 	switch packager {
 	case "deb":
 		m["/usr/share/zsh/vendor-completions/_netready"] = stage("_netready")
-		m["/usr/share/doc/netready/copyright"] = src("LICENSE")
+		m["/usr/share/doc/netready/copyright"] = src("packaging/deb/copyright")
+		m["/usr/share/doc/netready/changelog.gz"] = stage("changelog.gz")
+		m["/usr/share/lintian/overrides/netready"] = src("packaging/deb/lintian-overrides")
 	case "rpm":
 		m["/usr/share/zsh/site-functions/_netready"] = stage("_netready")
 		m["/usr/share/licenses/netready/LICENSE"] = src("LICENSE")
@@ -863,6 +865,22 @@ func testRPM(t *testing.T, a artifacts, pa pkgArch) {
 	flags := query("--qf", `[%{FILENAMES} %{FILEFLAGS:fflags}\n]`)
 	if !strings.Contains(flags, "/etc/default/netready cn\n") {
 		t.Errorf("got file flags\n%s\nwant /etc/default/netready cn (config, noreplace)", flags)
+	}
+	// Documentation, as rpmbuild flags it: every file under /usr/share/doc
+	// and /usr/share/man (d), the license file as such (l).
+	for dst := range files {
+		want := ""
+		switch {
+		case strings.HasPrefix(dst, "/usr/share/licenses/"):
+			want = "l"
+		case strings.HasPrefix(dst, "/usr/share/doc/"), strings.HasPrefix(dst, "/usr/share/man/"):
+			want = "d"
+		case dst == "/etc/default/netready":
+			continue
+		}
+		if !strings.Contains(flags, "\n"+dst+" "+want+"\n") && !strings.HasPrefix(flags, dst+" "+want+"\n") {
+			t.Errorf("rpm: %s: want file flags %q in\n%s", dst, want, flags)
+		}
 	}
 
 	scripts := query("--scripts")

@@ -14,4 +14,9 @@ import (
 	// release the module proxy serves here; v2.46 and later cannot be
 	// fetched.
 	_ "github.com/goreleaser/nfpm/v2/cmd/nfpm"
+
+	// cyclonedx-gomod writes each binary's software bill of materials
+	// (make release). v1.10.0 is the newest release the module proxy
+	// serves here.
+	_ "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod"
 )
