@@ -163,6 +163,43 @@ image: $(addprefix package-bin-,$(IMAGE_ARCHES))
 		-ca-certs '$(CA_CERTS)' -version '$(PKGVERSION)' -revision '$(COMMIT)' -ref-name 'netready:$(IMAGE_TAG)' \
 		-layout '$(IMAGE_LAYOUT)' -archive '$(IMAGE_ARCHIVE)'
 
+# A release in $(DIST): the packages of every architecture of PKG_ARCHES,
+# the OCI image, a software bill of materials per binary and SHA256SUMS
+# over all of them ("sha256sum -c SHA256SUMS" in a directory of downloads).
+# Each SBOM is CycloneDX JSON, written by cyclonedx-gomod (pinned in
+# tools/go.mod, run with "go run") from the build information of the
+# binary itself: the modules and the Go standard library linked in, their
+# versions and module hashes, the binary's own hashes. Its purls name the
+# binary's GOOS/GOARCH, which cyclonedx-gomod reads from "go env", hence the
+# environment -exec gives it. No serial number and no timestamp: one tree
+# gives the same bytes.
+RELEASE_FILES = $(foreach a,$(PKG_ARCHES),netready_$(PKGVERSION)_$(a).deb \
+	netready-$(PKGVERSION)-1.$(RPMARCH_$(a)).rpm netready_$(PKGVERSION)_$(a).cdx.json) \
+	netready_$(PKGVERSION)_oci.tar
+SBOM_TARGETS = $(addprefix sbom-,$(PKG_ARCHES))
+.PHONY: release sbom $(SBOM_TARGETS) reproduce
+
+release: package image sbom
+	cd $(DIST) && sha256sum $(RELEASE_FILES) > SHA256SUMS
+	@echo "$(DIST): $(RELEASE_FILES) SHA256SUMS"
+
+sbom: $(SBOM_TARGETS)
+
+$(SBOM_TARGETS): sbom-%: package-bin-%
+	cd tools && $(GO) run -exec 'env GOOS=linux GOARCH=$(GOARCH_$*) GOARM=$(GOARM_$*) CGO_ENABLED=0' \
+		github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod bin -json -std -noserial -notimestamp \
+		-version 'v$(PKGVERSION)' -output '$(abspath $(DIST))/netready_$(PKGVERSION)_$*.cdx.json' \
+		'$(abspath $(call pkgbin,$*))'
+
+# Two releases of this tree, in two copies of it in different directories,
+# one after the other, with a different umask, time zone and locale,
+# compared file by file: every binary, package, SBOM, the image and its
+# digest (packaging's TestReproducible, for every architecture; make test
+# runs it for this machine's only). A difference fails and is shown, with
+# diffoscope where it is installed.
+reproduce: deps
+	NETREADY_REPRO_ARCHES='amd64 arm64 armhf' $(GO) test -count=1 -v -timeout 30m -run '^TestReproducible$$' ./packaging/
+
 clean-dist:
 	rm -rf $(DIST)
 
