@@ -35,14 +35,14 @@ deps:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	cd tools && $(GO) vet ./gendocs/
+	cd tools && $(GO) vet ./gendocs/ ./changelog/ ./mkpkg/
 
 # The suite needs root: it creates network namespaces (10.213.0.0/16,
 # fd00:213::/64 inside them only) and never touches the host's network.
 # NETREADY_INTEGRATION=1: the tests that need root never skip here.
 test: deps lint
 	NETREADY_INTEGRATION=1 $(GO) test -race -count=1 -timeout 15m ./...
-	cd tools && $(GO) test -count=1 ./gendocs/
+	cd tools && $(GO) test -count=1 ./gendocs/ ./changelog/ ./mkpkg/
 
 bench: bench-probe bench-wait bench-table
 
@@ -73,9 +73,8 @@ clean:
 # tools module: "go run" of the version tools/go.mod pins, never a
 # downloaded binary. The version comes from git (packaging/version.sh),
 # the packages' changelogs from CHANGELOG.md (tools/changelog).
-# SOURCE_DATE_EPOCH (the last commit's time), -trimpath and gzip -n make
-# two builds of one tree byte-identical (the .rpm also records the build
-# host's name).
+# SOURCE_DATE_EPOCH (the last commit's time), -trimpath, gzip -n and a
+# fixed build host name make two builds of one tree byte-identical.
 DIST       ?= dist
 PKGVERSION ?= $(shell packaging/version.sh)
 PKGSTAGE    = $(DIST)/stage

@@ -218,8 +218,8 @@ func relativePayload(rpm []byte) ([]byte, error) {
 
 // relativeCPIO rewrites a cpio archive (SVR4, "newc") whose names are
 // absolute so that each is relative to the current directory: "/usr/x"
-// becomes "./usr/x". Every other field and every file's data are kept, and
-// the trailer is written as before.
+// becomes "./usr/x". Every other field and every file's data (a symlink's
+// target included) are kept, and the trailer is written as before.
 func relativeCPIO(archive []byte) ([]byte, error) {
 	r := cpio.NewReader(bytes.NewReader(archive))
 	var out bytes.Buffer
@@ -237,10 +237,17 @@ func relativeCPIO(archive []byte) ([]byte, error) {
 			return nil, err
 		}
 		h.Name = name
+		// The reader hands a symlink's target over as Linkname, with no
+		// data; in the archive the target is the entry's data.
+		var data io.Reader = r
+		if h.Mode&^cpio.ModePerm == cpio.TypeSymlink {
+			h.Size = int64(len(h.Linkname))
+			data = strings.NewReader(h.Linkname)
+		}
 		if err := w.WriteHeader(h); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if _, err := io.Copy(w, r); err != nil {
+		if _, err := io.Copy(w, data); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
