@@ -762,6 +762,8 @@ func TestPackageVersion(t *testing.T) {
 		{"pre-release tag", []step{commit, tag("v2.0.0-rc.1")}, "2.0.0~rc.1"},
 		{"after a pre-release tag", []step{commit, tag("v2.0.0-rc1"), commit}, "2.0.0~rc1+git1.%s"},
 		{"tag without v", []step{commit, tag("1.0")}, "1.0"},
+		{"a tag that is no version", []step{commit, tag("v1.2.3"), commit, tag("deployed")}, "1.2.3+git1.%s"},
+		{"only tags that are no version", []step{commit, tag("deployed"), commit}, "0.0.0~git2.%s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -790,8 +792,9 @@ func TestPackageVersion(t *testing.T) {
 	}
 
 	// Oldest first: before any tag, a pre-release and commits after it, the
-	// release, commits after it, the next release.
-	order := []string{"0.0.0~git5.abc1234", "1.0.0~rc1", "1.0.0~rc1+git1.abc1234", "1.0.0", "1.0.0+git1.abc1234", "1.0.0+git10.abc1234", "1.0.1"}
+	// release, commits after it, the next release's candidate, the next
+	// release.
+	order := []string{"0.0.0~git5.abc1234", "1.0.0~rc1", "1.0.0~rc1+git1.abc1234", "1.0.0", "1.0.0+git1.abc1234", "1.0.0+git10.abc1234", "1.0.1~rc1", "1.0.1"}
 	for i := 1; i < len(order); i++ {
 		if err := exec.Command("dpkg", "--compare-versions", order[i-1], "lt", order[i]).Run(); err != nil {
 			t.Errorf("dpkg: got %s not older than %s, want older", order[i-1], order[i])
