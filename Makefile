@@ -113,7 +113,9 @@ MKPKG = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NF
 	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' ./mkpkg
 
 PKG_TARGETS = $(addprefix package-,$(PKG_ARCHES))
-BIN_TARGETS = $(addprefix package-bin-,$(PKG_ARCHES))
+# Every architecture's binary can be built, whatever PKG_ARCHES: the image
+# needs amd64's and arm64's.
+BIN_TARGETS = $(addprefix package-bin-,amd64 arm64 armhf)
 .PHONY: package-docs $(PKG_TARGETS) $(BIN_TARGETS)
 
 package: $(PKG_TARGETS)

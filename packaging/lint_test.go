@@ -233,15 +233,15 @@ func TestIntegrationRPMUnpack(t *testing.T) {
 func payloadNames(t *testing.T, rpm string) []string {
 	t.Helper()
 	r2c := exec.Command("rpm2cpio", rpm)
-	var stderr bytes.Buffer
-	r2c.Stderr = &stderr
+	var r2cErr, listErr bytes.Buffer
+	r2c.Stderr = &r2cErr
 	pipe, err := r2c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	list := exec.Command("cpio", "-t", "--quiet")
 	list.Stdin = pipe
-	list.Stderr = &stderr
+	list.Stderr = &listErr
 	if err := r2c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func payloadNames(t *testing.T, rpm string) []string {
 		err = werr
 	}
 	if err != nil {
-		t.Fatalf("rpm2cpio %s | cpio -t: %v\n%s", rpm, err, &stderr)
+		t.Fatalf("rpm2cpio %s | cpio -t: %v\n%s%s", rpm, err, &r2cErr, &listErr)
 	}
 	return strings.Fields(string(out))
 }

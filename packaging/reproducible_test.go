@@ -16,37 +16,36 @@ import (
 	"time"
 )
 
-// TestReproducible builds a release ("make release") twice, in two copies
-// of this tree in different directories, one after the other, the second
-// with another umask, time zone and locale, and compares what they wrote
-// file by file: every binary, package, changelog, man page, SBOM,
-// SHA256SUMS, the OCI archive and the image index (whose digests name
-// every image). A difference fails and is shown: by diffoscope where it is
-// installed, else by size, digest and first differing byte.
+// TestReproducible builds netready twice, in two directories, one after the
+// other, and compares what the builds wrote file by file: every binary,
+// package, changelog, man page, SBOM, the OCI archive and the image index
+// (whose digests name every image). A difference fails and is shown: by
+// diffoscope where it is installed, else by size, digest and first
+// differing byte.
 //
-// The architectures are NETREADY_REPRO_ARCHES (Debian's names), by default
-// this machine's only, which keeps make test fast; "make reproduce" builds
-// them all. The version, commit and SOURCE_DATE_EPOCH come from this
-// checkout's git, once, as a release build takes them from its clone.
+// The first build is the one the other tests check ("make package" and
+// "make image" in this checkout, and here "make sbom"); the second is "make
+// release" in a copy of the tree elsewhere, with another umask, time zone
+// and locale, given the version, commit and SOURCE_DATE_EPOCH the first
+// took from git, as a release build takes them from its clone. Its
+// architectures are NETREADY_REPRO_ARCHES (Debian's names), by default this
+// machine's only, which keeps make test fast; "make reproduce" compares
+// them all. The image is always linux/amd64 and linux/arm64, as released.
+// (The image was compared before, with the same tree, by a test of its own;
+// this one subsumes it.)
 func TestReproducible(t *testing.T) {
 	needTools(t, "make", "git", "sha256sum")
 	arches := strings.Fields(os.Getenv("NETREADY_REPRO_ARCHES"))
 	if len(arches) == 0 {
 		arches = []string{hostArch()}
 	}
-	var imageArches []string
 	for _, a := range arches {
 		if !slices.ContainsFunc(pkgArches, func(pa pkgArch) bool { return pa.deb == a }) {
 			t.Fatalf("NETREADY_REPRO_ARCHES: unknown architecture %q", a)
 		}
-		if a == "amd64" || a == "arm64" { // the image's platforms
-			imageArches = append(imageArches, a)
-		}
 	}
-	if len(imageArches) == 0 {
-		imageArches = []string{"amd64"}
-	}
-
+	a, img := buildImage(t)
+	first := time.Now()
 	git := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("git", args...)
@@ -57,79 +56,70 @@ func TestReproducible(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	out, err := exec.Command(filepath.Join(repoRoot, "packaging", "version.sh")).Output()
-	if err != nil {
-		t.Fatalf("version.sh: %v", err)
-	}
 	vars := []string{
-		"PKGVERSION=" + strings.TrimSpace(string(out)),
+		"PKGVERSION=" + a.version,
 		"VERSION=" + git("describe", "--tags", "--always", "--dirty"),
-		"COMMIT=" + git("rev-parse", "HEAD"),
-		"SOURCE_DATE_EPOCH=" + git("log", "-1", "--format=%ct"),
+		"COMMIT=" + img.commit,
+		fmt.Sprintf("SOURCE_DATE_EPOCH=%d", img.epoch),
 		"PKG_ARCHES=" + strings.Join(arches, " "),
-		"IMAGE_ARCHES=" + strings.Join(imageArches, " "),
+	}
+	// The first build's SBOMs, of the binaries it staged (-o: as they are).
+	args := []string{"-C", repoRoot, "DIST=" + distDir}
+	for _, arch := range arches {
+		args = append(args, "-o", "package-bin-"+arch)
+	}
+	cmd := exec.Command("make", append(append(args, "sbom"), vars...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make sbom: %v\n%s", err, out)
 	}
 
-	files := treeFiles(t)
-	builds := []struct {
-		dir   string
-		shell string // runs make "$@" with what this build varies
-	}{
-		{filepath.Join(t.TempDir(), "a", "netready"), `umask 022; exec env TZ=UTC LC_ALL=C.UTF-8 make "$@"`},
-		{filepath.Join(t.TempDir(), "second-build", "src", "netready"), `umask 077; exec env TZ=Pacific/Kiritimati LC_ALL=C make "$@"`},
+	dir := filepath.Join(t.TempDir(), "second-build", "netready")
+	copyTree(t, treeFiles(t), dir)
+	// Not within the same second as the first build: a timestamp taken
+	// from the clock would differ.
+	if wait := time.Until(first.Add(time.Second)); wait > 0 {
+		time.Sleep(wait)
 	}
-	var finished time.Time
-	for i, b := range builds {
-		copyTree(t, files, b.dir)
-		// Not within the same second as the first build: a timestamp
-		// taken from the clock would differ.
-		if wait := time.Until(finished.Add(time.Second)); wait > 0 {
-			time.Sleep(wait)
-		}
-		start := time.Now()
-		cmd := exec.Command("sh", append([]string{"-c", b.shell, "sh", "-C", b.dir, "release"}, vars...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %d: make release: %v\n%s", i+1, err, out)
-		}
-		finished = time.Now()
-		t.Logf("build %d in %s: %.1fs", i+1, b.dir, finished.Sub(start).Seconds())
+	start := time.Now()
+	cmd = exec.Command("sh", append([]string{"-c", `umask 077; exec env TZ=Pacific/Kiritimati LC_ALL=C make "$@"`,
+		"sh", "-C", dir, "release"}, vars...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("second build: make release: %v\n%s", err, out)
 	}
+	t.Logf("second build, in %s: %.1fs", dir, time.Since(start).Seconds())
 
-	distA := filepath.Join(builds[0].dir, "dist")
-	distB := filepath.Join(builds[1].dir, "dist")
-	names := distFiles(t, distA)
-	if other := distFiles(t, distB); !slices.Equal(names, other) {
-		t.Errorf("the builds wrote different files:\n%s\nand\n%s", strings.Join(names, "\n"), strings.Join(other, "\n"))
+	second := filepath.Join(dir, "dist")
+	var names []string
+	for _, arch := range arches {
+		pa := pkgArches[slices.IndexFunc(pkgArches, func(pa pkgArch) bool { return pa.deb == arch })]
+		names = append(names, "netready_"+a.version+"_"+arch+".deb", "netready-"+a.version+"-1."+pa.rpm+".rpm",
+			"netready_"+a.version+"_"+arch+".cdx.json", filepath.Join("stage", arch, "netready"))
 	}
-	// What must be there, whatever else is: a release's files and the
-	// staged binaries, each architecture's.
-	var want []string
-	for _, a := range arches {
-		pa := pkgArches[slices.IndexFunc(pkgArches, func(pa pkgArch) bool { return pa.deb == a })]
-		v := strings.TrimPrefix(vars[0], "PKGVERSION=")
-		want = append(want, "netready_"+v+"_"+a+".deb", "netready-"+v+"-1."+pa.rpm+".rpm",
-			"netready_"+v+"_"+a+".cdx.json", filepath.Join("stage", a, "netready"))
-	}
-	want = append(want, "SHA256SUMS", "oci/index.json")
-	for _, w := range want {
-		if !slices.Contains(names, w) {
-			t.Errorf("make release did not write %s", w)
-		}
+	names = append(names, filepath.Base(img.archive), filepath.Join("oci", "index.json"))
+	for _, f := range distFiles(t, filepath.Join(distDir, "stage", "docs")) {
+		names = append(names, filepath.Join("stage", "docs", f))
 	}
 	same := 0
 	for _, name := range names {
-		a, errA := os.ReadFile(filepath.Join(distA, name))
-		b, errB := os.ReadFile(filepath.Join(distB, name))
+		a, errA := os.ReadFile(filepath.Join(distDir, name))
+		b, errB := os.ReadFile(filepath.Join(second, name))
 		if errA != nil || errB != nil {
-			continue // reported above as a different list
+			t.Errorf("%s: %v, %v", name, errA, errB)
+			continue
 		}
 		if bytes.Equal(a, b) {
 			same++
 			continue
 		}
-		t.Errorf("%s differs between the two builds:\n%s", name, showDifference(t, filepath.Join(distA, name), filepath.Join(distB, name), a, b))
+		t.Errorf("%s differs between the two builds:\n%s", name, showDifference(t, filepath.Join(distDir, name), filepath.Join(second, name), a, b))
 	}
-	t.Logf("%d files compared, %d identical; image index sha256 %x", len(names), same, sha256.Sum256(mustRead(t, filepath.Join(distA, "oci", "index.json"))))
+	// The second build's checksums hold for the first build's files.
+	sums := exec.Command("sha256sum", "-c", filepath.Join(second, "SHA256SUMS"))
+	sums.Dir = distDir
+	if out, err := sums.CombinedOutput(); err != nil {
+		t.Errorf("the second build's SHA256SUMS, checked against the first build: %v\n%s", err, out)
+	}
+	t.Logf("%d files compared, %d identical; image index sha256 %x", len(names), same, sha256.Sum256(mustRead(t, filepath.Join(distDir, "oci", "index.json"))))
 }
 
 // treeFiles are the files of this checkout a build reads: those git
@@ -238,4 +228,28 @@ func showDifference(t *testing.T, a, b string, ca, cb []byte) string {
 	_ = cmd.Run() // diffoscope exits 1 when the files differ
 	report, _ := io.ReadAll(io.LimitReader(&out, 20000))
 	return s + "diffoscope:\n" + string(report)
+}
+
+// TestShowDifference: a difference is located, and shown by diffoscope
+// where it is installed.
+func TestShowDifference(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	ca, cb := []byte("same line\nfirst build\n"), []byte("same line\nsecond build\n")
+	if err := os.WriteFile(a, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, cb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := showDifference(t, a, b, ca, cb)
+	if !strings.Contains(got, "first difference at byte 10\n") {
+		t.Errorf("got\n%s\nwant the first difference at byte 10", got)
+	}
+	if _, err := exec.LookPath("diffoscope"); err != nil {
+		return
+	}
+	if !strings.Contains(got, "-first build") || !strings.Contains(got, "+second build") {
+		t.Errorf("got\n%s\nwant diffoscope's report of the differing lines", got)
+	}
 }
