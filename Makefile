@@ -35,14 +35,14 @@ deps:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	cd tools && $(GO) vet ./gendocs/ ./changelog/ ./mkpkg/
+	cd tools && $(GO) vet ./gendocs/ ./changelog/ ./mkpkg/ ./notices/
 
 # The suite needs root: it creates network namespaces (10.213.0.0/16,
 # fd00:213::/64 inside them only) and never touches the host's network.
 # NETREADY_INTEGRATION=1: the tests that need root never skip here.
 test: deps lint
 	NETREADY_INTEGRATION=1 $(GO) test -race -count=1 -timeout 15m ./...
-	cd tools && $(GO) test -count=1 ./gendocs/ ./changelog/ ./mkpkg/
+	cd tools && $(GO) test -count=1 ./gendocs/ ./changelog/ ./mkpkg/ ./notices/
 
 bench: bench-probe bench-wait bench-table
 
@@ -92,8 +92,12 @@ NFPMARCH_armhf = arm7
 RPMARCH_amd64 = x86_64
 RPMARCH_arm64 = aarch64
 RPMARCH_armhf = armv7hl
-# Where each architecture's static binary is staged.
+# Where each architecture's static binary is staged, and the license
+# notices of what it is built from (tools/notices): the .deb's copyright
+# file, packaging/deb/copyright followed by a paragraph per Go module, and
+# the .rpm's NOTICES.
 pkgbin = $(PKGSTAGE)/$(1)/netready
+pkgnotices = $(PKGSTAGE)/$(1)/notices
 
 # The man page, the completions and the changelogs, generated once on the
 # build host and shared by every architecture's packages, in DOCS_STAGE:
@@ -110,6 +114,7 @@ MAINTAINER = netready maintainers <maintainers@netready.invalid>
 # binary and the shared docs.
 MKPKG = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
 	NETREADY_PKG_BIN='$(abspath $(call pkgbin,$(1)))' NETREADY_PKG_DOCS='$(abspath $(DOCS_STAGE))' \
+	NETREADY_PKG_NOTICES='$(abspath $(call pkgnotices,$(1)))' \
 	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' $(GO) run -exec 'env -C ..' ./mkpkg
 
 PKG_TARGETS = $(addprefix package-,$(PKG_ARCHES))
@@ -138,6 +143,10 @@ package-docs:
 
 # One architecture's .deb and .rpm.
 $(PKG_TARGETS): package-%: package-bin-% package-docs
+	rm -rf $(call pkgnotices,$*)
+	mkdir -p $(call pkgnotices,$*)
+	cd tools && $(GO) run ./notices -bin '$(abspath $(call pkgbin,$*))' -header ../packaging/deb/copyright \
+		-deb '$(abspath $(call pkgnotices,$*))/copyright' -text '$(abspath $(call pkgnotices,$*))/NOTICES'
 	$(call MKPKG,$*) -packager deb -bin '$(abspath $(call pkgbin,$*))' \
 		-target '$(abspath $(DIST))/netready_$(PKGVERSION)_$*.deb'
 	$(call MKPKG,$*) -packager rpm -changelog '$(abspath $(DOCS_STAGE))/changelog.yml' \

@@ -3,6 +3,7 @@ package packaging
 import (
 	"bytes"
 	"compress/gzip"
+	"debug/buildinfo"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -351,5 +352,43 @@ func TestChangelogs(t *testing.T) {
 		if !strings.Contains(rpmLog, " - "+r+"-1\n") {
 			t.Errorf("%%changelog has no entry for release %s", r)
 		}
+	}
+}
+
+// TestLicenseNotices checks that each architecture's packages carry the
+// license of everything its static binary is built from, as the binary's
+// own build information lists it: the .deb's copyright file has a
+// paragraph per module and for the Go standard library, the .rpm's NOTICES
+// an entry for each.
+func TestLicenseNotices(t *testing.T) {
+	a := build(t)
+	for _, pa := range pkgArches {
+		t.Run(pa.deb, func(t *testing.T) {
+			aa := a.arches[pa.deb]
+			bi, err := buildinfo.ReadFile(aa.bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deb := contents(t, a, "deb", pa.deb)["/usr/share/doc/netready/copyright"]
+			rpm := contents(t, a, "rpm", pa.deb)["/usr/share/licenses/netready/NOTICES"]
+			copyright, notices := string(mustRead(t, deb)), string(mustRead(t, rpm))
+			if !strings.HasPrefix(copyright, string(mustRead(t, filepath.Join(repoRoot, "packaging", "deb", "copyright")))) {
+				t.Error("the copyright file does not begin with packaging/deb/copyright")
+			}
+			if !strings.Contains(copyright, "\nFiles: "+bi.GoVersion+"/src/*\n") {
+				t.Errorf("the copyright file has no paragraph for the Go standard library (%s)", bi.GoVersion)
+			}
+			if len(bi.Deps) == 0 {
+				t.Fatal("premise: the binary's build information lists no module")
+			}
+			for _, m := range bi.Deps {
+				if !strings.Contains(copyright, "\nFiles: "+m.Path+"@"+m.Version+"/*\n") {
+					t.Errorf("the copyright file has no paragraph for %s %s", m.Path, m.Version)
+				}
+				if !strings.Contains(notices, "\n"+m.Path+" "+m.Version+"\nLicense: ") {
+					t.Errorf("NOTICES has no entry for %s %s", m.Path, m.Version)
+				}
+			}
+		})
 	}
 }

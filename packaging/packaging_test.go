@@ -190,15 +190,17 @@ func contents(t *testing.T, a artifacts, packager, arch string) map[string]strin
 		"/usr/share/fish/vendor_completions.d/netready.fish": stage("netready.fish"),
 		"/usr/share/doc/netready/README.md":                  src("README.md"),
 	}
+	notices := filepath.Join(filepath.Dir(a.arches[arch].bin), "notices")
 	switch packager {
 	case "deb":
 		m["/usr/share/zsh/vendor-completions/_netready"] = stage("_netready")
-		m["/usr/share/doc/netready/copyright"] = src("packaging/deb/copyright")
+		m["/usr/share/doc/netready/copyright"] = filepath.Join(notices, "copyright")
 		m["/usr/share/doc/netready/changelog.gz"] = stage("changelog.gz")
 		m["/usr/share/lintian/overrides/netready"] = src("packaging/deb/lintian-overrides")
 	case "rpm":
 		m["/usr/share/zsh/site-functions/_netready"] = stage("_netready")
 		m["/usr/share/licenses/netready/LICENSE"] = src("LICENSE")
+		m["/usr/share/licenses/netready/NOTICES"] = filepath.Join(notices, "NOTICES")
 	}
 	examples := src("packaging/examples")
 	err := filepath.WalkDir(examples, func(p string, d fs.DirEntry, err error) error {
