@@ -110,8 +110,8 @@ MAINTAINER = netready maintainers <maintainers@netready.invalid>
 
 # "go run" must run in tools/ to use its go.mod; -exec starts mkpkg back in
 # this directory, which the paths in packaging/nfpm.yaml are relative to.
-# NETREADY_PKG_ARCH, _BIN and _DOCS say which architecture to package, its
-# binary and the shared docs.
+# NETREADY_PKG_ARCH, _BIN, _NOTICES and _DOCS say which architecture to
+# package, its binary, its license notices and the shared docs.
 MKPKG = cd tools && NETREADY_PKG_VERSION='$(PKGVERSION)' NETREADY_PKG_ARCH='$(NFPMARCH_$(1))' \
 	NETREADY_PKG_BIN='$(abspath $(call pkgbin,$(1)))' NETREADY_PKG_DOCS='$(abspath $(DOCS_STAGE))' \
 	NETREADY_PKG_NOTICES='$(abspath $(call pkgnotices,$(1)))' \
