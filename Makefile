@@ -97,7 +97,8 @@ RPMARCH_armhf = armv7hl
 # file, packaging/deb/copyright followed by a paragraph per Go module, and
 # the .rpm's NOTICES.
 pkgbin = $(PKGSTAGE)/$(1)/netready
-pkgnotices = $(PKGSTAGE)/$(1)/notices
+# (Not beside the binary: building a binary empties its directory.)
+pkgnotices = $(PKGSTAGE)/notices/$(1)
 
 # The man page, the completions and the changelogs, generated once on the
 # build host and shared by every architecture's packages, in DOCS_STAGE:

@@ -190,7 +190,7 @@ func contents(t *testing.T, a artifacts, packager, arch string) map[string]strin
 		"/usr/share/fish/vendor_completions.d/netready.fish": stage("netready.fish"),
 		"/usr/share/doc/netready/README.md":                  src("README.md"),
 	}
-	notices := filepath.Join(filepath.Dir(a.arches[arch].bin), "notices")
+	notices := filepath.Join(filepath.Dir(a.docs), "notices", arch)
 	switch packager {
 	case "deb":
 		m["/usr/share/zsh/vendor-completions/_netready"] = stage("_netready")
