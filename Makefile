@@ -203,13 +203,15 @@ $(SBOM_TARGETS): sbom-%: package-bin-%
 		'$(abspath $(call pkgbin,$*))'
 
 # Two releases of this tree, in two copies of it in different directories,
-# one after the other, with a different umask, time zone and locale,
+# one after the other, with a different umask, time zone and locale, the
+# second with a Go build cache of its own (everything compiled afresh),
 # compared file by file: every binary, package, SBOM, the image and its
 # digest (packaging's TestReproducible, for every architecture; make test
-# runs it for this machine's only). A difference fails and is shown, with
-# diffoscope where it is installed.
+# runs it for this machine's only, with the shared cache). A difference
+# fails and is shown, with diffoscope where it is installed.
 reproduce: deps
-	NETREADY_REPRO_ARCHES='amd64 arm64 armhf' $(GO) test -count=1 -v -timeout 30m -run '^TestReproducible$$' ./packaging/
+	NETREADY_REPRO_ARCHES='amd64 arm64 armhf' NETREADY_REPRO_COLD=1 \
+		$(GO) test -count=1 -v -timeout 30m -run '^TestReproducible$$' ./packaging/
 
 clean-dist:
 	rm -rf $(DIST)
