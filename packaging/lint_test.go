@@ -3,8 +3,8 @@ package packaging
 import (
 	"bytes"
 	"compress/gzip"
-	"debug/buildinfo"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
