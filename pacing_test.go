@@ -86,16 +86,16 @@ func TestIntegrationRefusedStartsLate(t *testing.T) {
 		cause  string
 		start  func(t *testing.T, l *lab)
 	}{
-		{"a resolver", "dns://10.213.1.1/ready.test", "resolver-refused", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
+		{"a resolver", "dns://10.213.1.1/ready.test", "resolver-down", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
 		{"a TCP service", "tcp://10.213.1.1:8080", "port-closed", func(t *testing.T, l *lab) { l.server.Listen(t, serverIP4+":8080") }},
 		// The name's resolver refuses: that is the target's refusal.
-		{"the resolver of a name", "tcp://ready.test:8080", "resolver-refused", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
+		{"the resolver of a name", "tcp://ready.test:8080", "resolver-down", func(t *testing.T, l *lab) { l.dnsServer(t, serverIP4, dnstest.Answer) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			l := newLab(t)
-			if tt.cause == "resolver-refused" && strings.HasPrefix(tt.target, "tcp:") {
+			if tt.cause == "resolver-down" && strings.HasPrefix(tt.target, "tcp:") {
 				l.server.Listen(t, serverIP4+":8080")
 			}
 			p := startNetready(t, l.client, nil, append([]string{"wait", "-v", "--json", "--timeout", "30s", "--hosts-file", "", "--no-netlink"}, append(noRetry, tt.target)...)...)
@@ -140,7 +140,7 @@ func TestIntegrationRefusedManyTargets(t *testing.T) {
 	probes := regexp.MustCompile(`msg=probe target=\S+ ok=false .*`).FindAllString(p.stderr.String(), -1)
 	rounds := len(probes) / len(targets)
 	for _, line := range probes {
-		if !strings.Contains(line, "cause=resolver-refused") {
+		if !strings.Contains(line, "cause=resolver-down") {
 			t.Errorf("a probe saw something else than a refusal: %s", line)
 		}
 	}

@@ -166,7 +166,7 @@ func errnoCause(err error, phase string) Cause {
 	case errors.Is(err, errNetlinkRefused):
 		return CauseNetlinkRefused
 	case errors.Is(err, syscall.ECONNREFUSED) && resolver:
-		return CauseResolverRefused
+		return CauseResolverDown
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return CausePortClosed
 	case resolver && (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)):
@@ -202,10 +202,11 @@ var progress = map[Cause]int{
 	CauseTimeout:             3,
 	CauseFiltered:            3,
 	CauseResolverTimeout:     3,
-	CauseResolverRefused:     3, // as silence: the first resolver named explains
+	CauseResolverDown:        3, // as silence: the first resolver named explains
 	CausePortClosed:          4,
 	CauseReset:               5,
 	CauseResolverError:       5,
+	CauseResolverRefused:     5, // an answer, if not the one wanted
 	CauseResolverServfail:    6,
 	CauseNXDomain:            7,
 	CauseNoRecords:           7,
@@ -289,16 +290,17 @@ var hints = map[Cause]func(f *Failure) string{
 		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
 	},
 	CauseResolverRefused: func(f *Failure) string {
+		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
+	},
+	CauseResolverDown: func(f *Failure) string {
 		ap, _ := netip.ParseAddrPort(f.Hop)
 		switch {
-		case f.Phase == "answer":
-			return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 		case ap.Addr() == systemdResolved:
 			return "is systemd-resolved running?"
 		case ap.Addr().IsLoopback():
 			return "no resolver listens on " + f.Hop + ": is the local resolver (dnsmasq, unbound) running?"
 		case f.Hop != "":
-			return "the resolver at " + f.Hop + " refuses DNS: is it running?"
+			return "no resolver listens on " + f.Hop + " (port unreachable): is it running?"
 		}
 		return ""
 	},

@@ -31,7 +31,7 @@ func mixedOutcome() report.Outcome {
 			{
 				Name: "dns:.", OK: false, Latency: 3001 * time.Millisecond,
 				Err:      errors.New("dns 127.0.0.53:53: query \".\" NS: connection refused"),
-				Cause:    "resolver-refused",
+				Cause:    "resolver-down",
 				Hint:     "127.0.0.53:53 connection refused — is systemd-resolved running?",
 				Attempts: 1,
 				Phases:   []report.Phase{{Name: "query", Duration: 1500 * time.Microsecond}},
@@ -190,7 +190,7 @@ func TestJSON(t *testing.T) {
 					map[string]any{"target": "link:any", "ok": true, "latency_ms": 0.21, "attempts": 1.0, "detail": "eth0 up with 192.0.2.10/24"},
 					map[string]any{"target": "route:default", "ok": true, "latency_ms": 12.3, "attempts": 1.0, "detail": "default via 192.0.2.1 dev eth0"},
 					map[string]any{"target": "dns:.", "ok": false, "latency_ms": 3001.0, "attempts": 1.0, "error": "dns 127.0.0.53:53: query \".\" NS: connection refused",
-						"cause": "resolver-refused", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
+						"cause": "resolver-down", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
 					map[string]any{"target": "TCP://db.internal:5432", "ok": false, "latency_ms": 45.6, "attempts": 1.0, "error": "tcp db.internal:5432: connect:\n\tconnection timed out",
 						"cause": "filtered", "phases": []any{map[string]any{"name": "resolve", "ms": 0.6}, map[string]any{"name": "connect", "ms": 45.0}}},
 				},
