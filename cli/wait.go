@@ -32,10 +32,13 @@ const (
 	eventBurst = 6
 )
 
-// refusedInterval is how often a remote target that actively refuses (a
-// TCP reset, an ICMP port unreachable) is probed again: its host is up and
-// its service likely starting, a refusal costs it one packet, and one a
-// second stays within the kernel's rate limit of ICMP errors per peer.
+// refusedInterval is how often a remote target that says no at once is
+// probed again: one that actively refuses (a TCP reset, an ICMP port
+// unreachable: its host is up and its service likely starting; a refusal
+// costs it one packet, and one a second stays within the kernel's rate
+// limit of ICMP errors per peer), or whose resolver answers that a name it
+// needs is not there (NXDOMAIN, NODATA, SERVFAIL, REFUSED: the name is
+// likely being registered, and the answer is as cheap).
 const refusedInterval = time.Second
 
 func waitCommand(s *streams) *cli.Command {
@@ -47,7 +50,8 @@ func waitCommand(s *streams) *cli.Command {
 		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
 		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that\n" +
 			"leave the host are retried on an exponential schedule (5s, 15s, 45s ... 15m), or every\n" +
-			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable);\n" +
+			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable)\n" +
+			"or their resolver answers that a name is not there (NXDOMAIN, NODATA, SERVFAIL, REFUSED);\n" +
 			"those that stay on it every --local-interval. A link, address or route change, or a change of\n" +
 			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.\n" +
 			"Exit 0 ready, 1 not ready at --timeout, 2 usage error, 126/127 CMD cannot be run,\n" +

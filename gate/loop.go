@@ -19,9 +19,10 @@ type Result struct {
 	// probed again on that change, and otherwise only on the schedule, as
 	// a safety re-check — not every LocalInterval.
 	Announced bool
-	// Refused reports that the remote end actively refused (a TCP reset,
-	// an ICMP port unreachable): its host is up, its service not yet. A
-	// failing remote target that is refused is due again after
+	// Refused reports that the remote end said no at once: it actively
+	// refused (a TCP reset, an ICMP port unreachable: its host is up, its
+	// service not yet), or a resolver answered that a name is not there
+	// (yet). A failing remote target that is refused is due again after
 	// RefusedInterval, not on the schedule.
 	Refused bool
 	// Value is the prober's own account of the attempt, handed back in

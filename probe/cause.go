@@ -102,7 +102,7 @@ type Failure struct {
 	// "10.213.1.1:53", "10.213.1.1:8080"; may be empty.
 	Hop string
 	Err error
-	// refused: the remote end actively refused (see Refusal).
+	// refused: the remote end said no at once (see Refusal).
 	refused bool
 }
 
@@ -248,10 +248,14 @@ var announced = map[Cause]bool{
 // failing for it need not be polled while netlink is watched.
 func (c Cause) Announced() bool { return announced[c] }
 
-// Refusal reports whether f is an active refusal by the remote end (a TCP
-// reset to the SYN, an ICMP port unreachable for a resolver's query): the
-// host is up and answering, its service is not (yet). A resolver's REFUSED
-// rcode is not one: the service runs, and says no.
+// Refusal reports whether the remote end said no at once, so that asking
+// again soon costs it little and may well get another answer: an active
+// refusal (a TCP reset to the SYN, an ICMP port unreachable for a
+// resolver's query: the host is up, its service not yet), or a resolver's
+// answer that a name a target needs is not there (NXDOMAIN, no records of
+// the type, SERVFAIL, REFUSED: the name or the resolver's upstream may be
+// coming, and the resolver's negative cache bounds what reaches upstream).
+// Silence, timeouts and every other failure are not.
 func (f *Failure) Refusal() bool { return f.refused }
 
 // hintFor is the table of hints: one entry per cause that has a useful one,

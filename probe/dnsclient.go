@@ -319,9 +319,13 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 		case dns.RcodeNameError:
 			c = CauseNXDomain
 		}
-		return fail(c, "answer", server.String(), err)
+		f := fail(c, "answer", server.String(), err)
+		f.refused = c != CauseResolverError
+		return f
 	case errors.As(err, &nd):
-		return fail(CauseNoRecords, "answer", server.String(), err)
+		f := fail(CauseNoRecords, "answer", server.String(), err)
+		f.refused = true
+		return f
 	}
 	return classify(err, "query", server)
 }

@@ -83,8 +83,12 @@ func ofFamily(addrs []netip.Addr, family int) []netip.Addr {
 }
 
 // noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
-// no AAAA records.
-func noSuchHost(c Cause, name string) *Failure { return fail(c, "resolve", name, errNoSuchHost) }
+// no AAAA records: a resolver's prompt "no" (see Refusal).
+func noSuchHost(c Cause, name string) *Failure {
+	f := fail(c, "resolve", name, errNoSuchHost)
+	f.refused = true
+	return f
+}
 
 // isServfail reports whether err is a lookup whose every server answered
 // SERVFAIL.
