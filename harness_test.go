@@ -139,9 +139,10 @@ type jsonDoc struct {
 
 // transition is one JSON line of watch --json.
 type transition struct {
-	Time    time.Time `json:"time"`
-	Ready   bool      `json:"ready"`
-	Failing []string  `json:"failing"`
+	Time    time.Time         `json:"time"`
+	Ready   bool              `json:"ready"`
+	Failing []string          `json:"failing"`
+	Causes  map[string]string `json:"causes"`
 }
 
 // jsonHop is one hop of a path in check --explain --json.

@@ -52,7 +52,7 @@ func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gat
 		if !r.OK && p.failed != nil && ts[j].UsesResolvConf() {
 			p.failed()
 		}
-		out[j] = gate.Result{OK: r.OK, Local: r.Local, Value: r}
+		out[j] = gate.Result{OK: r.OK, Local: r.Local, Cause: string(r.Cause), Value: r}
 		if f, ok := r.Err.(*probe.Failure); ok {
 			out[j].Refused = f.Refusal()
 			out[j].Announced = f.Cause.Announced()

@@ -31,16 +31,17 @@ func watchCommand(s *streams) *cli.Command {
 			Usage:   "write the metrics to `FILE` (name it *.prom) for node_exporter's textfile collector, atomically, after every round that changes them; empty: none",
 			EnvVars: []string{"NETREADY_TEXTFILE"}},
 		&cli.StringFlag{Name: "on-change",
-			Usage:   "after every readiness transition, run `CMD`, a program and its arguments separated by spaces (no shell), with NETREADY_READY, NETREADY_FAILING and NETREADY_CAUSES in its environment; one run at a time, the latest state waiting; empty: none",
+			Usage:   "after every transition watch prints, run `CMD`, a program and its arguments separated by spaces (no shell), with NETREADY_READY, NETREADY_FAILING and NETREADY_CAUSES in its environment; one run at a time, the latest state waiting; empty: none",
 			EnvVars: []string{"NETREADY_ON_CHANGE"}},
 	)
 	return &cli.Command{
 		Name:      "watch",
-		Usage:     "run until stopped, printing every readiness transition",
+		Usage:     "run until stopped, printing every change of readiness or of what fails",
 		ArgsUsage: "[TARGET...]",
 		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network\n" +
-			"becomes ready or stops being ready, and goes on. Under systemd it sends READY=1 the\n" +
-			"first time it is ready.\n\n" +
+			"becomes ready or stops being ready and, while not ready, each time the failing targets\n" +
+			"or their causes change, and goes on. Under systemd it sends READY=1 the first time it\n" +
+			"is ready.\n\n" +
 			"For monitoring: --metrics-listen serves /metrics (netready_ready, netready_target_up,\n" +
 			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total,\n" +
 			"netready_last_transition_timestamp_seconds, netready_network_changes_total, and the Go\n" +

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -25,6 +26,10 @@ type Result struct {
 	// (yet). A failing remote target that is refused is due again after
 	// RefusedInterval, not on the schedule.
 	Refused bool
+	// Cause is why the attempt failed, in a word the gate only compares:
+	// while Watch is not ready, a change of a failing target's Cause is
+	// reported as a change of the failing set is.
+	Cause string
 	// Value is the prober's own account of the attempt, handed back in
 	// Progress, Transition and Outcome once the gate has accepted the round
 	// it belongs to; the gate does not look at it.
@@ -104,8 +109,9 @@ type Progress struct {
 	Events int
 }
 
-// Transition is a change of readiness that Watch reports: the first
-// verdict, then every change.
+// Transition is what Watch reports: the first verdict, every change of
+// readiness, and, while not ready, every change of the failing targets or
+// of the Cause of one.
 type Transition struct {
 	Ready   bool
 	Round   int
@@ -161,8 +167,10 @@ func Wait(ctx context.Context, cfg Config) (Outcome, error) {
 }
 
 // Watch probes as Wait does, but never stops by itself: it calls emit with
-// the first verdict (not ready, or ready once settled) and with every
-// change of readiness after it. While ready it probes every target again
+// the first verdict (not ready, or ready once settled), with every change
+// of readiness after it and, while not ready and the policy does not hold,
+// after every round that changed which targets fail or why (Result.Cause)
+// since the last call. While ready it probes every target again
 // each Recheck, and at once (EventGap allowing) on a change; the first
 // failing round makes it not ready, and it waits again as Wait does, the
 // schedule started afresh. It returns ctx's cause once ctx is done, or the
@@ -194,7 +202,11 @@ type loop struct {
 	settleFrom   time.Time // when the policy began to hold, with no change since; zero if it does not
 	ready        bool      // Watch: the last transition said ready
 	told         bool      // Watch: a transition was emitted
+	toldFailing  []string  // Watch: per target, the Cause the last transition saw it fail with; "" passing, failed when it failed without one
 }
+
+// failed stands for a failure without a Cause in toldFailing.
+const failed = "\x00failed"
 
 func newLoop(cfg Config, emit func(Transition) error) *loop {
 	w := &loop{
@@ -389,8 +401,9 @@ func (w *loop) watchStep(start time.Time, due []int) error {
 		w.progress(due, true, false)
 		return w.transition()
 	}
-	if !w.told && !w.holds() {
-		// The first verdict is a transition too, from not knowing.
+	if !w.holds() && (!w.told || w.failingChanged()) {
+		// The first verdict is a transition too, from not knowing; so is
+		// a change of what fails while not ready.
 		return w.transition()
 	}
 	return nil
@@ -398,7 +411,30 @@ func (w *loop) watchStep(start time.Time, due []int) error {
 
 func (w *loop) transition() error {
 	w.told = true
+	w.toldFailing = w.failing(w.toldFailing[:0])
 	return w.emit(Transition{Ready: w.ready, Round: w.rounds, Results: w.results})
+}
+
+// failing appends to dst, per target, what it fails with now: its Cause,
+// failed, or "" if it passes.
+func (w *loop) failing(dst []string) []string {
+	for _, r := range w.results {
+		switch {
+		case r.OK:
+			dst = append(dst, "")
+		case r.Cause == "":
+			dst = append(dst, failed)
+		default:
+			dst = append(dst, r.Cause)
+		}
+	}
+	return dst
+}
+
+// failingChanged reports whether the failing targets, or the Cause of
+// one, differ from those of the last transition.
+func (w *loop) failingChanged() bool {
+	return !slices.Equal(w.failing(nil), w.toldFailing)
 }
 
 // eventOrClosed handles a receive from the events channel; a closed channel
