@@ -197,6 +197,13 @@ func TestIntegrationCauses(t *testing.T) {
 			targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("10.213.1.1").because("tls-name-mismatch")}},
 		{name: "a peer that does not speak TLS", setup: listen,
 			targets: []string{"tls://10.213.1.1:8080"}, wants: []want{fail("tls handshake").because("timeout")}},
+		{name: "https:// and tls:// to a plain-HTTP server", setup: func(t *testing.T, l *lab) {
+			l.serveHTTP(t, serverIP4+":80", http.NotFoundHandler(), nil)
+		}, targets: []string{"https://10.213.1.1:80/", "tls://10.213.1.1:80"},
+			wants: []want{
+				fail("server gave HTTP response to HTTPS client").because("tls-failed").hinting("the port speaks plain HTTP, not TLS: use http://"),
+				fail(`the reply starts "HTTP/": plain HTTP`).because("tls-failed").hinting("the port speaks plain HTTP, not TLS: use http://"),
+			}},
 		{name: "captive portal and HTTP status", setup: func(t *testing.T, l *lab) {
 			mux := http.NewServeMux()
 			mux.HandleFunc("/portal", func(w http.ResponseWriter, r *http.Request) {

@@ -357,6 +357,7 @@ var hints = map[Cause]func(f *Failure) string{
 	CauseCaptivePortal: func(*Failure) string {
 		return "a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong"
 	},
+	CauseTLSFailed: plainHTTPHint,
 	CauseICMPNotPermitted: func(*Failure) string {
 		return "allow unprivileged ping with sysctl net.ipv4.ping_group_range=\"0 2147483647\", or grant CAP_NET_RAW"
 	},
