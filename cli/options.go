@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -106,6 +108,15 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "probe-timeout")))
 	case o.resolvConf == "":
 		return nil, usage(fmt.Errorf("%s is empty", setting(c, "resolv-conf")))
+	}
+	if c.IsSet("resolv-conf") {
+		// A file the user names must be there: a typo would otherwise
+		// read as "no nameserver", and send wait after the loopback
+		// default. A symbolic link whose target appears later (a
+		// resolver's stub file, written once it runs) is there.
+		if _, err := os.Lstat(o.resolvConf); errors.Is(err, fs.ErrNotExist) {
+			return nil, usage(fmt.Errorf("%s: no such file (only the default, %s, may be missing)", setting(c, "resolv-conf"), probe.DefaultResolvConf))
+		}
 	}
 	o.names = c.Args().Slice()
 	for i, a := range o.names {

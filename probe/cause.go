@@ -299,6 +299,8 @@ var hints = map[Cause]func(f *Failure) string{
 	CauseResolverDown: func(f *Failure) string {
 		ap, _ := netip.ParseAddrPort(f.Hop)
 		switch {
+		case defaultedHint(f) != "":
+			return defaultedHint(f)
 		case ap.Addr() == systemdResolved:
 			return "is systemd-resolved running?"
 		case ap.Addr().IsLoopback():

@@ -274,7 +274,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		f := joinServerErrors(all)
 		var err error = f
 		if t.Server == "" && rc.Defaulted {
-			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+			err = &defaultedError{rc: rc, err: err}
 		}
 		res.Err = f.With(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
 		return res

@@ -239,7 +239,7 @@ func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing
 	if err != nil {
 		f := FailureOf(err)
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
-			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+			err = &defaultedError{rc: rc, err: err}
 		}
 		return nil, allLoopback(rc.Servers), f.With(&resolveError{host: host, err: err})
 	}
