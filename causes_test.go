@@ -52,6 +52,22 @@ func TestIntegrationHints(t *testing.T) {
 			want:   []string{"veth0 is down (no carrier)", "hint: the default route's link is not up: check the cable or the peer"},
 		},
 		{
+			// Not "is DHCP configuring the network?" either: the
+			// kernel removed the routes of the only link when it went
+			// down, and bringing it up is the remedy.
+			name:   "the only link administratively down",
+			setup:  func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "veth0", "down") },
+			target: "route:default",
+			want: []string{"link-down: no IPv4 default route; no IPv6 default route, and veth0, the only link, is down (administratively)",
+				"hint: bring it up (ip link set veth0 up), or see why what configures it (networkd, NetworkManager, ifupdown) did not"},
+		},
+		{
+			name:   "no default route, the link up",
+			setup:  func(t *testing.T, l *lab) { l.client.IP(t, "route", "del", "default") },
+			target: "route:default4",
+			want:   []string{"no-route: no IPv4 default route", "hint: is DHCP or router advertisement configuring the network"},
+		},
+		{
 			// Not "is the resolver reachable (route, firewall)?":
 			// with lo down, there is no local route to loopback.
 			name: "loopback down, local resolver",

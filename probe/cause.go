@@ -369,10 +369,15 @@ func linkHint(f *Failure) string {
 	if f.Hop == "lo" {
 		return loopbackHint
 	}
-	if f.Phase == "route" {
-		return "the default route's link is not up: check the cable or the peer, or the interface's configuration"
+	h := "check the cable or the peer, or the interface's configuration"
+	if f.Cause == CauseLinkDown && f.Hop != "" {
+		// Administratively down: no cable makes it up.
+		h = "bring it up (ip link set " + f.Hop + " up), or see why what configures it (networkd, NetworkManager, ifupdown) did not"
 	}
-	return "check the cable or the peer, or the interface's configuration"
+	if f.Phase == "route" {
+		return "the default route's link is not up: " + h
+	}
+	return h
 }
 
 // Hint is a likely remedy for f, for a person; "" if none helps.

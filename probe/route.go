@@ -104,8 +104,51 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	}
 	// A default route whose link is down says more than a missing one.
 	f := furthest(fs)
-	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
+	msg := strings.Join(why, "; ")
+	if f.Cause == CauseNoRoute {
+		if down := downLinks(h); len(down) > 0 {
+			// No route because no link is up: the kernel removes the
+			// routes of a link that goes down.
+			return Result{Local: true, Err: fail(down[0].Cause, "link", down[0].Hop, fmt.Errorf("%s, and %s", msg, describeDown(down)))}
+		}
+	}
+	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(msg))
 	return res
+}
+
+// downLinks is, when this host has links beside loopback and none is up,
+// why each is not ("ip link"); nil if one is up, or there is none.
+func downLinks(h *netlink.Handle) []*Failure {
+	all, err := retryDump(h.LinkList)
+	if err != nil {
+		return nil
+	}
+	var down []*Failure
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		f := linkUp(l)
+		if f == nil {
+			return nil
+		}
+		down = append(down, f)
+	}
+	return down
+}
+
+// describeDown says that the links down are down: "veth0, the only link,
+// is down (administratively)", "no link is up: eth0 is down (no carrier),
+// eth1 is down (administratively)".
+func describeDown(down []*Failure) string {
+	if len(down) == 1 {
+		return down[0].Hop + ", the only link," + strings.TrimPrefix(down[0].Error(), down[0].Hop)
+	}
+	s := make([]string, len(down))
+	for i, f := range down {
+		s[i] = f.Error()
+	}
+	return "no link is up: " + strings.Join(s, ", ")
 }
 
 func familyName(fam int) string {
