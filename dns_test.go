@@ -400,12 +400,18 @@ func TestIntegrationDnsmasq(t *testing.T) {
 		"dns:db.test", "dns:db.test?type=AAAA", "dns:alias.test", "dns:info.test?type=TXT",
 		"dns://[" + serverIP6 + "]/db.test", "dns:missing.test", "dns:db.test?type=MX",
 		"tcp://db.test:8080", "tcp://alias.test:8080",
+		"dns:.",
 	}
 	wants := []want{
 		pass(), pass(), pass(), pass(), pass(),
 		fail("10.213.1.1:53: rcode NXDOMAIN", "[fd00:213::1]:53: rcode NXDOMAIN"),
 		fail("no MX records"),
 		pass(), pass(),
+		// The default policy's question, to a resolver that serves
+		// its own zone only (no upstream): not "check its access
+		// control".
+		fail("10.213.1.1:53: rcode REFUSED").because("resolver-refused").
+			hinting("this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only; name a target it serves instead"),
 	}
 	checkTargets(t, l.client, opts{flags: fast}, targets, wants)
 }

@@ -294,6 +294,9 @@ var hints = map[Cause]func(f *Failure) string{
 		return "link and route targets need a netlink route socket: is netready in a sandbox without AF_NETLINK (systemd RestrictAddressFamilies=)?"
 	},
 	CauseResolverRefused: func(f *Failure) string {
+		if h := rootHint(f); h != "" {
+			return h
+		}
 		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 	},
 	CauseResolverDown: func(f *Failure) string {
@@ -320,6 +323,9 @@ var hints = map[Cause]func(f *Failure) string{
 		return "the resolver could not get an answer upstream: is its own upstream reachable?"
 	},
 	CauseNXDomain: func(f *Failure) string {
+		if h := rootHint(f); h != "" {
+			return h
+		}
 		if f.Phase == "resolve" {
 			return "the name does not exist in DNS: check its spelling and the search domains in resolv.conf"
 		}

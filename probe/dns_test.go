@@ -109,6 +109,20 @@ func TestDNSServerTarget(t *testing.T) {
 			udp:      1,
 		},
 		{
+			name:     "the root, REFUSED",
+			behavior: dnstest.Refused,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode REFUSED`}, hint: "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only"},
+			udp:      1,
+		},
+		{
+			name:     "the root, NXDOMAIN",
+			behavior: dnstest.NXDomain,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode NXDOMAIN`}, hint: "name a target it serves instead, e.g. dns:HOST.YOUR.DOMAIN"},
+			udp:      1,
+		},
+		{
 			name:     "SERVFAIL",
 			behavior: dnstest.ServFail,
 			target:   "dns://SERVER/ready.test",
