@@ -29,6 +29,7 @@ type options struct {
 	timeout, probeTimeout time.Duration
 	any, json             bool
 	quiet, verbose        bool
+	color                 string // --color: never, auto or always
 	resolvConf, hostsFile string
 
 	// wait and watch
@@ -56,6 +57,7 @@ func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all", EnvVars: []string{"NETREADY_QUIET"}},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each probe's phases on stderr", EnvVars: []string{"NETREADY_VERBOSE"}},
+		&cli.StringFlag{Name: "color", Value: colorAuto, Usage: "colour the output: `WHEN` is never, auto (on a terminal, without NO_COLOR) or always", EnvVars: []string{"NETREADY_COLOR"}},
 		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
 		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts file consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
 	}
@@ -88,6 +90,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		json:          c.Bool("json"),
 		quiet:         c.Bool("quiet"),
 		verbose:       c.Bool("verbose"),
+		color:         c.String("color"),
 		resolvConf:    c.String("resolv-conf"),
 		hostsFile:     c.String("hosts-file"),
 		settle:        c.Duration("settle"),
@@ -108,6 +111,8 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "probe-timeout")))
 	case o.resolvConf == "":
 		return nil, usage(fmt.Errorf("%s is empty", setting(c, "resolv-conf")))
+	case o.color != colorNever && o.color != colorAuto && o.color != colorAlways:
+		return nil, usage(fmt.Errorf("%s: want never, auto or always", setting(c, "color")))
 	}
 	if c.IsSet("resolv-conf") {
 		// A file the user names must be there: a typo would otherwise

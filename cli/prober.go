@@ -26,10 +26,15 @@ type prober struct {
 	// failed, if set, is called for each failed attempt of a target
 	// that reads the resolver configuration.
 	failed func()
+	// started, if set, is called when a round begins.
+	started func()
 }
 
 // round is a gate.Prober. Each gate.Result's Value is the probe.Result.
 func (p *prober) round(ctx context.Context, due []int, last []gate.Result) []gate.Result {
+	if p.started != nil {
+		p.started()
+	}
 	env := probe.NewEnv(p.o.resolvConf, p.o.hostsFile, p.nl)
 	env.Peers = p.peers
 	ts := make([]probe.Target, len(due))

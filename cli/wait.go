@@ -117,7 +117,8 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	defer stop()
 	notify := newNotifier(log, o.extendTimeout, o.probeTimeout)
 	notify.start(len(o.targets))
-	prog := newProgress(s.stderr, o, log, notify)
+	prog := newProgress(s.stderr, o, log, notify, true)
+	pr.started = prog.roundStarted
 	start := time.Now()
 	out, err := gate.Wait(ctx, gate.Config{
 		Targets:         len(o.targets),
@@ -143,7 +144,13 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 
 	if sig, ok := stoppedBy(ctx); ok {
 		// A signal came, maybe as the wait ended: it was asked to stop,
-		// so it neither says ready nor runs the command.
+		// so it neither says ready nor runs the command; it says what
+		// still failed.
+		if !o.quiet && !o.json {
+			rep.Ready = false
+			fmt.Fprintf(s.stderr, "netready: interrupted by %s after %.1fs\n", signalName(sig), rep.Elapsed.Seconds())
+			style(o, s.stderr).Text(s.stderr, rep)
+		}
 		return interrupted(sig)
 	}
 	if err != nil && !errors.Is(err, gate.ErrTimeout) {
@@ -157,12 +164,12 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	if !out.Ready {
 		if !o.quiet && !o.json {
 			fmt.Fprintf(s.stderr, "netready: not ready after %s\n", o.timeout)
-			report.Text(s.stderr, rep)
+			style(o, s.stderr).Text(s.stderr, rep)
 		}
 		return errNotReady
 	}
 	if !o.quiet && !o.json {
-		fmt.Fprintln(s.stderr, report.Summary(rep))
+		fmt.Fprintln(s.stderr, paint(colorOn(o.color, s.stderr), report.ReadyColor, "ready")+strings.TrimPrefix(report.Summary(rep), "ready"))
 	}
 	notify.ready(report.Summary(rep), cmdPath != "")
 	if cmdPath == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/report"
 )
 
 func watchCommand(s *streams) *cli.Command {
@@ -82,6 +83,10 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	defer stop()
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
+	prog := newProgress(s.stderr, o, log, nil, false)
+	defer prog.done()
+	pr.started = prog.roundStarted
+	color := colorOn(o.color, s.stdout)
 	readyOnce := false
 	emit := func(tr gate.Transition) error {
 		f.transition(tr)
@@ -110,11 +115,18 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		if o.quiet {
 			return nil
 		}
-		line := t.Time.Format(time.RFC3339) + " ready"
+		line := t.Time.Format(time.RFC3339) + " " + paint(color, report.ReadyColor, "ready")
 		if !tr.Ready {
-			line = t.Time.Format(time.RFC3339) + " not ready: " + strings.Join(t.Failing, "; ")
+			var failing []string
+			for i, gr := range tr.Results {
+				if r, ok := gr.Value.(probe.Result); ok && !r.OK {
+					failing = append(failing, o.names[i]+": "+paint(color, report.CauseColor, string(r.Cause))+": "+r.Err.Error())
+				}
+			}
+			line = t.Time.Format(time.RFC3339) + " " + paint(color, report.NotReadyColor, "not ready") + ": " + strings.Join(failing, "; ")
 		}
-		_, err := fmt.Fprintln(s.stdout, line)
+		var err error
+		prog.above(func() { _, err = fmt.Fprintln(s.stdout, line) })
 		return err
 	}
 	err = gate.Watch(ctx, gate.Config{
@@ -124,6 +136,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		Progress: func(p gate.Progress) {
 			logRound(log, o, p.Due, p.Results)
 			f.round(p)
+			prog.update(p)
 		},
 	}, emit)
 	if _, ok := stoppedBy(ctx); ok {

@@ -5,7 +5,8 @@
 # the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
 # (rpm -qlp) and init-system-helpers (deb-systemd-helper); for the end-to-end
 # tests systemd-container (systemd-nspawn boots the host's /usr); nftables
-# for the fault test of a blackholed port.
+# for the fault test of a blackholed port; tmux, the terminal the terminal
+# tests drive (a server on a socket of their own, nothing of the user's).
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 # The network stacks the end-to-end tests boot (systemd-resolved,
@@ -27,6 +28,7 @@ declare -A pkg=(
 	[systemd-nspawn]=systemd-container
 	[nsenter]=util-linux
 	[nft]=nftables
+	[tmux]=tmux
 )
 missing=()
 for cmd in "${!pkg[@]}"; do
