@@ -57,7 +57,7 @@ func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all", EnvVars: []string{"NETREADY_QUIET"}},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each probe's phases on stderr", EnvVars: []string{"NETREADY_VERBOSE"}},
-		&cli.StringFlag{Name: "color", Value: colorAuto, Usage: "colour the output: `WHEN` is never, auto (on a terminal, without NO_COLOR) or always", EnvVars: []string{"NETREADY_COLOR"}},
+		&cli.StringFlag{Name: "color", Value: colorAuto, Usage: "colour: `WHEN` is never, auto (a terminal, no NO_COLOR) or always", EnvVars: []string{"NETREADY_COLOR"}},
 		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
 		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts file consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
 	}
@@ -102,6 +102,9 @@ func parseOptions(c *cli.Context) (*options, error) {
 		metricsListen: c.String("metrics-listen"),
 		textfile:      c.String("textfile"),
 		onChange:      strings.Fields(c.String("on-change")),
+	}
+	if o.color == "" {
+		o.color = colorAuto // NETREADY_COLOR= in a defaults file
 	}
 	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
 	switch {
