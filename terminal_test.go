@@ -6,7 +6,6 @@ package main
 // Timings are masked; run with -update to rewrite the goldens.
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,8 +20,6 @@ import (
 	"github.com/netready/netready/internal/netnstest"
 	"github.com/netready/netready/internal/roottest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/terminal")
 
 // term is a terminal of 80 columns and 24 rows: a tmux server on a socket
 // of the test's own, one session running a shell command. It is killed

@@ -9,8 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netready/netready/gate"
-	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 	"github.com/netready/netready/report"
 )
 
@@ -107,7 +106,7 @@ func (p *progress) roundStarted() {
 }
 
 // update takes the picture after a round.
-func (p *progress) update(pr gate.Progress) {
+func (p *progress) update(pr probegate.Progress) {
 	msg := "all targets pass; settling"
 	if !pr.Settling {
 		msg = "waiting for " + failingText(p.names, pr.Results)
@@ -291,14 +290,14 @@ func fitFailing(fs []failure, status string, width int, color bool) string {
 var statusRoom = runeLen(" — next round in 00.0s")
 
 // failures is the picture of the failing targets after a round.
-func failures(names []string, results []gate.Result) []failure {
+func failures(names []string, results []probegate.Result) []failure {
 	var fs []failure
 	for i, gr := range results {
 		if gr.OK {
 			continue
 		}
-		f := failure{name: names[i], cause: "not probed yet"}
-		if r, ok := gr.Value.(probe.Result); ok && r.Err != nil {
+		f := failure{name: names[i], cause: report.NotProbed}
+		if r := gr.Value; gr.Probed && r.Err != nil {
 			f.cause, f.detail = causeWord(r), strings.Join(strings.Fields(r.Err.Error()), " ")
 		}
 		fs = append(fs, f)
@@ -309,7 +308,7 @@ func failures(names []string, results []gate.Result) []failure {
 // failingText describes the failing targets, each with its cause and what
 // was seen: "dns:. (resolver-timeout: query "." NS: 10.213.1.1:53: i/o
 // timeout), tcp://db:5432 (link-down: link nrc0 is down ...)".
-func failingText(names []string, results []gate.Result) string {
+func failingText(names []string, results []probegate.Result) string {
 	var parts []string
 	for _, f := range failures(names, results) {
 		if f.detail == "" {

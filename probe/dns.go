@@ -23,7 +23,13 @@ var dnsKind = KindDef{
 	Man: `The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
 NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
 **.**), following CNAMEs. Replies must match the query's id and question; others are
-ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+ignored. A truncated UDP reply is retried over TCP. A query met by silence is asked again beside
+it with a 512-byte EDNS buffer: if a truncated reply comes, the cause is **mtu-blackhole**. Any
+other rcode fails with its name.
+Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
+DNSSEC failure (**dnssec-failed**; an expired or not yet valid signature points at the
+clock), an unreachable upstream (**resolver-upstream**), an access list (EDE 18) and a
+blocklist (**dns-blocked**, whatever the rcode) choose the cause.
 Parameters: **type=**, **answer=** (wrong-answer when no record holds it), **family=** (the
 resolvers of that family only; the addresses of that family of a SERVER name), **via=**,
 **src=**.`,
@@ -238,9 +244,9 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, sk, t.Family, t.Server)
 		if err != nil {
-			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done(PhaseResolve)}
 		}
-		tm.mark("resolve")
+		tm.mark(PhaseResolve)
 	} else {
 		servers = rc.Servers
 		if t.Family != 0 {
@@ -251,7 +257,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 				}
 			}
 			if len(servers) == 0 {
-				return Result{Err: fail(CauseNoResolver, "query", "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
+				return Result{Err: fail(CauseNoResolver, PhaseQuery, "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
 			}
 		}
 	}
@@ -269,7 +275,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		}
 		return err
 	})
-	tm.mark("query")
+	tm.mark(PhaseQuery)
 	res.Phases = tm.snapshot()
 	if ok == nil {
 		f := joinServerErrors(all)
@@ -288,6 +294,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if sk != (sockets{}) {
 		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
 	}
+	res.Detail += edeNote(ok.msg)
 	return res
 }
 
@@ -311,7 +318,7 @@ func (e *queryError) Unwrap() error { return e.err }
 // the names it serves.
 func rootHint(f *Failure) string {
 	var q *queryError
-	if !errors.As(f.Err, &q) || q.name != "." || f.Phase != "answer" {
+	if !errors.As(f.Err, &q) || q.name != "." || f.Phase != PhaseAnswer {
 		return ""
 	}
 	return "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only; " +
@@ -373,7 +380,7 @@ func (e *wrongAnswerError) Error() string {
 }
 
 // done marks the last phase and returns all of them.
-func (tm *timing) done(name string) []Phase {
+func (tm *timing) done(name PhaseName) []Phase {
 	tm.mark(name)
 	return tm.snapshot()
 }

@@ -44,7 +44,7 @@ const maxNameservers = 3
 func ReadResolvConf(path string) (*ResolvConf, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fail(CauseNoResolver, "resolve", path, fmt.Errorf("read resolver configuration: %w", err))
+		return nil, fail(CauseNoResolver, PhaseResolve, path, fmt.Errorf("read resolver configuration: %w", err))
 	}
 	rc := ParseResolvConf(data)
 	rc.Path = path

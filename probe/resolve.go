@@ -85,7 +85,7 @@ func ofFamily(addrs []netip.Addr, family int) []netip.Addr {
 // noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
 // no AAAA records: a resolver's prompt "no" (see Refusal).
 func noSuchHost(c Cause, name string) *Failure {
-	f := fail(c, "resolve", name, errNoSuchHost)
+	f := fail(c, PhaseResolve, name, errNoSuchHost)
 	f.refused = true
 	return f
 }
@@ -235,7 +235,7 @@ func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing
 		return nil, true, err
 	}
 	addrs, err = e.lookupHost(ctx, rc, s, t.Family, host)
-	tm.mark("resolve")
+	tm.mark(PhaseResolve)
 	if err != nil {
 		f := FailureOf(err)
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {

@@ -70,10 +70,10 @@ func parseRoute(raw, rest string) (Target, error) {
 // an address of this host that is the local route through lo.
 func probeRoute(_ context.Context, env *Env, t Target) Result {
 	res := Result{Local: true}
-	h := env.netlinkHandle()
-	links := linkCache{h: h}
+	k := env.kernel()
+	links := linkCache{k: k}
 	if t.Route == "" {
-		res.Detail, res.Err = routeTo(h, &links, t.Addr.AsSlice())
+		res.Detail, res.Err = routeTo(k, &links, t.Addr.AsSlice())
 		return res
 	}
 	var families []int
@@ -85,41 +85,21 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	default:
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
-	var (
-		why []string
-		fs  []*Failure
-	)
-	for _, fam := range families {
-		detail, problem, err := defaultRoute(h, &links, fam)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if problem == nil {
-			res.Detail = detail
-			return res
-		}
-		why = append(why, problem.Error())
-		fs = append(fs, problem)
-	}
-	// A default route whose link is down says more than a missing one.
-	f := furthest(fs)
-	msg := strings.Join(why, "; ")
-	if f.Cause == CauseNoRoute {
-		if down := downLinks(h); len(down) > 0 {
+	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) { return defaultRoute(k, &links, fam) })
+	if f, ok := res.Err.(*Failure); ok && f.Cause == CauseNoRoute {
+		if down := downLinks(k); len(down) > 0 {
 			// No route because no link is up: the kernel removes the
 			// routes of a link that goes down.
-			return Result{Local: true, Err: fail(down[0].Cause, "link", down[0].Hop, fmt.Errorf("%s, and %s", msg, describeDown(down)))}
+			res.Err = fail(down[0].Cause, PhaseLink, down[0].Hop, fmt.Errorf("%s, and %s", f, describeDown(down)))
 		}
 	}
-	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(msg))
 	return res
 }
 
 // downLinks is, when this host has links beside loopback and none is up,
 // why each is not ("ip link"); nil if one is up, or there is none.
-func downLinks(h *netlink.Handle) []*Failure {
-	all, err := retryDump(h.LinkList)
+func downLinks(k kernel) []*Failure {
+	all, err := k.Links()
 	if err != nil {
 		return nil
 	}
@@ -160,12 +140,10 @@ func familyName(fam int) string {
 
 // defaultRoute looks for a usable default route of one family in every
 // table. It returns what keeps the family from having one in problem.
-func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, problem *Failure, err error) {
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	})
+func defaultRoute(k kernel, links *linkCache, fam int) (detail string, problem *Failure, err error) {
+	routes, err := k.Routes(fam)
 	if err != nil {
-		return "", nil, routeFailure("default", fmt.Errorf("list %s routes: %w", familyName(fam), netlinkErr(err)))
+		return "", nil, routeFailure("default", fmt.Errorf("list %s routes: %w", familyName(fam), err))
 	}
 	var (
 		down  []string
@@ -205,9 +183,9 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, 
 	}
 	if len(down) > 0 {
 		// There is a default route; its link is what is wrong.
-		return "", fail(cause, "route", dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
+		return "", fail(cause, PhaseRoute, dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
-	return "", fail(CauseNoRoute, "route", "default", errors.New("no "+familyName(fam)+" default route")), nil
+	return "", fail(CauseNoRoute, PhaseRoute, "default", errors.New("no "+familyName(fam)+" default route")), nil
 }
 
 // routeFailure is a netlink request about a route that failed.
@@ -216,7 +194,7 @@ func routeFailure(hop string, err error) *Failure {
 	if errors.Is(err, errNetlinkRefused) {
 		c = CauseNetlinkRefused
 	}
-	return fail(c, "route", hop, err)
+	return fail(c, PhaseRoute, hop, err)
 }
 
 func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
@@ -236,29 +214,30 @@ func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
 
 // routeTo is "ip route get ADDR": the route the kernel would use, which must
 // go out through a link that is up.
-func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
-	routes, err := h.RouteGet(addr)
+func routeTo(k kernel, links *linkCache, addr net.IP) (string, error) {
+	dst, _ := netip.AddrFromSlice(addr)
+	routes, err := k.RouteGet(dst, nil)
 	if err != nil {
-		if err := netlinkErr(err); errors.Is(err, errNetlinkRefused) {
+		if errors.Is(err, errNetlinkRefused) {
 			return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 		}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
+			return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
 		}
 		return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 	}
 	if len(routes) == 0 {
-		return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s", addr))
+		return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s", addr))
 	}
 	r := routes[0]
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
-		return "", routeFailure(addr.String(), fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, netlinkErr(err)))
+		return "", routeFailure(addr.String(), fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, err))
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
 	if f := linkUp(l); f != nil && l.Attrs().Flags&net.FlagLoopback == 0 {
-		return "", fail(f.Cause, "link", f.Hop, fmt.Errorf("%s, but %s", desc, f))
+		return "", fail(f.Cause, PhaseLink, f.Hop, fmt.Errorf("%s, but %s", desc, f))
 	}
 	return desc, nil
 }
@@ -267,7 +246,7 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 // link show dev" for those few rather than a dump of every link, since a
 // failing route target is re-checked every --local-interval.
 type linkCache struct {
-	h     *netlink.Handle
+	k     kernel
 	links map[int]netlink.Link
 }
 
@@ -275,7 +254,7 @@ func (c *linkCache) get(index int) (netlink.Link, error) {
 	if l, ok := c.links[index]; ok {
 		return l, nil
 	}
-	l, err := c.h.LinkByIndex(index)
+	l, err := c.k.LinkByIndex(index)
 	if err != nil {
 		return nil, err
 	}
