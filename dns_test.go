@@ -292,7 +292,8 @@ func TestIntegrationDNSFaults(t *testing.T) {
 			name:    "empty resolv.conf",
 			conf:    confFile(""),
 			targets: []string{"dns:ready.test"},
-			wants:   []want{fail(noServer)},
+			// Not "is the local resolver running?": the file is empty.
+			wants: []want{fail(noServer).because("resolver-down").hinting("resolv.conf names no nameserver, and no resolver runs on this host's loopback, the C library's default: has the network configuration (DHCP, networkd, NetworkManager) written it yet?")},
 		},
 		{
 			name:    "garbage resolv.conf",
@@ -311,8 +312,8 @@ func TestIntegrationDNSFaults(t *testing.T) {
 			conf:    confMissing,
 			targets: []string{"dns:ready.test", "tcp://svc.test:8080"},
 			wants: []want{
-				fail("does not exist, so the default was tried: 127.0.0.1:53: connection refused; [::1]:53: connection refused"),
-				fail(`resolve "svc.test"`, "does not exist, so the default was tried", "127.0.0.1:53: connection refused"),
+				fail("does not exist, so the default was tried: 127.0.0.1:53: connection refused; [::1]:53: connection refused").hinting("resolv.conf does not exist, and no resolver runs on this host's loopback"),
+				fail(`resolve "svc.test"`, "does not exist, so the default was tried", "127.0.0.1:53: connection refused").hinting("resolv.conf does not exist, and no resolver runs on this host's loopback"),
 			},
 		},
 		{
@@ -401,12 +402,18 @@ func TestIntegrationDnsmasq(t *testing.T) {
 		"dns:db.test", "dns:db.test?type=AAAA", "dns:alias.test", "dns:info.test?type=TXT",
 		"dns://[" + serverIP6 + "]/db.test", "dns:missing.test", "dns:db.test?type=MX",
 		"tcp://db.test:8080", "tcp://alias.test:8080",
+		"dns:.",
 	}
 	wants := []want{
 		pass(), pass(), pass(), pass(), pass(),
 		fail("10.213.1.1:53: rcode NXDOMAIN", "[fd00:213::1]:53: rcode NXDOMAIN"),
 		fail("no MX records"),
 		pass(), pass(),
+		// The default policy's question, to a resolver that serves
+		// its own zone only (no upstream): not "check its access
+		// control".
+		fail("10.213.1.1:53: rcode REFUSED").because("resolver-refused").
+			hinting("this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only; name a target it serves instead"),
 	}
 	checkTargets(t, l.client, opts{flags: fast}, targets, wants)
 }

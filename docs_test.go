@@ -23,7 +23,7 @@ import (
 	"github.com/netready/netready/internal/netnstest"
 )
 
-var updateDocs = flag.Bool("update", false, "write README.md's samples of output with what netready prints now")
+var update = flag.Bool("update", false, "write what the tests compare with from what netready prints now: README.md's samples of output, the goldens in testdata/terminal")
 
 // docSample is a sample of output in README.md: the fenced block after a
 // line "<!-- sample: NAME -->", whose first line is "$ COMMAND" and whose
@@ -175,13 +175,13 @@ func TestIntegrationDocSamples(t *testing.T) {
 					t.Fatalf("README.md has a sample %q that no scene makes true", s.name)
 				}
 				got[i] = runSample(t, scene(t), s.command)
-				if !*updateDocs && masked(got[i]) != masked(s.output) {
+				if !*update && masked(got[i]) != masked(s.output) {
 					t.Errorf("README.md's sample %s is not what netready prints now (make docs writes it):\n$ %s\n--- README.md\n%s--- netready\n%s", s.name, s.command, s.output, got[i])
 				}
 			})
 		}
 	})
-	if !*updateDocs || t.Failed() {
+	if !*update || t.Failed() {
 		return
 	}
 	var out strings.Builder

@@ -140,9 +140,10 @@ type jsonDoc struct {
 
 // transition is one JSON line of watch --json.
 type transition struct {
-	Time    time.Time `json:"time"`
-	Ready   bool      `json:"ready"`
-	Failing []string  `json:"failing"`
+	Time    time.Time         `json:"time"`
+	Ready   bool              `json:"ready"`
+	Failing []string          `json:"failing"`
+	Causes  map[string]string `json:"causes"`
 }
 
 // jsonHop is one hop of a path in check --explain --json.
@@ -698,7 +699,8 @@ func (l *lab) nft(t *testing.T, ruleset string) {
 }
 
 // confFile, confMissing and confDir make the file a case names with
-// --resolv-conf.
+// --resolv-conf. A file named must exist, so a missing one is a symbolic
+// link to nowhere, as a resolver's stub file is before the resolver runs.
 func confFile(content string) func(t *testing.T) string {
 	return func(t *testing.T) string {
 		path := filepath.Join(t.TempDir(), "resolv.conf")
@@ -709,7 +711,13 @@ func confFile(content string) func(t *testing.T) string {
 	}
 }
 
-func confMissing(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "resolv.conf") }
+func confMissing(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.Symlink("missing/resolv.conf", path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 func confDir(t *testing.T) string { return t.TempDir() }
 

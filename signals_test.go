@@ -67,6 +67,13 @@ func TestIntegrationSignals(t *testing.T) {
 			if code != tt.want {
 				t.Errorf("exit code: got %d, want %d\n%s", code, tt.want, p)
 			}
+			// What still failed, said on the way out.
+			name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[tt.sig]
+			for _, want := range []string{"netready: interrupted by " + name + " after ", "FAIL", "not ready: 0/1 targets pass"} {
+				if !strings.Contains(p.stderr.String(), want) {
+					t.Errorf("stderr does not say %q\n%s", want, p)
+				}
+			}
 			if delay > 2*time.Second {
 				t.Errorf("exited %s after the signal, want at once (200ms is the goal)", delay)
 			}

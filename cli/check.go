@@ -40,7 +40,11 @@ func check(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	start := time.Now()
 	env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
 	env.Explain = o.explain
+	// On a terminal, a round that takes long says so meanwhile.
+	prog := newProgress(s.stderr, o, log, nil, false)
+	prog.roundStarted()
 	results := probe.Round(ctx, env, o.targets, o.probeTimeout)
+	prog.done()
 	if sig, ok := stoppedBy(ctx); ok {
 		return interrupted(sig)
 	}
@@ -69,5 +73,5 @@ func write(s *streams, o *options, out report.Outcome) error {
 	case o.quiet:
 		return nil
 	}
-	return report.Text(s.stdout, out)
+	return style(o, s.stdout).Text(s.stdout, out)
 }

@@ -42,7 +42,9 @@ func Run(ctx context.Context, b Build, args []string, stdout, stderr io.Writer) 
 	sig := catchSignals(cancel)
 	defer sig.release()
 
-	app := newApp(b, &streams{stdout: stdout, stderr: stderr, signals: sig})
+	// On a terminal, stderr keeps wait's and watch's status line below
+	// whatever else is written there.
+	app := newApp(b, &streams{stdout: stdout, stderr: newLiveLine(stderr), signals: sig})
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	code, msg := exitStatus(err)
 	if msg != "" {

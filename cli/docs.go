@@ -124,6 +124,7 @@ var probing = []string{cmdCheck, cmdWait, cmdWatch}
 var envDocs = []EnvDoc{
 	{[]string{"NETREADY_TARGETS"}, probing, "the targets, separated by spaces, when none are given as arguments"},
 	{[]string{"NOTIFY_SOCKET"}, []string{cmdWait, cmdWatch}, "set by systemd for Type=notify: STATUS= says what is awaited, READY=1 is sent once ready (by wait, unless a command follows --)"},
+	{[]string{"NO_COLOR"}, probing, "set to anything, no colour where --color is auto (no-color.org); TERM=dumb too"},
 	{[]string{"SSL_CERT_FILE", "SSL_CERT_DIR"}, probing, "the roots https and tls targets trust instead of the system's (ca= overrides them)"},
 	{[]string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}, probing, "the proxy of https and http targets (or lower case), unless proxy= says otherwise"},
 }

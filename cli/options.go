@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -27,6 +29,7 @@ type options struct {
 	timeout, probeTimeout time.Duration
 	any, json             bool
 	quiet, verbose        bool
+	color                 string // --color: never, auto or always
 	resolvConf, hostsFile string
 
 	// wait and watch
@@ -53,6 +56,7 @@ const (
 	defaultWaitTimeout   = 2 * time.Minute // check's is 0: no limit beyond --probe-timeout
 	defaultLocalInterval = 250 * time.Millisecond
 	defaultRecheck       = 30 * time.Second
+	defaultColor         = colorAuto
 )
 
 // commonFlags are the flags of every command that probes. timeout is its
@@ -64,7 +68,8 @@ func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
 		boolFlag("json", "print the result as one JSON document on stdout", "NETREADY_JSON"),
 		boolFlag("quiet", "print nothing; the exit status says it all", "NETREADY_QUIET", "q"),
 		boolFlag("verbose", "log each probe's phases on stderr", "NETREADY_VERBOSE", "v"),
-		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration `FILE` to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
+		&cli.StringFlag{Name: "color", Value: defaultColor, Usage: "colour: `WHEN` is never, auto (a terminal, no NO_COLOR) or always", EnvVars: []string{"NETREADY_COLOR"}},
+		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration `FILE` to read (one named must exist; only the default may be missing)", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
 		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts `FILE` consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
 	}
 	if timeout != nil {
@@ -96,6 +101,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		json:          c.Bool("json"),
 		quiet:         c.Bool("quiet"),
 		verbose:       c.Bool("verbose"),
+		color:         c.String("color"),
 		resolvConf:    c.String("resolv-conf"),
 		hostsFile:     c.String("hosts-file"),
 		settle:        c.Duration("settle"),
@@ -108,6 +114,9 @@ func parseOptions(c *cli.Context) (*options, error) {
 		textfile:      c.String("textfile"),
 		onChange:      strings.Fields(c.String("on-change")),
 	}
+	if o.color == "" {
+		o.color = defaultColor // NETREADY_COLOR= in a defaults file
+	}
 	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
 	switch {
 	case o.timeout < 0:
@@ -116,6 +125,17 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "probe-timeout")))
 	case o.resolvConf == "":
 		return nil, usage(fmt.Errorf("%s is empty", setting(c, "resolv-conf")))
+	case o.color != colorNever && o.color != colorAuto && o.color != colorAlways:
+		return nil, usage(fmt.Errorf("%s: want never, auto or always", setting(c, "color")))
+	}
+	if c.IsSet("resolv-conf") {
+		// A file the user names must be there: a typo would otherwise
+		// read as "no nameserver", and send wait after the loopback
+		// default. A symbolic link whose target appears later (a
+		// resolver's stub file, written once it runs) is there.
+		if _, err := os.Lstat(o.resolvConf); errors.Is(err, fs.ErrNotExist) {
+			return nil, usage(fmt.Errorf("%s: no such file (only the default, %s, may be missing)", setting(c, "resolv-conf"), probe.DefaultResolvConf))
+		}
 	}
 	o.names = c.Args().Slice()
 	for i, a := range o.names {

@@ -34,10 +34,13 @@ const (
 	eventBurst = 6
 )
 
-// refusedInterval is how often a remote target that actively refuses (a
-// TCP reset, an ICMP port unreachable) is probed again: its host is up and
-// its service likely starting, a refusal costs it one packet, and one a
-// second stays within the kernel's rate limit of ICMP errors per peer.
+// refusedInterval is how often a remote target that says no at once is
+// probed again: one that actively refuses (a TCP reset, an ICMP port
+// unreachable: its host is up and its service likely starting; a refusal
+// costs it one packet, and one a second stays within the kernel's rate
+// limit of ICMP errors per peer), or whose resolver answers that a name it
+// needs is not there (NXDOMAIN, NODATA, SERVFAIL, REFUSED: the name is
+// likely being registered, and the answer is as cheap).
 const refusedInterval = time.Second
 
 func waitCommand(s *streams) *cli.Command {
@@ -49,7 +52,8 @@ func waitCommand(s *streams) *cli.Command {
 		ArgsUsage: "[TARGET...] [-- CMD [ARGS...]]",
 		Description: "Rounds of probes until every target passes (with --any: one does). Failing targets that " +
 			"leave the host are retried on an exponential schedule (" + BackoffSchedule() + "), or every " +
-			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable); " +
+			"second while their remote end actively refuses (a TCP reset, an ICMP port unreachable) " +
+			"or their resolver answers that a name is not there (NXDOMAIN, NODATA, SERVFAIL, REFUSED); " +
 			"those that stay on it every --local-interval. A link, address or route change, or a change of " +
 			"resolv.conf, re-probes every target at once. When ready, CMD replaces netready.",
 		Flags: flags,
@@ -125,7 +129,8 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	defer stop()
 	notify := newNotifier(log, o.extendTimeout, o.probeTimeout)
 	notify.start(len(o.targets))
-	prog := newProgress(s.stderr, o, log, notify)
+	prog := newProgress(s.stderr, o, log, notify, true)
+	pr.Started = prog.roundStarted
 	start := time.Now()
 	out, err := gate.Wait(ctx, gateConfig(o, log, w, pr, prog.update))
 	prog.done()
@@ -134,7 +139,13 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 
 	if sig, ok := stoppedBy(ctx); ok {
 		// A signal came, maybe as the wait ended: it was asked to stop,
-		// so it neither says ready nor runs the command.
+		// so it neither says ready nor runs the command; it says what
+		// still failed.
+		if !o.quiet && !o.json {
+			rep.Ready = false
+			fmt.Fprintf(s.stderr, "netready: interrupted by %s after %.1fs\n", signalName(sig), rep.Elapsed.Seconds())
+			style(o, s.stderr).Text(s.stderr, rep)
+		}
 		return interrupted(sig)
 	}
 	if err != nil && !errors.Is(err, gate.ErrTimeout) {
@@ -148,12 +159,12 @@ func wait(ctx context.Context, o *options, log *slog.Logger, s *streams) error {
 	if !out.Ready {
 		if !o.quiet && !o.json {
 			fmt.Fprintf(s.stderr, "netready: not ready after %s\n", o.timeout)
-			report.Text(s.stderr, rep)
+			style(o, s.stderr).Text(s.stderr, rep)
 		}
 		return errNotReady
 	}
 	if !o.quiet && !o.json {
-		fmt.Fprintln(s.stderr, report.Summary(rep))
+		fmt.Fprintln(s.stderr, paint(colorOn(o.color, s.stderr), report.ReadyColor, "ready")+strings.TrimPrefix(report.Summary(rep), "ready"))
 	}
 	notify.ready(report.Summary(rep), cmdPath != "")
 	if cmdPath == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netready/netready/gate"
 	"github.com/netready/netready/probegate"
+	"github.com/netready/netready/report"
 )
 
 func watchCommand(s *streams) *cli.Command {
@@ -36,15 +37,16 @@ func watchCommand(s *streams) *cli.Command {
 			Usage:   "write the metrics to `FILE` (name it *.prom) for node_exporter's textfile collector, atomically, after every round that changes them; empty: none",
 			EnvVars: []string{"NETREADY_TEXTFILE"}},
 		&cli.StringFlag{Name: "on-change",
-			Usage:   "after every readiness transition, run `CMD`, a program and its arguments separated by spaces (no shell), with NETREADY_READY, NETREADY_FAILING and NETREADY_CAUSES in its environment; one run at a time, the latest state waiting; empty: none",
+			Usage:   "after every transition watch prints, run `CMD`, a program and its arguments separated by spaces (no shell), with NETREADY_READY, NETREADY_FAILING and NETREADY_CAUSES in its environment; one run at a time, the latest state waiting; empty: none",
 			EnvVars: []string{"NETREADY_ON_CHANGE"}},
 	)
 	return &cli.Command{
 		Name:      cmdWatch,
-		Usage:     "run until stopped, printing every readiness transition",
+		Usage:     "run until stopped, printing every change of readiness or of what fails",
 		ArgsUsage: "[TARGET...]",
 		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network " +
-			"becomes ready or stops being ready, and goes on until SIGINT or SIGTERM. Under systemd it sends " +
+			"becomes ready or stops being ready and, while not ready, each time the failing targets " +
+			"or their causes change, and goes on until SIGINT or SIGTERM. Under systemd it sends " +
 			"READY=1 the first time it is ready.\n\n" +
 			"For monitoring: --metrics-listen serves /metrics (netready_ready, netready_target_up, " +
 			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total, " +
@@ -84,6 +86,10 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	defer stop()
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
+	prog := newProgress(s.stderr, o, log, nil, false)
+	defer prog.done()
+	pr.Started = prog.roundStarted
+	color := colorOn(o.color, s.stdout)
 	readyOnce := false
 	emit := func(tr probegate.Transition) error {
 		f.transition(tr)
@@ -112,14 +118,24 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		if o.quiet {
 			return nil
 		}
-		line := t.Time.Format(time.RFC3339) + " ready"
+		line := t.Time.Format(time.RFC3339) + " " + paint(color, report.ReadyColor, "ready")
 		if !tr.Ready {
-			line = t.Time.Format(time.RFC3339) + " not ready: " + strings.Join(t.Failing, "; ")
+			var failing []string
+			for i, gr := range tr.Results {
+				if r := gr.Value; gr.Probed && !r.OK {
+					failing = append(failing, o.names[i]+": "+paint(color, report.CauseColor, string(r.Cause))+": "+r.Err.Error())
+				}
+			}
+			line = t.Time.Format(time.RFC3339) + " " + paint(color, report.NotReadyColor, "not ready") + ": " + strings.Join(failing, "; ")
 		}
-		_, err := fmt.Fprintln(s.stdout, line)
+		var err error
+		prog.above(func() { _, err = fmt.Fprintln(s.stdout, line) })
 		return err
 	}
-	err = gate.Watch(ctx, gateConfig(o, log, w, pr, f.round), emit)
+	err = gate.Watch(ctx, gateConfig(o, log, w, pr, func(p probegate.Progress) {
+		f.round(p)
+		prog.update(p)
+	}), emit)
 	if _, ok := stoppedBy(ctx); ok {
 		return nil
 	}

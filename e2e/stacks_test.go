@@ -35,7 +35,7 @@ import (
 const (
 	// The resolver DHCP named answers with an ICMP port unreachable: no
 	// DNS server listens there yet.
-	waitedRefused = "resolver-refused"
+	waitedRefused = "resolver-down"
 	// systemd-resolved's stub answers SERVFAIL for an upstream that
 	// refuses.
 	waitedServfail = "resolver-servfail"

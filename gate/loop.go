@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -20,11 +21,16 @@ type Result[V any] struct {
 	// probed again on that change, and otherwise only on the schedule, as
 	// a safety re-check — not every LocalInterval.
 	Announced bool
-	// Refused reports that the remote end actively refused (a TCP reset,
-	// an ICMP port unreachable): its host is up, its service not yet. A
-	// failing remote target that is refused is due again after
+	// Refused reports that the remote end said no at once: it actively
+	// refused (a TCP reset, an ICMP port unreachable: its host is up, its
+	// service not yet), or a resolver answered that a name is not there
+	// (yet). A failing remote target that is refused is due again after
 	// RefusedInterval, not on the schedule.
 	Refused bool
+	// Cause is why the attempt failed, in a word the gate only compares:
+	// while Watch is not ready, a change of a failing target's Cause is
+	// reported as a change of the failing set is.
+	Cause string
 	// Probed reports that an attempt finished: the gate sets it when it
 	// accepts the round the attempt belongs to. A target's Result before
 	// that is the zero Result.
@@ -108,8 +114,9 @@ type Progress[V any] struct {
 	Events int
 }
 
-// Transition is a change of readiness that Watch reports: the first
-// verdict, then every change.
+// Transition is what Watch reports: the first verdict, every change of
+// readiness, and, while not ready, every change of the failing targets or
+// of the Cause of one.
 type Transition[V any] struct {
 	Ready   bool
 	Round   int
@@ -165,8 +172,10 @@ func Wait[V any](ctx context.Context, cfg Config[V]) (Outcome[V], error) {
 }
 
 // Watch probes as Wait does, but never stops by itself: it calls emit with
-// the first verdict (not ready, or ready once settled) and with every
-// change of readiness after it. While ready it probes every target again
+// the first verdict (not ready, or ready once settled), with every change
+// of readiness after it and, while not ready and the policy does not hold,
+// after every round that changed which targets fail or why (Result.Cause)
+// since the last call. While ready it probes every target again
 // each Recheck, and at once (EventGap allowing) on a change; the first
 // failing round makes it not ready, and it waits again as Wait does, the
 // schedule started afresh. It returns ctx's cause once ctx is done, or the
@@ -198,7 +207,11 @@ type loop[V any] struct {
 	settleFrom   time.Time // when the policy began to hold, with no change since; zero if it does not
 	ready        bool      // Watch: the last transition said ready
 	told         bool      // Watch: a transition was emitted
+	toldFailing  []string  // Watch: per target, the Cause the last transition saw it fail with; "" passing, failed when it failed without one
 }
+
+// failed stands for a failure without a Cause in toldFailing.
+const failed = "\x00failed"
 
 func newLoop[V any](cfg Config[V], emit func(Transition[V]) error) *loop[V] {
 	w := &loop[V]{
@@ -393,8 +406,9 @@ func (w *loop[V]) watchStep(start time.Time, due []int) error {
 		w.progress(due, true, false)
 		return w.transition()
 	}
-	if !w.told && !w.holds() {
-		// The first verdict is a transition too, from not knowing.
+	if !w.holds() && (!w.told || w.failingChanged()) {
+		// The first verdict is a transition too, from not knowing; so is
+		// a change of what fails while not ready.
 		return w.transition()
 	}
 	return nil
@@ -402,7 +416,30 @@ func (w *loop[V]) watchStep(start time.Time, due []int) error {
 
 func (w *loop[V]) transition() error {
 	w.told = true
+	w.toldFailing = w.failing(w.toldFailing[:0])
 	return w.emit(Transition[V]{Ready: w.ready, Round: w.rounds, Results: w.results})
+}
+
+// failing appends to dst, per target, what it fails with now: its Cause,
+// failed, or "" if it passes.
+func (w *loop[V]) failing(dst []string) []string {
+	for _, r := range w.results {
+		switch {
+		case r.OK:
+			dst = append(dst, "")
+		case r.Cause == "":
+			dst = append(dst, failed)
+		default:
+			dst = append(dst, r.Cause)
+		}
+	}
+	return dst
+}
+
+// failingChanged reports whether the failing targets, or the Cause of
+// one, differ from those of the last transition.
+func (w *loop[V]) failingChanged() bool {
+	return !slices.Equal(w.failing(nil), w.toldFailing)
 }
 
 // eventOrClosed handles a receive from the events channel; a closed channel

@@ -940,3 +940,86 @@ func TestWaitEventBurst(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchFailingChanges: while not ready, Watch reports every change of
+// the failing targets or of a failing target's Cause, once, at the round
+// that saw it — not the rounds that saw nothing new, nor, while settling,
+// a policy that holds.
+func TestWatchFailingChanges(t *testing.T) {
+	// What two targets fail with ("": pass) from each moment on; each
+	// step comes with a change event, as a link going down does, so that
+	// every target is probed at once.
+	script := []struct {
+		at   time.Duration
+		a, b string
+	}{
+		{0, "resolver-down", ""},                     // the DNS server stops
+		{10 * time.Second, "link-down", "link-down"}, // then the link goes down
+		{20 * time.Second, "resolver-down", ""},      // the link is back, the DNS server is not
+		{25 * time.Second, "resolver-timeout", ""},   // the same target, another cause
+		{26 * time.Second, "", "port-closed"},        // another target
+		{30 * time.Second, "", ""},                   // settling
+		{31 * time.Second, "", "port-closed"},        // fails while settling, as before it
+		{32 * time.Second, "", ""},                   // settles at 34s
+	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var (
+			mu   sync.Mutex
+			a, b string
+			got  []string
+		)
+		probe := func(ctx context.Context, due []int, _ []tResult) []tResult {
+			mu.Lock()
+			defer mu.Unlock()
+			res := make([]tResult, len(due))
+			for j, i := range due {
+				c := []string{a, b}[i]
+				res[j] = tResult{OK: c == "", Cause: c, Local: true}
+			}
+			return res
+		}
+		events := make(chan struct{}, 1)
+		cfg := tConfig{Targets: 2, Probe: probe, Schedule: schedule(t), LocalInterval: 250 * time.Millisecond,
+			Recheck: time.Hour, Settle: 2 * time.Second, Events: events, EventGap: 100 * time.Millisecond, EventBurst: 10}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		set := func(x, y string) { mu.Lock(); a, b = x, y; mu.Unlock() }
+		set(script[0].a, script[0].b)
+		go func() {
+			done <- Watch(ctx, cfg, func(tr tTransition) error {
+				mu.Lock()
+				defer mu.Unlock()
+				s := fmt.Sprintf("%s ready=%v", time.Since(start), tr.Ready)
+				for i, r := range tr.Results {
+					if !r.OK {
+						s += fmt.Sprintf(" %d:%s", i, r.Cause)
+					}
+				}
+				got = append(got, s)
+				return nil
+			})
+		}()
+		for _, s := range script[1:] {
+			time.Sleep(time.Until(start.Add(s.at)))
+			set(s.a, s.b)
+			events <- struct{}{}
+		}
+		time.Sleep(10 * time.Second)
+		cancel()
+		<-done
+		want := []string{
+			"0s ready=false 0:resolver-down",
+			"10s ready=false 0:link-down 1:link-down",
+			"20s ready=false 0:resolver-down",
+			"25s ready=false 0:resolver-timeout",
+			"26s ready=false 1:port-closed",
+			"34s ready=true",
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(got, want) {
+			t.Errorf("transitions:\n got %q\nwant %q", got, want)
+		}
+	})
+}

@@ -116,7 +116,11 @@ func Start(opts Options) *Watcher {
 	if opts.ResolvConf != "" {
 		if opts.ResolvConfDelay > 0 {
 			w.fileBase = stateOf(opts.ResolvConf)
+			// Set under the lock WatchResolvConf reads it under: the
+			// timer may fire before AfterFunc's caller goes on.
+			w.closeMu.Lock()
 			w.fileTimer = time.AfterFunc(opts.ResolvConfDelay, w.WatchResolvConf)
+			w.closeMu.Unlock()
 		} else {
 			w.WatchResolvConf()
 		}

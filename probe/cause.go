@@ -168,8 +168,8 @@ var causes = map[Cause]causeInfo{
 
 	CauseNoResolver:          {area: areaDNS, doc: "the resolver configuration cannot be read"},
 	CauseResolverUnreachable: {area: areaDNS, doc: "the resolver cannot be reached: it does not answer ARP or neighbour discovery, or its network is unreachable", rank: 2, pathLike: true, hint: text("the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?")},
-	CauseResolverRefused:     {area: areaDNS, doc: "the resolver answered REFUSED: it runs, and declines (an access list)", rank: 3, hint: resolverRefusedHint}, // as silence: the first resolver named explains
-	CauseResolverDown:        {area: areaDNS, doc: "nothing listens at the resolver's address and port (ICMP port unreachable): no resolver runs there", rank: 3},
+	CauseResolverRefused:     {area: areaDNS, doc: "the resolver answered REFUSED: it runs, and declines (an access list)", rank: 5, hint: resolverRefusedHint},                           // an answer, if not the one wanted
+	CauseResolverDown:        {area: areaDNS, doc: "nothing listens at the resolver's address and port (ICMP port unreachable): no resolver runs there", rank: 3, hint: resolverDownHint}, // as silence: the first resolver named explains
 	CauseResolverTimeout:     {area: areaDNS, doc: "no answer from the resolver", rank: 3, pathLike: true, hint: resolverTimeoutHint},
 	CauseResolverServfail:    {area: areaDNS, doc: "the resolver answered SERVFAIL", rank: 6, hint: text("the resolver could not get an answer upstream: is its own upstream reachable?")},
 	CauseResolverError:       {area: areaDNS, doc: "another rcode (FORMERR, NOTIMP …), or a reply that does not make sense", rank: 5},
@@ -187,7 +187,7 @@ var causes = map[Cause]causeInfo{
 	CauseTLSClock:         {area: areaEndpoint, doc: "the certificate is not valid yet, or expired while the clock is not synchronised: the clock is likely wrong", hint: tlsClockHint},
 	CauseTLSExpired:       {area: areaEndpoint, doc: "the certificate expired, and the clock is synchronised", hint: tlsExpiredHint},
 	CauseTLSNameMismatch:  {area: areaEndpoint, doc: "the certificate is for another name"},
-	CauseTLSFailed:        {area: areaEndpoint, doc: "another TLS handshake failure: an alert, a peer that does not speak TLS"},
+	CauseTLSFailed:        {area: areaEndpoint, doc: "another TLS handshake failure: an alert, a peer that does not speak TLS (a plain-HTTP server is said so)", hint: plainHTTPHint},
 	CauseHTTPStatus:       {area: areaEndpoint, doc: "a status the target does not accept (`status=`, default 2xx), or a redirect", hint: httpStatusHint},
 	CauseHTTPBody:         {area: areaEndpoint, doc: "the body does not match `body=`"},
 	CauseCaptivePortal:    {area: areaEndpoint, doc: "a redirect to another host, or a login page where something else was expected: a captive portal", hint: text("a captive portal is likely intercepting traffic (log in to the network), or the URL is wrong")},
@@ -206,10 +206,15 @@ func linkHint(f *Failure) string {
 	if f.Hop == "lo" {
 		return loopbackHint
 	}
-	if f.Phase == PhaseRoute {
-		return "the default route's link is not up: check the cable or the peer, or the interface's configuration"
+	h := "check the cable or the peer, or the interface's configuration"
+	if f.Cause == CauseLinkDown && f.Hop != "" {
+		// Administratively down: no cable makes it up.
+		h = "bring it up (ip link set " + f.Hop + " up), or see why what configures it (networkd, NetworkManager, ifupdown) did not"
 	}
-	return "check the cable or the peer, or the interface's configuration"
+	if f.Phase == PhaseRoute {
+		return "the default route's link is not up: " + h
+	}
+	return h
 }
 
 func noRouteHint(f *Failure) string {
@@ -222,19 +227,31 @@ func noRouteHint(f *Failure) string {
 	return "no route to that network: is there a default route?"
 }
 
+// resolverRefusedHint: an access list the reply names (EDE 18) is what to
+// fix, whatever was asked; without one, a refused root is likely a
+// resolver that serves internal names only.
 func resolverRefusedHint(f *Failure) string {
+	if h := prohibitedHint(f); h != "" {
+		return h
+	}
+	if h := rootHint(f); h != "" {
+		return h
+	}
+	return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
+}
+
+func resolverDownHint(f *Failure) string {
+	if h := defaultedHint(f); h != "" {
+		return h
+	}
 	ap, _ := netip.ParseAddrPort(f.Hop)
 	switch {
-	case f.Phase == PhaseAnswer && prohibitedHint(f) != "":
-		return prohibitedHint(f)
-	case f.Phase == PhaseAnswer:
-		return "the resolver refuses to answer this host: check its access control (allow-query, access-control)"
 	case ap.Addr() == systemdResolved:
 		return "is systemd-resolved running?"
 	case ap.Addr().IsLoopback():
 		return "no resolver listens on " + f.Hop + ": is the local resolver (dnsmasq, unbound) running?"
 	case f.Hop != "":
-		return "the resolver at " + f.Hop + " refuses DNS: is it running?"
+		return "no resolver listens on " + f.Hop + " (port unreachable): is it running?"
 	}
 	return ""
 }
@@ -247,6 +264,9 @@ func resolverTimeoutHint(f *Failure) string {
 }
 
 func nxdomainHint(f *Failure) string {
+	if h := rootHint(f); h != "" {
+		return h
+	}
 	if f.Phase == PhaseResolve {
 		return "the name does not exist in DNS: check its spelling and the search domains in resolv.conf"
 	}
@@ -305,7 +325,7 @@ type Failure struct {
 	// "10.213.1.1:53", "10.213.1.1:8080"; may be empty.
 	Hop string
 	Err error
-	// refused: the remote end actively refused (see Refusal).
+	// refused: the remote end said no at once (see Refusal).
 	refused bool
 	// icmp is the ICMP error that said so, when one came back.
 	icmp *icmpError
@@ -354,10 +374,14 @@ func furthest(fs []*Failure) *Failure {
 // failing for it need not be polled while netlink is watched.
 func (c Cause) Announced() bool { return causes[c].announced }
 
-// Refusal reports whether f is an active refusal by the remote end (a TCP
-// reset to the SYN, an ICMP port unreachable for a resolver's query): the
-// host is up and answering, its service is not (yet). A resolver's REFUSED
-// rcode is not one: the service runs, and says no.
+// Refusal reports whether the remote end said no at once, so that asking
+// again soon costs it little and may well get another answer: an active
+// refusal (a TCP reset to the SYN, an ICMP port unreachable for a
+// resolver's query: the host is up, its service not yet), or a resolver's
+// answer that a name a target needs is not there (NXDOMAIN, no records of
+// the type, SERVFAIL, REFUSED: the name or the resolver's upstream may be
+// coming, and the resolver's negative cache bounds what reaches upstream).
+// Silence, timeouts and every other failure are not.
 func (f *Failure) Refusal() bool { return f.refused }
 
 // Hint is a likely remedy for f, for a person; "" if none helps.

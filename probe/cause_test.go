@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -111,12 +112,44 @@ func TestCauseTableRows(t *testing.T) {
 			t.Errorf("furthest(%s, %s) = %s, want %s", a, b, got, b)
 		}
 	}
+	// A resolver that answers REFUSED got further than one where nothing
+	// listens: of two resolvers, the one that answered explains.
+	for _, fs := range [][]*Failure{
+		{fail(CauseResolverDown, PhaseQuery, "a", nil), fail(CauseResolverRefused, PhaseAnswer, "b", nil)},
+		{fail(CauseResolverRefused, PhaseAnswer, "b", nil), fail(CauseResolverDown, PhaseQuery, "a", nil)},
+	} {
+		if got := furthest(fs); got.Cause != CauseResolverRefused {
+			t.Errorf("furthest(%s, %s) = %s, want resolver-refused", fs[0].Cause, fs[1].Cause, got.Cause)
+		}
+	}
 	if got := furthest([]*Failure{fail(CauseTimeout, PhaseConnect, "a", nil), fail(CauseFiltered, PhaseConnect, "b", nil)}); got.Hop != "a" {
 		t.Errorf("of equal ranks furthest kept %q, want the first", got.Hop)
 	}
 	for c, info := range causes {
 		if info.pathLike && info.rank > causes[CauseFiltered].rank {
 			t.Errorf("%s is path-like but got further than silence: the path worked", c)
+		}
+	}
+}
+
+// A resolver where nothing listens and one that answers REFUSED are told
+// apart in their hints: start it, or fix its access list.
+func TestResolverHints(t *testing.T) {
+	for _, c := range []struct {
+		cause Cause
+		phase PhaseName
+		hop   string
+		want  string
+	}{
+		{CauseResolverDown, PhaseQuery, "127.0.0.53:53", "is systemd-resolved running?"},
+		{CauseResolverDown, PhaseQuery, "127.0.0.1:53", "no resolver listens on 127.0.0.1:53: is the local resolver (dnsmasq, unbound) running?"},
+		{CauseResolverDown, PhaseQuery, "10.213.1.1:53", "no resolver listens on 10.213.1.1:53 (port unreachable): is it running?"},
+		{CauseResolverRefused, PhaseAnswer, "10.213.1.1:53", "the resolver refuses to answer this host: check its access control (allow-query, access-control)"},
+		{CauseResolverRefused, PhaseAnswer, "127.0.0.1:53", "the resolver refuses to answer this host: check its access control (allow-query, access-control)"},
+	} {
+		f := fail(c.cause, c.phase, c.hop, errors.New("x"))
+		if got := f.Hint(); got != c.want {
+			t.Errorf("%s at %s: hint %q, want %q", c.cause, c.hop, got, c.want)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func errnoCause(err error, phase PhaseName) Cause {
 		// filter: systemd's IPAddressDeny=) drops fails with EPERM.
 		return CauseLocalFirewall
 	case errors.Is(err, syscall.ECONNREFUSED) && resolver:
-		return CauseResolverRefused
+		return CauseResolverDown
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return CausePortClosed
 	case resolver && (errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)):

@@ -17,7 +17,7 @@ func TestErrnoCause(t *testing.T) {
 		err                     error
 		query, connect, request Cause
 	}{
-		{syscall.ECONNREFUSED, CauseResolverRefused, CausePortClosed, CausePortClosed},
+		{syscall.ECONNREFUSED, CauseResolverDown, CausePortClosed, CausePortClosed},
 		{syscall.ENETUNREACH, CauseResolverUnreachable, CauseNoRoute, CauseNoRoute},
 		{syscall.EHOSTUNREACH, CauseResolverUnreachable, CauseHostUnreachable, CauseHostUnreachable},
 		{syscall.ECONNRESET, CauseReset, CauseReset, CauseReset},

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -280,9 +281,9 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		f := joinServerErrors(all)
 		var err error = f
 		if t.Server == "" && rc.Defaulted {
-			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+			err = &defaultedError{rc: rc, err: err}
 		}
-		res.Err = f.With(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
+		res.Err = f.With(&queryError{name: t.Name, qtype: t.QType, err: err})
 		return res
 	}
 	rrs, _ := answers(ok.msg, q)
@@ -295,6 +296,33 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	}
 	res.Detail += edeNote(ok.msg)
 	return res
+}
+
+// queryError is the failure of a dns target's query for name.
+type queryError struct {
+	name  string
+	qtype uint16
+	err   error
+}
+
+func (e *queryError) Error() string {
+	return fmt.Sprintf("query %q %s: %v", e.name, qtypeString(e.qtype), e.err)
+}
+
+func (e *queryError) Unwrap() error { return e.err }
+
+// rootHint is the hint of a query for the root zone that a resolver
+// answered REFUSED or NXDOMAIN, if f is one: the default policy's dns:.
+// asks a question that a resolver serving only internal names (a dnsmasq
+// or a corporate resolver without upstream) declines, while it works for
+// the names it serves.
+func rootHint(f *Failure) string {
+	var q *queryError
+	if !errors.As(f.Err, &q) || q.name != "." || f.Phase != PhaseAnswer {
+		return ""
+	}
+	return "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only; " +
+		"name a target it serves instead, e.g. dns:HOST.YOUR.DOMAIN (on the command line, or in NETREADY_TARGETS)"
 }
 
 // answerValue is what answer= compares with rr's data (see Params.Answer).

@@ -109,6 +109,20 @@ func TestDNSServerTarget(t *testing.T) {
 			udp:      1,
 		},
 		{
+			name:     "the root, REFUSED",
+			behavior: dnstest.Refused,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode REFUSED`}, hint: "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only"},
+			udp:      1,
+		},
+		{
+			name:     "the root, NXDOMAIN",
+			behavior: dnstest.NXDomain,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode NXDOMAIN`}, hint: "name a target it serves instead, e.g. dns:HOST.YOUR.DOMAIN"},
+			udp:      1,
+		},
+		{
 			name:     "SERVFAIL",
 			behavior: dnstest.ServFail,
 			target:   "dns://SERVER/ready.test",
@@ -721,5 +735,47 @@ func TestResolveFailureIsLocal(t *testing.T) {
 		if r.OK || !r.Local || !strings.Contains(r.Err.Error(), "connection refused") {
 			t.Errorf("%s: got ok=%v local=%v err=%v, want a local failure to resolve", target, r.OK, r.Local, r.Err)
 		}
+	}
+}
+
+// TestRefusal: which failures of a name are a resolver's prompt "no",
+// asked again every second by wait (Failure.Refusal), and which stay on
+// the schedule. A target is refused only if every resolver said no at
+// once: one silent resolver beside them keeps it on the schedule.
+func TestRefusal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		resolvers []resolver
+		target    string
+		timeout   time.Duration
+		want      bool
+	}{
+		{"NXDOMAIN", []resolver{{}}, "dns:nope.test", passTimeout, true},
+		{"no records of the type", []resolver{{}}, "dns:v6only.test", passTimeout, true},
+		{"SERVFAIL", []resolver{{behavior: dnstest.ServFail}}, "dns:ready.test", passTimeout, true},
+		{"REFUSED", []resolver{{behavior: dnstest.Refused}}, "dns:ready.test", passTimeout, true},
+		{"port unreachable", []resolver{{dead: true}}, "dns:ready.test", passTimeout, true},
+		{"SERVFAIL and port unreachable", []resolver{{behavior: dnstest.ServFail}, {dead: true}}, "dns:ready.test", passTimeout, true},
+		{"a host name: NXDOMAIN", []resolver{{}}, "tcp://nope.test:9", passTimeout, true},
+		{"a host name: SERVFAIL", []resolver{{behavior: dnstest.ServFail}}, "tcp://ready.test:9", passTimeout, true},
+		{"silence", []resolver{{behavior: dnstest.Silent}}, "dns:ready.test", failTimeout, false},
+		{"NXDOMAIN and silence", []resolver{{}, {behavior: dnstest.Silent}}, "dns:nope.test", mixedTimeout, false},
+		{"a wrong answer", []resolver{{}}, "dns:ready.test?answer=127.0.0.9", passTimeout, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := newLoopSubnet()
+			env := loopbackEnv(t, startResolvers(t, n, tc.resolvers), "")
+			r := probeWithin(t, env, tc.target, tc.timeout)
+			f, ok := r.Err.(*Failure)
+			if !ok {
+				t.Fatalf("got result ok=%v err=%v, want a *Failure", r.OK, r.Err)
+			}
+			if got := f.Refusal(); got != tc.want {
+				t.Errorf("Refusal: got %v, want %v (cause %s: %v)", got, tc.want, f.Cause, f)
+			}
+		})
 	}
 }

@@ -315,9 +315,15 @@ func serverFailure(server netip.AddrPort, err error) *Failure {
 	case errors.As(err, &wa):
 		return fail(CauseWrongAnswer, PhaseAnswer, server.String(), err)
 	case errors.As(err, &rc):
-		return fail(rcodeCause(rc.rcode), PhaseAnswer, server.String(), err)
+		// A resolver's answer that the name is not there, or that it
+		// will not or cannot say, is a prompt "no" (see Refusal).
+		f := fail(rcodeCause(rc.rcode), PhaseAnswer, server.String(), err)
+		f.refused = f.Cause != CauseResolverError
+		return f
 	case errors.As(err, &nd):
-		return fail(CauseNoRecords, PhaseAnswer, server.String(), err)
+		f := fail(CauseNoRecords, PhaseAnswer, server.String(), err)
+		f.refused = true
+		return f
 	}
 	return classify(err, PhaseQuery, server)
 }

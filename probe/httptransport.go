@@ -180,6 +180,10 @@ func httpError(ctx context.Context, env *Env, t Target, err error, tm *timing) e
 		return err // resolving or connecting, which said why
 	case isTLSError(err):
 		return tlsError(ctx, env, err, time.Now())
+	case errors.Is(err, http.ErrSchemeMismatch):
+		// net/http's word for a reply to the ClientHello that starts
+		// "HTTP/" (it drops the record header it saw).
+		return fail(CauseTLSFailed, PhaseTLS, "", fmt.Errorf("tls handshake: %w", err))
 	case ctx.Err() != nil || errTimeout(err):
 		step, phase := "response headers", PhaseRequest
 		if !tm.has(PhaseConnect) {

@@ -37,7 +37,7 @@ func TestLinkCauses(t *testing.T) {
 		{"any: loopback alone", newFake(),
 			"link:any", want{err: []string{"no link other than loopback"}, cause: CauseNoLink}},
 		{"administratively down", newFake().link(2, "eth0", 0).addr("eth0", "10.213.1.2/24", 0),
-			"link:eth0", want{err: []string{"eth0 is down (administratively)"}, cause: CauseLinkDown, hint: "check the cable"}},
+			"link:eth0", want{err: []string{"eth0 is down (administratively)"}, cause: CauseLinkDown, hint: "bring it up (ip link set eth0 up)"}},
 		{"lo down", newFake().set("lo", loopback),
 			"link:lo", want{err: []string{"lo is down (administratively)"}, cause: CauseLinkDown, hint: "ip link set lo up"}},
 		{"no carrier", newFake().link(2, "eth0", noCarrier).addr("eth0", "10.213.1.2/24", 0),

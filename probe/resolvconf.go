@@ -61,6 +61,34 @@ func (rc *ResolvConf) defaultReason() string {
 	return rc.Path + " names no nameserver"
 }
 
+// defaultedError is a failure of the resolvers glibc's default names
+// (loopback), asked because rc names none.
+type defaultedError struct {
+	rc  *ResolvConf
+	err error
+}
+
+func (e *defaultedError) Error() string {
+	return e.rc.defaultReason() + ", so the default was tried: " + e.err.Error()
+}
+
+func (e *defaultedError) Unwrap() error { return e.err }
+
+// defaultedHint is the hint of a failure of the default resolvers, if f
+// is one: the file is what is wrong, not a local resolver.
+func defaultedHint(f *Failure) string {
+	var d *defaultedError
+	if !errors.As(f.Err, &d) {
+		return ""
+	}
+	what := d.rc.Path + " names no nameserver"
+	if d.rc.Missing {
+		what = d.rc.Path + " does not exist"
+	}
+	return what + ", and no resolver runs on this host's loopback, the C library's default: " +
+		"has the network configuration (DHCP, networkd, NetworkManager) written it yet?"
+}
+
 // ParseResolvConf parses the contents of a resolv.conf file. It never fails:
 // like the C library, it skips lines it does not understand.
 func ParseResolvConf(data []byte) *ResolvConf {

@@ -86,7 +86,49 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
 	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) { return defaultRoute(k, &links, fam) })
+	if f, ok := res.Err.(*Failure); ok && f.Cause == CauseNoRoute {
+		if down := downLinks(k); len(down) > 0 {
+			// No route because no link is up: the kernel removes the
+			// routes of a link that goes down.
+			res.Err = fail(down[0].Cause, PhaseLink, down[0].Hop, fmt.Errorf("%s, and %s", f, describeDown(down)))
+		}
+	}
 	return res
+}
+
+// downLinks is, when this host has links beside loopback and none is up,
+// why each is not ("ip link"); nil if one is up, or there is none.
+func downLinks(k kernel) []*Failure {
+	all, err := k.Links()
+	if err != nil {
+		return nil
+	}
+	var down []*Failure
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		f := linkUp(l)
+		if f == nil {
+			return nil
+		}
+		down = append(down, f)
+	}
+	return down
+}
+
+// describeDown says that the links down are down: "veth0, the only link,
+// is down (administratively)", "no link is up: eth0 is down (no carrier),
+// eth1 is down (administratively)".
+func describeDown(down []*Failure) string {
+	if len(down) == 1 {
+		return down[0].Hop + ", the only link," + strings.TrimPrefix(down[0].Error(), down[0].Hop)
+	}
+	s := make([]string, len(down))
+	for i, f := range down {
+		s[i] = f.Error()
+	}
+	return "no link is up: " + strings.Join(s, ", ")
 }
 
 func familyName(fam int) string {

@@ -49,6 +49,18 @@ func TestRouteCauses(t *testing.T) {
 			"route:default4", want{err: []string{"no IPv4 default route"}, cause: CauseNoRoute, hint: "is DHCP or router advertisement"}},
 		{"no default route of either family", host(),
 			"route:default", want{err: []string{"no IPv4 default route; no IPv6 default route"}, cause: CauseNoRoute}},
+		// No route because no link is up: the kernel removed the routes
+		// of the links that went down.
+		{"no default route: the only link down", newFake().link(2, "eth0", 0).addr("eth0", "10.213.1.2/24", 0),
+			"route:default", want{err: []string{"no IPv4 default route; no IPv6 default route, and eth0, the only link, is down (administratively)"},
+				cause: CauseLinkDown, hint: "bring it up (ip link set eth0 up)"}},
+		{"no default route: no link up", newFake().link(2, "eth0", noCarrier).link(3, "eth1", 0),
+			"route:default4", want{err: []string{"no IPv4 default route, and no link is up: eth0 is down (no carrier), eth1 is down (administratively)"},
+				cause: CauseNoCarrier, hint: "check the cable"}},
+		{"no default route, a link up beside one down", newFake().link(2, "eth0", up).link(3, "eth1", 0),
+			"route:default4", want{err: []string{"no IPv4 default route"}, cause: CauseNoRoute, hint: "is DHCP or router advertisement"}},
+		{"no default route, loopback alone", newFake(),
+			"route:default4", want{err: []string{"no IPv4 default route"}, cause: CauseNoRoute}},
 		{"blackhole and unreachable defaults do not count", host().route("blackhole default").route("unreachable default table 9"),
 			"route:default4", want{err: []string{"no IPv4 default route"}, cause: CauseNoRoute}},
 		{"a default route in the local table does not count", host().route("default via 10.213.1.1 dev eth0 table 255"),

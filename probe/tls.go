@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -174,12 +176,45 @@ func tlsError(ctx context.Context, env *Env, err error, now time.Time) error {
 	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
 		return fail(CauseTimeout, PhaseTLS, "", fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)))
 	}
+	if speaksHTTP(err) {
+		return fail(CauseTLSFailed, PhaseTLS, "", fmt.Errorf("tls handshake: %w (the reply starts %q: plain HTTP)", err, httpStart(err)))
+	}
 	err = cleanNetError(ctx, err)
 	c := CauseTLSFailed
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
 		c = CauseReset
 	}
 	return fail(c, PhaseTLS, "", fmt.Errorf("tls handshake: %w", err))
+}
+
+// speaksHTTP reports whether err is a handshake that met a plain-HTTP
+// server: the first bytes of its reply to the ClientHello are a status
+// line ("HTTP/1.1 400 Bad Request") or, from a server that took the hello
+// for an HTTP/0.9 request (Python's http.server), an HTML page.
+func speaksHTTP(err error) bool {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	s := strings.ToLower(httpStart(err))
+	return strings.HasPrefix(s, "http/") || strings.HasPrefix(s, "<!doc") || strings.HasPrefix(s, "<html")
+}
+
+// httpStart is the start of a reply that was not a TLS record, if err is
+// a handshake that met one.
+func httpStart(err error) string {
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) {
+		return ""
+	}
+	return string(rh.RecordHeader[:])
+}
+
+// plainHTTPHint is the hint of a handshake that met a plain-HTTP server.
+func plainHTTPHint(f *Failure) string {
+	if speaksHTTP(f.Err) {
+		return "the port speaks plain HTTP, not TLS: use http://"
+	}
+	return ""
 }
 
 // isTLSError reports whether err came from the TLS layer: a failed

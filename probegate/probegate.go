@@ -1,10 +1,10 @@
 // Package probegate runs the gate's rounds with package probe: it probes
 // the due targets, a fresh probe.Env each round, and translates each
 // probe.Result into what the gate decides by — a failure the kernel
-// announces the end of, an active refusal — and keeps the cause an
-// earlier attempt found when --timeout cuts one short. The gate never
-// imports probe; the command line reads the probe.Result each gate.Result
-// carries, typed.
+// announces the end of, a prompt refusal, the cause Watch compares — and
+// keeps the cause an earlier attempt found when --timeout cuts one short.
+// The gate never imports probe; the command line reads the probe.Result
+// each gate.Result carries, typed.
 package probegate
 
 import (
@@ -43,12 +43,17 @@ type Prober struct {
 	// Failed, if set, is called for each failed attempt at a target that
 	// reads the resolver configuration.
 	Failed func()
+	// Started, if set, is called when a round begins.
+	Started func()
 }
 
 // Round probes the targets whose indexes are in due, all at once, and
 // returns their results in the same order; last[j] is the result the gate
 // last accepted for due[j].
 func (p *Prober) Round(ctx context.Context, due []int, last []Result) []Result {
+	if p.Started != nil {
+		p.Started()
+	}
 	env := probe.NewEnv(p.ResolvConf, p.HostsFile, p.Netlink)
 	env.Peers = p.Peers
 	ts := make([]probe.Target, len(due))
@@ -79,7 +84,7 @@ func translate(r probe.Result, prev Result, cut bool) Result {
 		r.Err = probe.FailureOf(prev.Value.Err).With(fmt.Errorf("%w (cut short by --timeout; the attempt before: %v)", r.Err, prev.Value.Err))
 		r.Cause, r.Hint = prev.Value.Cause, prev.Value.Hint
 	}
-	g := Result{OK: r.OK, Local: r.Local, Value: r}
+	g := Result{OK: r.OK, Local: r.Local, Cause: string(r.Cause), Value: r}
 	if f, ok := r.Err.(*probe.Failure); ok {
 		g.Refused = f.Refusal()
 		g.Announced = f.Cause.Announced()

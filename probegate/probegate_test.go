@@ -102,6 +102,9 @@ func TestTranslate(t *testing.T) {
 	if f := probe.FailureOf(g.Value.Err); f.Cause != probe.CauseLinkDown || f.Hop != "eth0" || !g.Announced {
 		t.Errorf("cut short: failure %+v, announced %v: want the attempt before's, announced", f, g.Announced)
 	}
+	if g.Cause != "link-down" {
+		t.Errorf("cut short: the gate's cause %q, want the attempt before's, link-down", g.Cause)
+	}
 
 	for _, c := range []struct {
 		name string
@@ -117,6 +120,9 @@ func TestTranslate(t *testing.T) {
 		g := translate(c.r, c.prev, c.cut)
 		if g.OK != c.r.OK || g.Value.Cause != c.r.Cause || (c.r.Err != nil && g.Value.Err.Error() != c.r.Err.Error()) {
 			t.Errorf("%s: changed to %+v", c.name, g.Value)
+		}
+		if want := map[bool]string{true: "", false: "timeout"}[c.r.OK]; g.Cause != want {
+			t.Errorf("%s: the gate's cause %q, want %q", c.name, g.Cause, want)
 		}
 		if g.Value.Err != nil && strings.Contains(g.Value.Err.Error(), "cut short") {
 			t.Errorf("%s: %v", c.name, g.Value.Err)

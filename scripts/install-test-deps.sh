@@ -9,7 +9,9 @@
 # the man page; curl prints README's sample of /ready; lintian and rpmlint,
 # which check the packages as a distribution would, and cpio (rpm2cpio comes
 # with rpm) to list and unpack the .rpm's payload; diffoscope-minimal, which
-# shows what differs when two builds are not byte-identical.
+# shows what differs when two builds are not byte-identical; tmux, the
+# terminal the terminal tests drive (a server on a socket of their own,
+# nothing of the user's).
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 # The network stacks the end-to-end tests boot (systemd-resolved,
@@ -37,6 +39,7 @@ declare -A pkg=(
 	[rpmlint]=rpmlint
 	[cpio]=cpio
 	[diffoscope]=diffoscope-minimal
+	[tmux]=tmux
 )
 missing=()
 for cmd in "${!pkg[@]}"; do

@@ -58,12 +58,15 @@ type Server struct {
 	udpQ     atomic.Int64
 	tcpQ     atomic.Int64
 
+	hookMu sync.Mutex // held while onQuery runs: one query at a time
 	mu     sync.Mutex
 	zone   map[string][]dns.RR // by lower-case owner name
 	rcodes map[string]int      // names answered with an rcode, whatever the zone says
 	types  map[uint16]Behavior // behaviour for queries of a type, instead of behavior
 	edes   []*dns.EDNS0_EDE    // extended errors added to every reply
 	signed bool                // answer as a signed zone's authoritative server
+	// onQuery, if set, sees each query before it is answered.
+	onQuery func(q *dns.Msg)
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -190,6 +193,16 @@ func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
 // SetDelay makes the server wait d before each reply.
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
+// OnQuery makes f see each later query before it is answered, one at a
+// time: f may change the server's behaviour or zone (not through OnQuery),
+// and the change applies to the reply to that query. A test can so change
+// what the server says at an exact query, not at a moment.
+func (s *Server) OnQuery(f func(q *dns.Msg)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onQuery = f
+}
+
 // Queries returns how many queries arrived over UDP and over TCP.
 func (s *Server) Queries() (udp, tcp int64) { return s.udpQ.Load(), s.tcpQ.Load() }
 
@@ -207,6 +220,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	if d := time.Duration(s.delay.Load()); d > 0 {
 		time.Sleep(d)
 	}
+	s.hookMu.Lock()
+	s.mu.Lock()
+	f := s.onQuery
+	s.mu.Unlock()
+	if f != nil {
+		f(q)
+	}
+	s.hookMu.Unlock()
 	b := Behavior(s.behavior.Load())
 	if len(q.Question) == 1 {
 		s.mu.Lock()
