@@ -495,6 +495,7 @@ var zone = []string{
 	"ready.test. 60 IN A 10.213.1.1",
 	"ready.test. 60 IN AAAA fd00:213::1",
 	"v4only.test. 60 IN A 10.213.1.1",
+	"v6only.test. 60 IN AAAA fd00:213::1",
 	"alias.test. 60 IN CNAME ready.test.",
 	"svc.test. 60 IN A 10.213.1.1",
 }

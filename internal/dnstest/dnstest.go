@@ -60,6 +60,12 @@ type Server struct {
 	zone   map[string][]dns.RR // by lower-case owner name
 	rcodes map[string]int      // names answered with an rcode, whatever the zone says
 	types  map[uint16]Behavior // behaviour for queries of a type, instead of behavior
+	// after[t] is closed once a query of type t was handled (see
+	// HoldUntil), sent[t] says it is; held[t] is the type whose reply a
+	// query of type t waits for.
+	after map[uint16]chan struct{}
+	sent  map[uint16]bool
+	held  map[uint16]uint16
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -90,7 +96,8 @@ func Start(t testing.TB, addr string, zone ...string) *Server {
 // leave that transport out. The server stops when the test ends.
 func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
 	t.Helper()
-	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{}}
+	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{},
+		after: map[uint16]chan struct{}{}, sent: map[uint16]bool{}, held: map[uint16]uint16{}}
 	s.AddRecords(t, zone...)
 	var servers []*dns.Server
 	start := func(srv *dns.Server) {
@@ -151,6 +158,19 @@ func (s *Server) SetTypeBehavior(qtype uint16, b Behavior) {
 	s.types[qtype] = b
 }
 
+// HoldUntil makes the server hold its replies to queries of type qtype
+// until it has handled a query of type first (10 s at most): a test
+// that needs the answer of one family to arrive before the other's makes
+// it so, instead of hoping. It must be called before the queries arrive.
+func (s *Server) HoldUntil(qtype, first uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[qtype] = first
+	if s.after[first] == nil {
+		s.after[first] = make(chan struct{})
+	}
+}
+
 // SetBehavior changes how every later query is treated.
 func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
 
@@ -175,12 +195,24 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		time.Sleep(d)
 	}
 	b := Behavior(s.behavior.Load())
+	var wait <-chan struct{}
 	if len(q.Question) == 1 {
+		qt := q.Question[0].Qtype
 		s.mu.Lock()
-		if tb, ok := s.types[q.Question[0].Qtype]; ok {
+		if tb, ok := s.types[qt]; ok {
 			b = tb
 		}
+		if first, ok := s.held[qt]; ok {
+			wait = s.after[first]
+		}
 		s.mu.Unlock()
+		defer s.handled(qt)
+	}
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	r := s.reply(q, b)
 	switch b {
@@ -212,6 +244,18 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	w.WriteMsg(r)
+}
+
+// handled records that a query of type qtype was handled (answered, or
+// dropped as its behaviour says), releasing the replies HoldUntil holds
+// for it.
+func (s *Server) handled(qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.after[qtype]; c != nil && !s.sent[qtype] {
+		s.sent[qtype] = true
+		close(c)
+	}
 }
 
 func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
