@@ -7,16 +7,10 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
@@ -99,109 +93,16 @@ func startRA(t *testing.T, l *lab, args ...string) {
 	})
 }
 
-// slaacWatch records, as the test's netlink subscriptions receive them,
-// when the router advertisement's default route appeared on the client
-// and when its SLAAC address left duplicate address detection. The kernel
-// makes the address, tentative, as it installs the route from the same
-// advertisement, but announces the address (RTM_NEWADDR) only once it
-// is usable.
-type slaacWatch struct {
-	mu     sync.Mutex
-	addr   netip.Prefix
-	route  time.Time // the IPv6 default route appeared
-	usable time.Time // the global address left duplicate address detection
-	// changed is closed and replaced at each change.
-	changed chan struct{}
-}
-
-// watchSLAAC subscribes to the address and route changes of ns until the
-// test ends.
-func watchSLAAC(t *testing.T, ns *netnstest.NS) *slaacWatch {
+// waitSLAAC waits until the client has its default route from a router
+// advertisement and its SLAAC address has left duplicate address
+// detection, and returns both events. The kernel makes the address,
+// tentative, as it installs the route from the same advertisement, but
+// announces it only once usable.
+func waitSLAAC(t *testing.T, m *netnstest.Monitor) (route, usable netnstest.Event) {
 	t.Helper()
-	h, err := netns.GetFromName(ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	addrs := make(chan netlink.AddrUpdate, 64)
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: &h, ListExisting: true}); err != nil {
-		t.Fatalf("subscribe to the addresses of %s: %v", ns.Name, err)
-	}
-	routes := make(chan netlink.RouteUpdate, 64)
-	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: &h, ListExisting: true}); err != nil {
-		t.Fatalf("subscribe to the routes of %s: %v", ns.Name, err)
-	}
-	w := &slaacWatch{changed: make(chan struct{})}
-	note := func(f func()) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		f()
-		close(w.changed)
-		w.changed = make(chan struct{})
-	}
-	go func() {
-		for u := range addrs {
-			now := time.Now()
-			if !u.NewAddr || u.LinkAddress.IP.To4() != nil || u.Scope != unix.RT_SCOPE_UNIVERSE ||
-				u.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
-				continue
-			}
-			a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-			ones, _ := u.LinkAddress.Mask.Size()
-			note(func() {
-				if w.usable.IsZero() {
-					w.addr, w.usable = netip.PrefixFrom(a, ones), now
-				}
-			})
-		}
-	}()
-	go func() {
-		for u := range routes {
-			now := time.Now()
-			r := u.Route
-			if u.Type != unix.RTM_NEWROUTE || r.Family != netlink.FAMILY_V6 || r.Dst != nil && r.Dst.IP.To16() != nil && !r.Dst.IP.IsUnspecified() {
-				continue
-			}
-			note(func() {
-				if w.route.IsZero() {
-					w.route = now
-				}
-			})
-		}
-	}()
-	return w
-}
-
-// waitUsable waits until the default route is there and the address has
-// left duplicate address detection, and returns when each happened.
-func (w *slaacWatch) waitUsable(t *testing.T) (addr netip.Prefix, route, usable time.Time) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		w.mu.Lock()
-		addr, route, usable = w.addr, w.route, w.usable
-		changed := w.changed
-		w.mu.Unlock()
-		if !usable.IsZero() && !route.IsZero() {
-			return addr, route, usable
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("no IPv6 default route (%v) or no usable global IPv6 address (%v) within 30s", route, addr)
-		}
-	}
-}
-
-// waitDefault6 waits until the client has an IPv6 default route (from the
-// router advertisement).
-func waitDefault6(t *testing.T, ns *netnstest.NS) {
-	t.Helper()
-	waitFor(t, "IPv6 default route", func() bool {
-		return strings.Contains(ns.IP(t, "-6", "route", "show", "default"), "default via")
-	})
+	route = m.Wait(t, 30*time.Second, "IPv6 default route", netnstest.Default6)
+	usable = m.Wait(t, 30*time.Second, "usable global IPv6 address", netnstest.GlobalAddr6(true))
+	return route, usable
 }
 
 // TestIntegrationIPv6OnlySLAAC: netready waits, on a host with no IPv4,
@@ -214,7 +115,7 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
 	l := newV6Lab(t)
-	w := watchSLAAC(t, l.client)
+	m := l.client.Monitor(t)
 	targets := []string{"link:any", "route:default", "dns:" + v6Name, "tcp://" + v6Name + ":8080"}
 	p := startNetready(t, l.client, nil, append([]string{"wait", "-v", "--json", "--timeout", "60s"}, targets...)...)
 	p.waitStderr(t, "msg=probe target=link:any ok=false")
@@ -226,7 +127,8 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	}
 	ra := time.Now()
 	startRA(t, l)
-	addr, route, usable := w.waitUsable(t)
+	route, usable := waitSLAAC(t, m)
+	addr := usable.Prefix()
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
 	}
@@ -234,14 +136,14 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	// the kernel's second (one probe, RetransTimer 1s) after the
 	// advertisement's route came, time enough for netready, woken by the
 	// route, to see the address tentative and to say so.
-	if dad := usable.Sub(route); dad < 500*time.Millisecond {
+	if dad := usable.Time.Sub(route.Time); dad < 500*time.Millisecond {
 		t.Fatalf("premise: %s was usable %v after the default route came, want about 1s", addr, dad)
 	}
 	if !strings.Contains(p.stderr.String(), "cause=address-tentative") {
-		t.Errorf("netready never said address-tentative while %s was tentative for %v\n%s", addr, usable.Sub(route).Round(time.Millisecond), p)
+		t.Errorf("netready never said address-tentative while %s was tentative for %v\n%s", addr, usable.Time.Sub(route.Time).Round(time.Millisecond), p)
 	}
-	if !p.exited.After(usable) {
-		t.Errorf("netready exited %v before %s left duplicate address detection\n%s", usable.Sub(p.exited), addr, p)
+	if !p.exited.After(usable.Time) {
+		t.Errorf("netready exited %v before %s left duplicate address detection\n%s", usable.Time.Sub(p.exited), addr, p)
 	}
 	doc := p.doc(t)
 	details := map[string]string{}
@@ -259,8 +161,8 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 		}
 	}
 	t.Logf("router advertisement started at 0; default route at %v; %s usable at %v; netready exited at %v, %v after the address became usable",
-		route.Sub(ra).Round(time.Millisecond), addr, usable.Sub(ra).Round(time.Millisecond),
-		p.exited.Sub(ra).Round(time.Millisecond), p.exited.Sub(usable).Round(time.Millisecond))
+		route.Time.Sub(ra).Round(time.Millisecond), addr, usable.Time.Sub(ra).Round(time.Millisecond),
+		p.exited.Sub(ra).Round(time.Millisecond), p.exited.Sub(usable.Time).Round(time.Millisecond))
 }
 
 // TestIntegrationIPv6OnlyDefaultPolicy: the default policy, link:any
@@ -271,10 +173,10 @@ func TestIntegrationIPv6OnlyDefaultPolicy(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
 	l := newV6Lab(t)
-	w := watchSLAAC(t, l.client)
+	m := l.client.Monitor(t)
 	startRA(t, l)
-	addr, _, _ := w.waitUsable(t)
-	waitDefault6(t, l.client)
+	_, usable := waitSLAAC(t, m)
+	addr := usable.Prefix()
 	if out := l.client.IP(t, "-4", "addr", "show", "dev", "veth0"); out != "" {
 		t.Fatalf("premise: the client has IPv4 on veth0:\n%s", out)
 	}
@@ -294,5 +196,99 @@ func TestIntegrationIPv6OnlyDefaultPolicy(t *testing.T) {
 		if want, ok := wants[tg.Target]; !ok || !strings.Contains(tg.Detail, want) {
 			t.Errorf("%s: got detail %q, want it to contain %q", tg.Target, tg.Detail, want)
 		}
+	}
+}
+
+// TestIntegrationIPv6OnlyCauses: what a host with no IPv4 is told while
+// its IPv6 network is incomplete — no router advertisement yet, one
+// without a router lifetime, one without a resolver, an address still in
+// duplicate address detection — each cause naming the link.
+func TestIntegrationIPv6OnlyCauses(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	tcp := "tcp://[" + v6Server + "]:8080"
+	beyond := "tcp://[fd00:213:99::1]:8080" // beyond the router: needs a default route
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, l *lab)
+		targets []string
+		wants   []want
+	}{
+		{
+			name:    "no router advertisement yet",
+			targets: []string{"link:any", "route:default", tcp},
+			wants: []want{
+				fail("veth0 is up, no global address").because("no-address"),
+				fail("no IPv6 default route: no router advertisement with a router lifetime has given one to veth0 (link-local addresses only)").
+					because("no-route").hinting("does a router on veth0 send router advertisements with a router lifetime above 0"),
+				fail("veth0 has no global IPv6 address yet, only the link-local fe80::").because("no-address"),
+			},
+		},
+		{
+			name: "router advertisements without a router lifetime",
+			setup: func(t *testing.T, l *lab) {
+				m := l.client.Monitor(t)
+				startRA(t, l, "--ra-param=veth1,10,0")
+				m.Wait(t, 30*time.Second, "usable global IPv6 address", netnstest.GlobalAddr6(true))
+				if out := l.client.IP(t, "-6", "route", "show", "default"); out != "" {
+					t.Fatalf("premise: an IPv6 default route from an advertisement with router lifetime 0:\n%s", out)
+				}
+			},
+			targets: []string{"link:any", "route:default", "route:default6", "dns:" + v6Name, tcp, beyond},
+			wants: []want{
+				pass(),
+				fail("no IPv6 default route: no router advertisement with a router lifetime has given one to veth0 (fd00:213:6:").
+					because("no-route").hinting("router lifetime above 0"),
+				fail("no IPv6 default route: no router advertisement with a router lifetime has given one to veth0").because("no-route"),
+				pass().showing("answered 1 AAAA record (" + v6Server + ") over IPv6"),
+				pass(),
+				fail("no route to fd00:213:99::1: no IPv6 default route: no router advertisement with a router lifetime has given one to veth0").
+					because("no-route").hinting("does a router on veth0 send router advertisements"),
+			},
+		},
+		{
+			name: "no resolver: router advertisements without RDNSS, resolv.conf without a nameserver",
+			setup: func(t *testing.T, l *lab) {
+				l.client.WriteEtc(t, "resolv.conf", "# no RDNSS\n")
+				m := l.client.Monitor(t)
+				startRA(t, l, "--dhcp-option=option6:dns-server")
+				waitSLAAC(t, m)
+			},
+			targets: []string{"dns:.", "tcp://" + v6Name + ":8080"},
+			wants: []want{
+				fail("names no nameserver and nothing listens on the loopback default; veth0 has IPv6 only (fd00:213:6:",
+					"no resolver came with it from router advertisements (RDNSS) or DHCPv6").because("no-resolver").hinting("RDNSS"),
+				fail("veth0 has IPv6 only", `resolve "v6.test"`).because("no-resolver"),
+			},
+		},
+		{
+			// A global destination on the link while the global address
+			// is tentative: the kernel would send from fe80::.
+			name: "SLAAC address in duplicate address detection, link-local usable",
+			setup: func(t *testing.T, l *lab) {
+				// Ten seconds of duplicate address detection.
+				l.client.Sysctl(t, "net.ipv6.neigh.veth0.retrans_time_ms", "10000")
+				startRA(t, l)
+				waitFor(t, "a tentative SLAAC address", func() bool {
+					return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0", "scope", "global"), "tentative")
+				})
+			},
+			targets: []string{"link:any", tcp, "dns:" + v6Name},
+			wants: []want{
+				fail("no global address yet", "tentative").because("address-tentative"),
+				fail("veth0 has no usable global IPv6 address yet (duplicate address detection; nothing sent to " + v6Server + " from fe80::").because("address-tentative"),
+				fail("veth0 has no usable global IPv6 address yet").because("address-tentative"),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newV6Lab(t)
+			if tt.setup != nil {
+				tt.setup(t, l)
+			}
+			checkTargets(t, l.client, opts{}, tt.targets, tt.wants)
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -271,6 +272,11 @@ var hints = map[Cause]func(f *Failure) string{
 		if f.Phase == "route" && f.Hop == "default" {
 			return "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
 		}
+		if _, isAddr := hopAddr(f.Hop); f.Phase == "route" && f.Hop != "" && !isAddr {
+			// No IPv6 default route on the link named (route.go).
+			return "does a router on " + f.Hop + " send router advertisements with a router lifetime above 0 " +
+				"(radvd, dnsmasq --enable-ra), and does something accept them (networkd, NetworkManager, or the kernel's accept_ra)?"
+		}
 		if f.Phase == "route" {
 			return "no route covers this address: is the default route missing?"
 		}
@@ -278,6 +284,18 @@ var hints = map[Cause]func(f *Failure) string{
 	},
 	CauseGatewayUnreachable: func(*Failure) string {
 		return "the router of this route does not answer: is it up, and is the route's via address right (ip route)?"
+	},
+	CauseNoResolver: func(f *Failure) string {
+		ap, isAddr := hopAddr(f.Hop)
+		switch {
+		case f.Phase != "resolve" || f.Hop == "":
+		case isAddr && ap.Addr() == systemdResolved:
+			return "no link has given systemd-resolved a DNS server yet (DHCP, router advertisement RDNSS) and none is set (DNS= in resolved.conf or the .network file): resolvectl dns"
+		case !isAddr && !strings.Contains(f.Hop, "/"): // a link, not the configuration's path
+			return "on an IPv6-only link the resolvers come from the RDNSS option of router advertisements or from DHCPv6: " +
+				"does the router send them (radvd RDNSS, dnsmasq --enable-ra), and does the network manager use them?"
+		}
+		return ""
 	},
 	CauseResolverUnreachable: func(*Failure) string {
 		return "the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?"

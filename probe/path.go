@@ -81,7 +81,7 @@ func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Fail
 		if h == nil || h.Kind == role {
 			continue
 		}
-		if h.Cause == f.Cause && role == "endpoint" {
+		if h.Cause == f.Cause && role == "endpoint" && h.Name == d.Addr().Unmap().String() {
 			return nil // the socket said it already ("no route")
 		}
 		return fail(h.Cause, h.Kind, h.Name, fmt.Errorf("%s (%w)", sentence(p, h), f.Err))
@@ -199,11 +199,16 @@ func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global b
 	if err != nil {
 		return Hop{Kind: "address", Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, netlinkErr(err)), Cause: CauseOther}, false
 	}
-	var tentative, failed []string
+	var tentative, failed, linkLocal []string
+	inScope := 0
 	for _, a := range addrs {
 		if global && a.Scope != unix.RT_SCOPE_UNIVERSE {
+			if a.Scope == unix.RT_SCOPE_LINK {
+				linkLocal = append(linkLocal, a.IPNet.String())
+			}
 			continue
 		}
+		inScope++
 		switch {
 		case a.Flags&unix.IFA_F_DADFAILED != 0:
 			failed = append(failed, a.IPNet.String())
@@ -221,10 +226,15 @@ func addressHop(h *netlink.Handle, l netlink.Link, fam int, src net.IP, global b
 	case len(failed) > 0:
 		return Hop{Kind: "address", Name: name, Cause: CauseAddressDADFailed,
 			Detail: fmt.Sprintf("%s's %s address %s failed duplicate address detection: another host has it", name, fn, strings.Join(failed, ", "))}, false
-	case len(addrs) > 0:
+	case inScope > 0:
 		// The route's source is not on the link (a route with src= of
 		// another link's address): the kernel sends from it all the same.
 		return Hop{Kind: "address", Name: name, OK: true, Detail: "src " + src.String()}, true
+	case fam == netlink.FAMILY_V6 && len(linkLocal) > 0:
+		// A global address comes from a router advertisement (SLAAC) or
+		// DHCPv6; a link-local one reaches only the link.
+		return Hop{Kind: "address", Name: name, Cause: CauseNoAddress,
+			Detail: fmt.Sprintf("%s has no global IPv6 address yet, only the link-local %s: no router advertisement (SLAAC) or DHCPv6 has given it one", name, strings.Join(linkLocal, ", "))}, false
 	}
 	return Hop{Kind: "address", Name: name, Cause: CauseNoAddress,
 		Detail: fmt.Sprintf("%s has no %s address (%s)", name, fn, otherAddrs(h, l))}, false
@@ -350,7 +360,13 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 	for _, l := range up {
 		a, ok := addressHop(h, l, fam, nil, true)
 		if ok {
-			return hop // an address, and no route: the route is missing
+			// An address, and no route: the route is missing; beyond
+			// an IPv6 link, the default route of a router
+			// advertisement.
+			if f := noRouterAdvertisement(h); f != nil && fam == netlink.FAMILY_V6 {
+				return Hop{Kind: "route", Name: f.Hop, Cause: CauseNoRoute, Detail: "no route to " + dst.String() + ": " + f.Err.Error()}
+			}
+			return hop
 		}
 		addrHops = append(addrHops, a)
 	}

@@ -102,8 +102,15 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 		why = append(why, problem.Error())
 		fs = append(fs, problem)
 	}
-	// A default route whose link is down says more than a missing one.
+	// A default route whose link is down says more than a missing one;
+	// a missing one of a link named (no router advertisement) more than
+	// one of no link.
 	f := furthest(fs)
+	for _, g := range fs {
+		if g.Cause == f.Cause && f.Hop == "default" && g.Hop != "default" {
+			f = g
+		}
+	}
 	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
 	return res
 }
@@ -164,7 +171,51 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, 
 		// There is a default route; its link is what is wrong.
 		return "", fail(cause, "route", dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
+	if fam == netlink.FAMILY_V6 {
+		if f := noRouterAdvertisement(h); f != nil {
+			return "", f, nil
+		}
+	}
 	return "", fail(CauseNoRoute, "route", "default", errors.New("no "+familyName(fam)+" default route")), nil
+}
+
+// noRouterAdvertisement explains a missing IPv6 default route by the links
+// that would have one: an IPv6 default route comes from a router
+// advertisement with a router lifetime (the kernel's, or the network
+// manager's handling of it), so on links that are up with IPv6 none such
+// has given one. It names them and the global addresses they have, which
+// tell whether advertisements came at all (a SLAAC address) or not; nil
+// when no link is up with IPv6.
+func noRouterAdvertisement(h *netlink.Handle) *Failure {
+	all, err := retryDump(h.LinkList)
+	if err != nil {
+		return nil
+	}
+	var names, have []string
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_V6) })
+		if err != nil || len(addrs) == 0 {
+			continue // IPv6 is off on it
+		}
+		names = append(names, l.Attrs().Name)
+		for _, a := range addrs {
+			if a.Scope == unix.RT_SCOPE_UNIVERSE {
+				have = append(have, a.IPNet.String())
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	addrs := "link-local addresses only"
+	if len(have) > 0 {
+		addrs = strings.Join(have, ", ")
+	}
+	return fail(CauseNoRoute, "route", names[0], fmt.Errorf("no IPv6 default route: no router advertisement with a router lifetime has given one to %s (%s)",
+		strings.Join(names, " or "), addrs))
 }
 
 // routeFailure is a netlink request about a route that failed.
