@@ -7,7 +7,9 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +40,7 @@ var v6Zone = []string{
 // probe a second) and a resolv.conf naming the server, as a network stack
 // writes it from the advertisement's RDNSS. No router advertisement is
 // sent until startRA.
-func newV6Lab(t *testing.T) *lab {
+func newV6Lab(t testing.TB) *lab {
 	t.Helper()
 	l := &lab{client: netnstest.New(t), server: netnstest.New(t)}
 	netnstest.Veth(t, l.client, "veth0", l.server, "veth1")
@@ -62,9 +64,9 @@ func newV6Lab(t *testing.T) *lab {
 
 // startRA starts dnsmasq in the server namespace as a router that
 // advertises fd00:213:6::/64 for SLAAC on veth1, with itself as the RDNSS
-// resolver, and args; it serves no DNS (port 0: the lab's resolver does)
-// and is stopped when the test ends.
-func startRA(t *testing.T, l *lab, args ...string) {
+// resolver, and args; it serves no DNS (port 0: the lab's resolver does).
+// It is stopped by stop, or when the test ends.
+func startRA(t testing.TB, l *lab, args ...string) (stop func()) {
 	t.Helper()
 	bin := needTool(t, "dnsmasq")
 	base := []string{
@@ -84,13 +86,17 @@ func startRA(t *testing.T, l *lab, args ...string) {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cmd.Process.Kill()
 		<-done
+	})
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("dnsmasq:\n%s", out.String())
 		}
 	})
+	return stop
 }
 
 // waitSLAAC waits until the client has its default route from a router
@@ -291,4 +297,61 @@ func TestIntegrationIPv6OnlyCauses(t *testing.T) {
 			checkTargets(t, l.client, opts{}, tt.targets, tt.wants)
 		})
 	}
+}
+
+// BenchmarkSLAACToReady measures, per trial in a fresh IPv6-only lab, the
+// time from the SLAAC address leaving duplicate address detection (the
+// test's netlink subscription receiving the kernel's announcement) to the
+// exit of a "netready wait link:any route:default dns:v6.test
+// tcp://v6.test:8080" started before the router advertised (p50/p90/max),
+// and to the "ready:" line it prints just before exiting (said-p50). A
+// ready before the address was usable fails the benchmark.
+func BenchmarkSLAACToReady(b *testing.B) {
+	l := newV6Lab(b)
+	m := l.client.Monitor(b)
+	targets := []string{"link:any", "route:default", "dns:" + v6Name, "tcp://" + v6Name + ":8080"}
+	var lat, saidAt []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		// No address, no route from the last trial's advertisement.
+		l.client.IP(b, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
+		l.client.IP(b, "-6", "route", "flush", "proto", "ra")
+		cmd, sc := startWaiting(b, l.client, append([]string{"--timeout", "60s"}, targets...)...)
+		said := make(chan time.Time, 1)
+		go func() {
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "ready:") {
+					said <- time.Now()
+				}
+			}
+			close(said)
+		}()
+		since := time.Now()
+		stop := startRA(b, l)
+		usable := m.Wait(b, 30*time.Second, "usable global IPv6 address", func(e netnstest.Event) bool {
+			return e.Time.After(since) && netnstest.GlobalAddr6(true)(e)
+		})
+		err := cmd.Wait()
+		exited := time.Now()
+		stop()
+		if err != nil {
+			b.Fatalf("netready wait: %v", err)
+		}
+		if exited.Before(usable.Time) {
+			b.Fatalf("netready was ready %v before %s left duplicate address detection", usable.Time.Sub(exited), usable.Prefix())
+		}
+		lat = append(lat, exited.Sub(usable.Time))
+		saidAt = append(saidAt, (<-said).Sub(usable.Time))
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
+	b.ReportMetric(ms(percentile(lat, 0.9)), "p90-ms")
+	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	b.ReportMetric(0, "ns/op")
+	slices.Sort(saidAt)
+	b.ReportMetric(ms(percentile(saidAt, 0.5)), "said-p50-ms")
+	b.Logf("SLAAC address usable to the ready line over %d trials: min %s, p50 %s, p90 %s, max %s", len(saidAt), saidAt[0], percentile(saidAt, 0.5), percentile(saidAt, 0.9), saidAt[len(saidAt)-1])
+	b.Logf("SLAAC address usable to exit over %d trials: min %s, p50 %s, p90 %s, max %s", len(lat), lat[0], percentile(lat, 0.5), percentile(lat, 0.9), lat[len(lat)-1])
 }
