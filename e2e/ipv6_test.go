@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -235,6 +237,68 @@ func TestIntegrationIPv6Only(t *testing.T) {
 			testV6Only(t, s, roots[s.name])
 		})
 	}
+	t.Run("networkd-DAD-failed", func(t *testing.T) {
+		t.Parallel()
+		testV6DADFailed(t, roots[v6Stacks[0].name])
+	})
+}
+
+// testV6DADFailed boots systemd-networkd with SLAAC on a link whose router
+// already holds the address host0 makes from the advertised prefix and its
+// MAC address (EUI-64, networkd's default): duplicate address detection
+// fails, and netready-wait-online must say so, naming the link and the
+// address, and not be ready.
+func testV6DADFailed(t *testing.T, root string) {
+	s := networkdV6("networkd-DAD-failed", "systemd-networkd + systemd-resolved, SLAAC, DAD failing", "fd00:213:48::", false)
+	n := newV6Net(t, s)
+	mac, err := net.ParseMAC(strings.Fields(strings.SplitN(n.container.IP(t, "-o", "link", "show", "host0"), "link/ether ", 2)[1])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := eui64(netip.MustParseAddr(s.prefix), mac)
+	n.server.IP(t, "addr", "add", taken.String()+"/64", "dev", "ve1", "nodad")
+
+	units := newUnitDir(t)
+	etc := newEtcTree(t)
+	units.install(t, "packaging/systemd/"+waitOnline, waitOnline)
+	units.enable(t, "network-online.target", waitOnline)
+	// What pulls in network-online.target.
+	units.write(t, "e2e-resolve.service", v6ResolveUnit)
+	units.enable(t, "multi-user.target", "e2e-resolve.service")
+	s.setup(t, etc, units)
+	etc.write(t, "systemd/network/10-e2e-host0.network.d/eui64.conf", "[IPv6AcceptRA]\nToken=eui64\n", 0o644)
+	c := boot(t, bootOptions{
+		ns: n.container, units: units, defaults: v6Defaults,
+		usr:  []string{filepath.Join(root, "usr")},
+		etc:  []string{filepath.Join(root, "etc"), string(etc)},
+		caps: []string{"CAP_NET_ADMIN"},
+	})
+	c.journalOnFailure(t)
+	c.waitJournal(t, stepTimeout, waitOnline, "netready", "not ready")
+	n.routerReady(t)
+	router := startDnsmasq(t, n.server, "router and DNS", s.routerArgs(t)...)
+	router.waitLine(t, 10*time.Second, "RTR-ADVERT(")
+	if !waitFor(stepTimeout, func() bool {
+		return strings.Contains(n.container.IP(t, "-6", "addr", "show", "dev", "host0"), "dadfailed")
+	}) {
+		t.Fatalf("premise: no address of host0 failed duplicate address detection against %s:\n%s", taken, n.container.IP(t, "-6", "addr", "show", "dev", "host0"))
+	}
+	words := "link:any (address-dad-failed: no link is up with a global address: host0 is up, no usable global address (" + taken.String() + "/64 failed duplicate address detection))"
+	said := c.waitJournal(t, stepTimeout, waitOnline, "netready", words)
+	t.Logf("netready, once %s failed duplicate address detection: %s", taken, said.msg)
+	if out, _ := c.systemctl("is-active", waitOnline); strings.TrimSpace(out) != "activating" {
+		t.Errorf("%s is %s with host0's only global address failed, want activating", waitOnline, strings.TrimSpace(out))
+	}
+}
+
+// eui64 is the SLAAC address of prefix (a /64) for mac: its modified
+// EUI-64 interface identifier (RFC 4291 appendix A).
+func eui64(prefix netip.Addr, mac net.HardwareAddr) netip.Addr {
+	a := prefix.As16()
+	a[8], a[9], a[10] = mac[0]^0x02, mac[1], mac[2]
+	a[11], a[12] = 0xff, 0xfe
+	a[13], a[14], a[15] = mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(a)
 }
 
 // testV6Only boots the container with stack s and no router, starts the
