@@ -221,10 +221,14 @@ func TestIntegrationIPv6OnlyCauses(t *testing.T) {
 		wants   []want
 	}{
 		{
+			// Nothing says yet whether the network is IPv4 or IPv6:
+			// route:default's hint names both ways.
 			name:    "no router advertisement yet",
-			targets: []string{"link:any", "route:default", tcp},
+			targets: []string{"link:any", "route:default", "route:default6", tcp},
 			wants: []want{
 				fail("veth0 is up, no global address").because("no-address"),
+				fail("no IPv4 default route; no IPv6 default route: no router advertisement with a router lifetime has given one to veth0 (link-local addresses only)").
+					because("no-route").hinting("is DHCP or router advertisement configuring the network"),
 				fail("no IPv6 default route: no router advertisement with a router lifetime has given one to veth0 (link-local addresses only)").
 					because("no-route").hinting("does a router on veth0 send router advertisements with a router lifetime above 0"),
 				fail("veth0 has no global IPv6 address yet, only the link-local fe80::").because("no-address"),

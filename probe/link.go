@@ -188,6 +188,40 @@ func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, pr
 	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
+// ipv6Only returns the links that are up with a global IPv6 address, and
+// those addresses, when no link that is up has a global IPv4 address; nil
+// otherwise, or when the kernel cannot be asked.
+func ipv6Only(h *netlink.Handle) (links, addrs []string) {
+	all, err := retryDump(h.LinkList)
+	if err != nil {
+		return nil, nil
+	}
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		as, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
+		if err != nil {
+			return nil, nil
+		}
+		has6 := false
+		for _, a := range as {
+			if a.Scope != unix.RT_SCOPE_UNIVERSE {
+				continue
+			}
+			if a.IP.To4() != nil {
+				return nil, nil
+			}
+			has6 = true
+			addrs = append(addrs, a.IPNet.String())
+		}
+		if has6 {
+			links = append(links, l.Attrs().Name)
+		}
+	}
+	return links, addrs
+}
+
 // errNetlinkRefused is a netlink request that failed because no netlink
 // socket could be opened: a sandbox that forbids AF_NETLINK (systemd's
 // RestrictAddressFamilies=, a seccomp filter) fails socket(2) with

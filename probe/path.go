@@ -363,8 +363,10 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 			// An address, and no route: the route is missing; beyond
 			// an IPv6 link, the default route of a router
 			// advertisement.
-			if f := noRouterAdvertisement(h); f != nil && fam == netlink.FAMILY_V6 {
-				return Hop{Kind: "route", Name: f.Hop, Cause: CauseNoRoute, Detail: "no route to " + dst.String() + ": " + f.Err.Error()}
+			if fam == netlink.FAMILY_V6 {
+				if f := noRouterAdvertisement(h); f != nil {
+					return Hop{Kind: "route", Name: f.Hop, Cause: CauseNoRoute, Detail: "no route to " + dst.String() + ": " + f.Err.Error()}
+				}
 			}
 			return hop
 		}

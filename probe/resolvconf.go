@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // ResolvConf is the part of resolv.conf(5) that netready uses.
@@ -210,7 +206,7 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 	)
 	switch {
 	case rc.Defaulted && f.Refusal():
-		if links, addrs = e.ipv6Only(); len(links) == 0 {
+		if links, addrs = ipv6Only(e.netlinkHandle()); len(links) == 0 {
 			return nil
 		}
 		why = rc.defaultReason() + " and nothing listens on the loopback default"
@@ -224,7 +220,7 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 		}
 		why = "systemd-resolved has no DNS server to ask (" + resolvedUplinks + " names none)"
 		hop = rc.Servers[0].String()
-		links, addrs = e.ipv6Only()
+		links, addrs = ipv6Only(e.netlinkHandle())
 	default:
 		return nil
 	}
@@ -234,41 +230,6 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 		hop = links[0]
 	}
 	return fail(CauseNoResolver, "resolve", hop, fmt.Errorf("%s (%w)", why, f.Err))
-}
-
-// ipv6Only returns the links that are up with a global IPv6 address, and
-// those addresses, when no link that is up has a global IPv4 address; nil
-// otherwise, or when the kernel cannot be asked.
-func (e *Env) ipv6Only() (links, addrs []string) {
-	h := e.netlinkHandle()
-	all, err := retryDump(h.LinkList)
-	if err != nil {
-		return nil, nil
-	}
-	for _, l := range all {
-		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
-			continue
-		}
-		as, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, netlink.FAMILY_ALL) })
-		if err != nil {
-			return nil, nil
-		}
-		has6 := false
-		for _, a := range as {
-			if a.Scope != unix.RT_SCOPE_UNIVERSE {
-				continue
-			}
-			if a.IP.To4() != nil {
-				return nil, nil
-			}
-			has6 = true
-			addrs = append(addrs, a.IPNet.String())
-		}
-		if has6 {
-			links = append(links, l.Attrs().Name)
-		}
-	}
-	return links, addrs
 }
 
 // explainUplinks returns the failure of the first broken hop on the way to

@@ -102,13 +102,14 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 		why = append(why, problem.Error())
 		fs = append(fs, problem)
 	}
-	// A default route whose link is down says more than a missing one;
-	// a missing one of a link named (no router advertisement) more than
-	// one of no link.
+	// A default route whose link is down says more than a missing one.
+	// Of two missing, on a host with global IPv6 addresses only, the
+	// IPv6 one explains (no router advertisement on the link named);
+	// otherwise the network may as well be IPv4, waiting for DHCP.
 	f := furthest(fs)
-	for _, g := range fs {
-		if g.Cause == f.Cause && f.Hop == "default" && g.Hop != "default" {
-			f = g
+	if f.Cause == CauseNoRoute && f.Hop == "default" && len(families) == 2 && fs[1].Cause == CauseNoRoute && fs[1].Hop != "default" {
+		if links, _ := ipv6Only(h); len(links) > 0 {
+			f = fs[1]
 		}
 	}
 	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
