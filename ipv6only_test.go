@@ -116,7 +116,9 @@ func waitSLAAC(t *testing.T, m *netnstest.Monitor) (route, usable netnstest.Even
 // records only and a TCP endpoint by that name, while no router
 // advertisement has come; once one comes, it is ready after the SLAAC
 // address leaves duplicate address detection, never before: until then
-// it says the address is tentative.
+// it says the address is tentative, and when it is over the address is
+// not. (The time from the address being usable to the exit is logged;
+// BenchmarkSLAACToReady measures it.)
 func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
@@ -133,11 +135,16 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	}
 	ra := time.Now()
 	startRA(t, l)
-	route, usable := waitSLAAC(t, m)
-	addr := usable.Prefix()
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
 	}
+	// Never before: once netready is over, no global address is still
+	// in duplicate address detection (which would last a second more).
+	if out := l.client.IP(t, "-6", "addr", "show", "dev", "veth0", "scope", "global"); strings.Contains(out, "tentative") || out == "" {
+		t.Errorf("netready was ready with veth0's global address still tentative, or none:\n%s\n%s", out, p)
+	}
+	route, usable := waitSLAAC(t, m)
+	addr := usable.Prefix()
 	// The premise of "never before": duplicate address detection took
 	// the kernel's second (one probe, RetransTimer 1s) after the
 	// advertisement's route came, time enough for netready, woken by the
@@ -147,9 +154,6 @@ func TestIntegrationIPv6OnlySLAAC(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "cause=address-tentative") {
 		t.Errorf("netready never said address-tentative while %s was tentative for %v\n%s", addr, usable.Time.Sub(route.Time).Round(time.Millisecond), p)
-	}
-	if !p.exited.After(usable.Time) {
-		t.Errorf("netready exited %v before %s left duplicate address detection\n%s", usable.Time.Sub(p.exited), addr, p)
 	}
 	doc := p.doc(t)
 	details := map[string]string{}
@@ -308,8 +312,10 @@ func TestIntegrationIPv6OnlyCauses(t *testing.T) {
 // test's netlink subscription receiving the kernel's announcement) to the
 // exit of a "netready wait link:any route:default dns:v6.test
 // tcp://v6.test:8080" started before the router advertised (p50/p90/max),
-// and to the "ready:" line it prints just before exiting (said-p50). A
-// ready before the address was usable fails the benchmark.
+// and to the "ready:" line it prints just before exiting (said-p50). Both
+// are the test's observations, each a little late: a negative time would
+// say the test saw the address late, not that netready was early (which
+// TestIntegrationIPv6OnlySLAAC checks).
 func BenchmarkSLAACToReady(b *testing.B) {
 	l := newV6Lab(b)
 	m := l.client.Monitor(b)
@@ -340,9 +346,6 @@ func BenchmarkSLAACToReady(b *testing.B) {
 		stop()
 		if err != nil {
 			b.Fatalf("netready wait: %v", err)
-		}
-		if exited.Before(usable.Time) {
-			b.Fatalf("netready was ready %v before %s left duplicate address detection", usable.Time.Sub(exited), usable.Prefix())
 		}
 		lat = append(lat, exited.Sub(usable.Time))
 		saidAt = append(saidAt, (<-said).Sub(usable.Time))
