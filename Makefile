@@ -5,6 +5,9 @@
 #   make image    the OCI image (linux/amd64, linux/arm64) in dist/
 #   make bench    benchmarks of the probes and of wait (not part of make test)
 #   make fuzz     each fuzz target for FUZZTIME (default 1m)
+#   make man      the man page, dist/netready.8 (man -l dist/netready.8)
+#   make docs     README.md's generated sections (flags, variables, exit
+#                 codes) and its samples of output (needs root: a lab)
 
 GO        ?= go
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
@@ -17,18 +20,21 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TAGS      := urfave_cli_no_docs
 FUZZTIME  ?= 1m
 
-.PHONY: build test deps lint bench bench-probe bench-wait fuzz clean
+.PHONY: build test deps lint bench bench-probe bench-wait fuzz clean man docs
 .PHONY: package clean-dist
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o netready .
 
 # The suite's tools from Debian (only what is missing); the fleet tools
-# (issue 11: prometheus and promtool, node_exporter, podman, qemu-user-static,
-# tinyproxy) are installed with no daemon left running on the host.
+# (prometheus and promtool, node_exporter, podman, qemu-user-static,
+# tinyproxy) are installed with no daemon left running on the host; Unbound,
+# whose package would start a resolver on the host, is only unpacked (cached
+# in /var/cache/netready-e2e) for the labs of Extended DNS Errors.
 deps:
 	@scripts/install-test-deps.sh
 	@scripts/install-fleet-deps.sh
+	@scripts/container-root.sh unbound >/dev/null
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -41,6 +47,20 @@ lint:
 test: deps lint
 	NETREADY_INTEGRATION=1 $(GO) test -race -count=1 -timeout 15m ./...
 	cd tools && $(GO) test -count=1 ./gendocs/
+
+# netready(8), generated from the CLI definition by tools/gendocs, for
+# readers without the packages.
+man:
+	mkdir -p $(DIST)
+	cd tools && $(GO) run ./gendocs -o $(abspath $(DIST)) netready.8
+
+# README.md from the CLI definition (its tables of flags, variables and
+# exit codes) and from netready itself (its samples of output, printed in
+# namespace labs: TestIntegrationDocSamples). make test fails when either
+# is out of date.
+docs: deps
+	cd tools && $(GO) run ./gendocs -readme ../README.md
+	NETREADY_INTEGRATION=1 $(GO) test -count=1 -run '^TestIntegrationDocSamples$$' . -update
 
 bench: bench-probe bench-wait bench-table
 
@@ -62,6 +82,7 @@ bench-wait: deps
 fuzz:
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzParseResolvConf$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./probe/ -run '^$$' -fuzz '^FuzzExtendedErrors$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -f netready

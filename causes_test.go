@@ -126,7 +126,7 @@ func TestIntegrationCauses(t *testing.T) {
 			l.server.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth1", "nodad")
 			l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
 			l.client.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth0")
-			waitFor(t, "duplicate address detection to fail", func() bool {
+			poll(t, "duplicate address detection to fail", 5*time.Millisecond, func() bool {
 				return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
 			})
 		}, targets: []string{"tcp://[fd00:213::1]:8080"}, wants: []want{fail("veth0's IPv6 address fd00:213::3/64 failed duplicate address detection").because("address-dad-failed")}},
@@ -198,5 +198,13 @@ func TestIntegrationCauses(t *testing.T) {
 		}, targets: []string{"http://10.213.1.1/portal", "http://10.213.1.1/down"},
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
+	tests = append(tests, extendedErrorCases(t)...)
 	runLabCases(t, tests)
+	// Beyond the host, and the routes and firewall of the host itself
+	// (evidence_test.go).
+	t.Run("beyond the host", testEvidence)
+	t.Run("routes that refuse", testRouteTypes)
+	t.Run("this host's firewall", testLocalFirewall)
+	t.Run("via= and src= named", testViaNamed)
+	t.Run("path MTU", testMTUBlackhole) // mtu_test.go
 }

@@ -50,7 +50,7 @@ func newV6Lab(t testing.TB) *lab {
 	waitOperUp(t, l.client, "veth0")
 	// A router advertises from its link-local address, which may not be
 	// used before its own duplicate address detection is over.
-	waitFor(t, "the server's link-local address", func() bool {
+	poll(t, "the server's link-local address", 5*time.Millisecond, func() bool {
 		out := l.server.IP(t, "-6", "addr", "show", "dev", "veth1", "scope", "link")
 		return strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
 	})
@@ -283,7 +283,7 @@ func TestIntegrationIPv6OnlyCauses(t *testing.T) {
 				// Ten seconds of duplicate address detection.
 				l.client.Sysctl(t, "net.ipv6.neigh.veth0.retrans_time_ms", "10000")
 				startRA(t, l)
-				waitFor(t, "a tentative SLAAC address", func() bool {
+				poll(t, "a tentative SLAAC address", 5*time.Millisecond, func() bool {
 					return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0", "scope", "global"), "tentative")
 				})
 			},

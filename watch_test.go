@@ -119,7 +119,7 @@ func TestIntegrationWatchStorm(t *testing.T) {
 	const n = 5_000
 	batch := stormBatch(n)
 	p := startNetready(t, l.client, nil, append([]string{"watch", "--json", "-v", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
-	p.waitStderr(t, "msg=probe target=route:default4 ok=true")
+	p.waitLog(t, "probe", "target", "route:default4", "ok", "true")
 	before := strings.Count(p.stderr.String(), "msg=probe ")
 	start := time.Now()
 	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
@@ -171,14 +171,14 @@ func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
 	replace(serverIP4)
 	const probeTimeout = 2 * time.Second
 	p := startNetready(t, l.client, nil, append([]string{"watch", "-v", "--recheck", "1h", "--probe-timeout", probeTimeout.String(), "--resolv-conf", conf}, append(noRetry, "dns:ready.test")...)...)
-	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
+	p.waitLog(t, "probe", "target", "dns:ready.test", "ok", "true")
 	replace("10.213.1.13")
-	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	poll(t, "a query to the silent resolver", 5*time.Millisecond, func() bool { udp, _ := silent.Queries(); return udp > 0 })
 	stuck := time.Now()
 	before, _ := good.Queries()
 	replace(serverIP4)
-	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
-	waitFor(t, "the round after the change, passing", func() bool {
+	poll(t, "a query to the good resolver after the change", 5*time.Millisecond, func() bool { udp, _ := good.Queries(); return udp > before })
+	poll(t, "the round after the change, passing", 5*time.Millisecond, func() bool {
 		return strings.Count(p.stderr.String(), "msg=probe target=dns:ready.test ok=true") >= 2
 	})
 	// The stuck attempt ends at --probe-timeout after it began: had its

@@ -14,13 +14,12 @@ import (
 
 func checkCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "check",
+		Name:      cmdCheck,
 		Usage:     "probe every target once, concurrently, and report",
 		ArgsUsage: "[TARGET...]",
-		Description: "One round: every target is probed once, all at once, and a row per target\n" +
-			"is printed: for a failure, its cause — the first broken hop on its path — and a hint.\n" +
-			"With --explain, every target's path follows, hop by hop.\n" +
-			"Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
+		Description: "One round: every target is probed once, all at once, and a row per target is printed: " +
+			"for a failure, its cause — the first broken hop on its path — and a hint. With --explain, " +
+			"every target's path follows, hop by hop.",
 		Flags: append(commonFlags(&cli.DurationFlag{Usage: "give up after this long in all (0: no limit beyond --probe-timeout)"}),
 			&cli.BoolFlag{Name: "explain", Usage: "under each target, its path hop by hop (route, link, address, gateway, resolver, endpoint) with each hop's state", EnvVars: []string{"NETREADY_EXPLAIN"}}),
 		Action: action("check", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {

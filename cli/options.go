@@ -45,17 +45,27 @@ type options struct {
 	onChange      []string // the program and its arguments; empty: none
 }
 
+// The defaults of the flags, each written once: the flags read them, and
+// --help, the man page and README read the flags (the backoff schedule's
+// are package backoff's; the resolver and hosts files, package probe's).
+const (
+	defaultProbeTimeout  = 3 * time.Second
+	defaultWaitTimeout   = 2 * time.Minute // check's is 0: no limit beyond --probe-timeout
+	defaultLocalInterval = 250 * time.Millisecond
+	defaultRecheck       = 30 * time.Second
+)
+
 // commonFlags are the flags of every command that probes. timeout is its
 // --timeout flag, nil for none.
 func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
 	fs := []cli.Flag{
-		&cli.DurationFlag{Name: "probe-timeout", Value: 3 * time.Second, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
-		&cli.BoolFlag{Name: "any", Usage: "ready when one target passes, not all", EnvVars: []string{"NETREADY_ANY"}},
-		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all", EnvVars: []string{"NETREADY_QUIET"}},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each probe's phases on stderr", EnvVars: []string{"NETREADY_VERBOSE"}},
-		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
-		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts file consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
+		&cli.DurationFlag{Name: "probe-timeout", Value: defaultProbeTimeout, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
+		boolFlag("any", "ready when one target passes, not all", "NETREADY_ANY"),
+		boolFlag("json", "print the result as one JSON document on stdout", "NETREADY_JSON"),
+		boolFlag("quiet", "print nothing; the exit status says it all", "NETREADY_QUIET", "q"),
+		boolFlag("verbose", "log each probe's phases on stderr", "NETREADY_VERBOSE", "v"),
+		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration `FILE` to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
+		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts `FILE` consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
 	}
 	if timeout != nil {
 		timeout.Name, timeout.EnvVars = "timeout", []string{"NETREADY_TIMEOUT"}
@@ -71,8 +81,8 @@ func pacingFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
 		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
 		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
-		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
-		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+		&cli.DurationFlag{Name: "local-interval", Value: defaultLocalInterval, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
+		boolFlag("no-netlink", "do not re-probe on kernel network changes; poll on the schedule only", "NETREADY_NO_NETLINK"),
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/netready/netready/gate"
-	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
+	"github.com/netready/netready/report"
 )
 
 // progress shows what wait is still waiting for: on a terminal, one line
@@ -65,14 +65,14 @@ func fit(line string, cols int) string {
 // failing describes the failing targets, each with its cause and what was
 // seen: "dns:. (resolver-timeout: query "." NS: 10.213.1.1:53: i/o
 // timeout), tcp://db:5432 (link-down: link nrc0 is down ...)".
-func failing(names []string, results []gate.Result) string {
+func failing(names []string, results []probegate.Result) string {
 	var parts []string
 	for i, gr := range results {
 		if gr.OK {
 			continue
 		}
-		reason := "not probed yet"
-		if r, ok := gr.Value.(probe.Result); ok && r.Err != nil {
+		reason := report.NotProbed
+		if r := gr.Value; gr.Probed && r.Err != nil {
 			reason = string(r.Cause) + ": " + r.Err.Error()
 		}
 		parts = append(parts, names[i]+" ("+reason+")")
@@ -81,7 +81,7 @@ func failing(names []string, results []gate.Result) string {
 }
 
 // update shows the picture after a round.
-func (p *progress) update(pr gate.Progress) {
+func (p *progress) update(pr probegate.Progress) {
 	if pr.Ready && !pr.Settling {
 		return
 	}

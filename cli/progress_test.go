@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netready/netready/gate"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 )
 
 func TestProgress(t *testing.T) {
 	names := []string{"dns:.", "route:default"}
-	failing := []gate.Result{{Value: probe.Result{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout"), Cause: probe.CauseResolverTimeout}}, {OK: true, Value: probe.Result{OK: true}}}
-	passing := []gate.Result{{OK: true}, {OK: true}}
-	rounds := []gate.Progress{
+	failing := []probegate.Result{{Probed: true, Value: probe.Result{Err: errors.New("query \".\" NS: 10.213.1.1:53: i/o timeout"), Cause: probe.CauseResolverTimeout}}, {OK: true, Probed: true, Value: probe.Result{OK: true}}}
+	passing := []probegate.Result{{OK: true, Probed: true}, {OK: true, Probed: true}}
+	rounds := []probegate.Progress{
 		{Round: 1, Results: failing, Next: 5 * time.Second},
 		{Round: 2, Results: failing, Next: 15 * time.Second},
 		{Round: 3, Results: passing, Ready: true, Settling: true, Next: time.Second},

@@ -11,18 +11,23 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/netready/netready/gate"
-	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
 )
 
 func watchCommand(s *streams) *cli.Command {
 	flags := append(commonFlags(nil), pacingFlags()...)
 	for _, f := range flags {
-		if b, ok := f.(*cli.BoolFlag); ok && b.Name == "json" {
-			b.Usage = "print each transition as one line of JSON on stdout"
+		if b, ok := f.(*envBoolFlag); ok {
+			switch b.Name {
+			case "json":
+				b.Usage = "print each transition as one line of JSON on stdout"
+			case "quiet":
+				b.Usage = "print no transitions and log nothing but errors (metrics, /ready and --on-change go on)"
+			}
 		}
 	}
 	flags = append(flags,
-		&cli.DurationFlag{Name: "recheck", Value: 30 * time.Second,
+		&cli.DurationFlag{Name: "recheck", Value: defaultRecheck,
 			Usage: "while ready, probe every target again after this long (and at once on a network change)", EnvVars: []string{"NETREADY_RECHECK"}},
 		&cli.StringFlag{Name: "metrics-listen",
 			Usage:   "serve Prometheus metrics on /metrics and a health endpoint, /ready, on `ADDRESS:PORT`, an IP address (empty: all) and port, e.g. 127.0.0.1:10213; empty: none",
@@ -35,24 +40,22 @@ func watchCommand(s *streams) *cli.Command {
 			EnvVars: []string{"NETREADY_ON_CHANGE"}},
 	)
 	return &cli.Command{
-		Name:      "watch",
+		Name:      cmdWatch,
 		Usage:     "run until stopped, printing every readiness transition",
 		ArgsUsage: "[TARGET...]",
-		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network\n" +
-			"becomes ready or stops being ready, and goes on. Under systemd it sends READY=1 the\n" +
-			"first time it is ready.\n\n" +
-			"For monitoring: --metrics-listen serves /metrics (netready_ready, netready_target_up,\n" +
-			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total,\n" +
-			"netready_last_transition_timestamp_seconds, netready_network_changes_total, and the Go\n" +
-			"and process metrics) and /ready (200 while ready; 503 naming each failing target and its\n" +
-			"cause while not). --textfile writes the same metrics, without the Go and process ones, for\n" +
-			"node_exporter, and removes the file when watch stops. --on-change runs a command after\n" +
-			"every transition (the first verdict included), never more than one at a time: while it\n" +
-			"runs, only the latest state waits. NETREADY_READY is 1 or 0, NETREADY_FAILING lists the\n" +
-			"failing targets as written, NETREADY_CAUSES has one TARGET=CAUSE per failing target (split\n" +
-			"at the last =), all separated by spaces.\n\n" +
-			"Exit 0 on SIGINT or SIGTERM; 1 if the metrics address cannot be listened on (in use) or\n" +
-			"the textfile cannot be written at the start; 2 for a usage error.",
+		Description: "Waits like wait, prints a line (with --json, a JSON document) each time the network " +
+			"becomes ready or stops being ready, and goes on until SIGINT or SIGTERM. Under systemd it sends " +
+			"READY=1 the first time it is ready.\n\n" +
+			"For monitoring: --metrics-listen serves /metrics (netready_ready, netready_target_up, " +
+			"netready_target_latency_seconds, netready_target_cause, netready_transitions_total, " +
+			"netready_last_transition_timestamp_seconds, netready_network_changes_total, and the Go " +
+			"and process metrics) and /ready (200 while ready; 503 naming each failing target and its " +
+			"cause while not). --textfile writes the same metrics, without the Go and process ones, for " +
+			"node_exporter, and removes the file when watch stops. --on-change runs a command after " +
+			"every transition (the first verdict included), never more than one at a time: while it " +
+			"runs, only the latest state waits. NETREADY_READY is 1 or 0, NETREADY_FAILING lists the " +
+			"failing targets as written, NETREADY_CAUSES has one TARGET=CAUSE per failing target (split " +
+			"at the last =), all separated by spaces.",
 		Flags: flags,
 		Action: action("watch", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {
 			return watch(ctx, o, log, s)
@@ -82,11 +85,11 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	notify := newNotifier(log, false, o.probeTimeout)
 	notify.start(len(o.targets))
 	readyOnce := false
-	emit := func(tr gate.Transition) error {
+	emit := func(tr probegate.Transition) error {
 		f.transition(tr)
 		t := transition{Time: time.Now().UTC(), Ready: tr.Ready}
 		for i, gr := range tr.Results {
-			if r, ok := gr.Value.(probe.Result); ok && !r.OK {
+			if r := gr.Value; gr.Probed && !r.OK {
 				t.Failing = append(t.Failing, o.names[i]+": "+string(r.Cause)+": "+r.Err.Error())
 				if t.Causes == nil {
 					t.Causes = map[string]string{}
@@ -116,15 +119,7 @@ func watch(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 		_, err := fmt.Fprintln(s.stdout, line)
 		return err
 	}
-	err = gate.Watch(ctx, gate.Config{
-		Targets: len(o.targets), Probe: pr.round, Schedule: o.schedule, Any: o.any,
-		Settle: o.settle, LocalInterval: o.localInterval, RefusedInterval: refusedInterval, Announced: w.Netlink(), Recheck: o.recheck,
-		Events: w.Events(), EventGap: eventGap, EventBurst: eventBurst,
-		Progress: func(p gate.Progress) {
-			logRound(log, o, p.Due, p.Results)
-			f.round(p)
-		},
-	}, emit)
+	err = gate.Watch(ctx, gateConfig(o, log, w, pr, f.round), emit)
 	if _, ok := stoppedBy(ctx); ok {
 		return nil
 	}

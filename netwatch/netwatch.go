@@ -46,6 +46,10 @@ type Options struct {
 	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
 	// bytes (SO_RCVBUFFORCE); tests use a small one to provoke ENOBUFS.
 	RcvBuf int
+	// beforeReceive, if set, is called before each read of the netlink
+	// socket: a test holds the reader there while the kernel fills the
+	// buffer.
+	beforeReceive func()
 	// Logger receives warnings (a refused subscription, a lost one); never
 	// nil.
 	Logger *slog.Logger
@@ -215,6 +219,9 @@ func subscribe(opts Options) (*nl.NetlinkSocket, error) {
 func (w *Watcher) readNetlink(ctx context.Context, s *nl.NetlinkSocket, opts Options) {
 	defer func() { w.sock.Load().Close() }()
 	for {
+		if opts.beforeReceive != nil {
+			opts.beforeReceive()
+		}
 		msgs, _, err := s.Receive()
 		if ctx.Err() != nil {
 			return

@@ -31,7 +31,7 @@ import (
 
 const unitName = "netready-wait-online.service"
 
-// watchUnit is the unit of netready watch: metrics and /ready (issue 11).
+// watchUnit is the unit of netready watch: metrics and /ready.
 const watchUnit = "netready-watch.service"
 
 // watchWantsLink is where enabling watchUnit links it.
@@ -45,7 +45,7 @@ const metricsListen = "127.0.0.1:10213"
 const wantsLink = "/etc/systemd/system/network-online.target.wants/" + unitName
 
 // maxExposure is the highest overall exposure "systemd-analyze security"
-// may give the unit, with or without the ICMP drop-in (issue 4: ≤ 2.0).
+// may give the unit, with or without the ICMP drop-in.
 const maxExposure = 2.0
 
 // repoRoot is the repository, the parent of this package's directory.
@@ -72,7 +72,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	distDir = dir
-	return m.Run()
+	return roottest.Wrap(m).Run()
 }
 
 // artifacts are what one "make package" run produced.

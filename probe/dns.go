@@ -29,10 +29,16 @@ resolve to an address: A and AAAA are asked at once (only the type of **family=*
 **answer=**'s address, when given), records of either family pass, and the report names the
 family that answered and what the other said; the root **.** is asked NS. With **type=**, only
 that type is asked, and only its records pass. Replies must match the query's id and
-question; others are ignored. A truncated UDP reply is retried over TCP. Any other rcode
-fails with its name. Parameters: **type=**, **answer=** (wrong-answer when no record holds
-it), **family=** (the resolvers of that family only, and without **type=** that family's
-records; the addresses of that family of a SERVER name), **via=**, **src=**.`,
+question; others are ignored. A truncated UDP reply is retried over TCP. A query met by silence
+is asked again beside it with a 512-byte EDNS buffer: if a truncated reply comes, the cause is
+**mtu-blackhole**. Any other rcode fails with its name.
+Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
+DNSSEC failure (**dnssec-failed**; an expired or not yet valid signature points at the
+clock), an unreachable upstream (**resolver-upstream**), an access list (EDE 18) and a
+blocklist (**dns-blocked**, whatever the rcode) choose the cause.
+Parameters: **type=**, **answer=** (wrong-answer when no record holds it), **family=** (the
+resolvers of that family only, and without **type=** that family's records; the addresses of
+that family of a SERVER name), **via=**, **src=**.`,
 	Complete: []string{"dns:", "dns://"},
 	parse:    parseDNS,
 	format:   formatDNS,
@@ -290,9 +296,9 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, sk, t.Family, t.Server)
 		if err != nil {
-			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done(PhaseResolve)}
 		}
-		tm.mark("resolve")
+		tm.mark(PhaseResolve)
 	} else {
 		servers = rc.Servers
 		if t.Family != 0 {
@@ -303,7 +309,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 				}
 			}
 			if len(servers) == 0 {
-				return Result{Err: fail(CauseNoResolver, "query", "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
+				return Result{Err: fail(CauseNoResolver, PhaseQuery, "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
 			}
 		}
 	}
@@ -320,7 +326,7 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		}
 		return err
 	})
-	tm.mark("query")
+	tm.mark(PhaseQuery)
 	res.Phases = tm.snapshot()
 	passed := slices.IndexFunc(outs, func(o typeOutcome) bool { return o.ok != nil })
 	if passed < 0 {
@@ -458,8 +464,11 @@ func typesFailure(outs []typeOutcome) (*Failure, error) {
 }
 
 // describeOutcomes says what the servers answered to each type, the
-// passing one first, note after it: "10.213.1.1:53 answered 1 AAAA record
-// (fd00::1) over IPv4; A: 10.213.1.1:53: no A records".
+// passing one first, note after it, then what the Extended DNS Errors of
+// its reply say (edeNote): "10.213.1.1:53 answered 1 AAAA record (fd00::1)
+// over tcp; A: 10.213.1.1:53: no A records". A type that passed at the
+// same server is said with the first, its EDE note once if it is the
+// same.
 func describeOutcomes(outs []typeOutcome, passed int, note string) string {
 	answered := func(o typeOutcome) string {
 		rrs, _ := answers(o.ok.msg, o.q)
@@ -468,21 +477,25 @@ func describeOutcomes(outs []typeOutcome, passed int, note string) string {
 	over := func(r *serverReply) string { return map[string]string{"tcp": " over tcp"}[r.transport] }
 	first := outs[passed]
 	parts := []string{fmt.Sprintf("%s answered %s", first.ok.server, answered(first))}
+	edes := []string{edeNote(first.ok.msg)}
 	var others []string
 	for i, o := range outs {
 		switch {
 		case i == passed:
 		case o.ok != nil && o.ok.server == first.ok.server && o.ok.transport == first.ok.transport:
 			parts[0] += " and " + answered(o)
+			if n := edeNote(o.ok.msg); !slices.Contains(edes, n) {
+				edes = append(edes, n)
+			}
 		case o.ok != nil:
-			others = append(others, fmt.Sprintf("%s answered %s%s", o.ok.server, answered(o), over(o.ok)))
+			others = append(others, fmt.Sprintf("%s answered %s%s%s", o.ok.server, answered(o), over(o.ok), edeNote(o.ok.msg)))
 		case o.cut:
 			others = append(others, fmt.Sprintf("no %s answer within %v", qtypeString(o.q.Qtype), resolutionDelay))
 		default:
 			others = append(others, qtypeString(o.q.Qtype)+": "+joinServerErrors(o.all).Error())
 		}
 	}
-	parts[0] += over(first.ok) + note
+	parts[0] += over(first.ok) + note + strings.Join(edes, "")
 	return strings.Join(append(parts, others...), "; ")
 }
 
@@ -541,7 +554,7 @@ func (e *wrongAnswerError) Error() string {
 }
 
 // done marks the last phase and returns all of them.
-func (tm *timing) done(name string) []Phase {
+func (tm *timing) done(name PhaseName) []Phase {
 	tm.mark(name)
 	return tm.snapshot()
 }

@@ -332,7 +332,7 @@ func startResolvers(t testing.TB, n loopSubnet, rs []resolver) string {
 	return conf.String()
 }
 
-// TestDNSResolvConf probes dns:NAME targets, which ask every resolver of
+// TestIntegrationDNSResolvConf probes dns:NAME targets, which ask every resolver of
 // resolv.conf at once.
 func TestIntegrationDNSResolvConf(t *testing.T) {
 	roottest.Require(t) // resolvers listen on port 53 of loopback addresses
@@ -476,7 +476,7 @@ func TestDNSDefaultResolver(t *testing.T) {
 	}}.check(t, r)
 }
 
-// TestResolveHost resolves the hosts of tcp:// targets through the hosts
+// TestIntegrationResolveHost resolves the hosts of tcp:// targets through the hosts
 // file, the search list and ndots, and checks how many queries reached the
 // resolver.
 func TestIntegrationResolveHost(t *testing.T) {
@@ -684,7 +684,7 @@ func TestIntegrationResolveHost(t *testing.T) {
 	}
 }
 
-// TestDNSNotCached changes the zone, the behaviour of the resolver and
+// TestIntegrationDNSNotCached changes the zone, the behaviour of the resolver and
 // resolv.conf between rounds, each with a fresh Env, and checks that every
 // round sees the change.
 func TestIntegrationDNSNotCached(t *testing.T) {

@@ -36,7 +36,7 @@ import (
 // guard is the round's view of the links and addresses, read once, for
 // the checks made before sending. It is safe for concurrent use.
 type guard struct {
-	h     *netlink.Handle
+	k     kernel
 	links func() (map[int]netlink.Link, bool) // by index; whether one lacks carrier
 	// addrs says whether an IPv6 address is tentative, and the links
 	// (by index) that have a global one tentative.
@@ -46,10 +46,10 @@ type guard struct {
 // guard returns the round's guard.
 func (e *Env) guard() *guard {
 	e.guardOnce.Do(func() {
-		h := e.netlinkHandle()
-		e.grd = &guard{h: h}
+		k := e.kernel()
+		e.grd = &guard{k: k}
 		e.grd.links = sync.OnceValues(func() (map[int]netlink.Link, bool) {
-			all, err := retryDump(h.LinkList)
+			all, err := k.Links()
 			if err != nil {
 				return nil, false // the sends will say what is wrong
 			}
@@ -64,19 +64,20 @@ func (e *Env) guard() *guard {
 			return m, risky
 		})
 		e.grd.addrs = sync.OnceValues(func() (bool, map[int]bool) {
-			addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V6) })
+			addrs, err := k.Addrs(nil, netlink.FAMILY_V6)
 			if err != nil {
 				return false, nil
 			}
 			some, global := false, map[int]bool{}
 			for _, a := range addrs {
-				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+				switch d := dadOf(a); {
+				case d == dadRunning && globalAddr(a):
+					global[a.LinkIndex] = true
 					some = true
-					// One that failed is tentative too, but not on its
-					// way: the path explains it.
-					if a.Scope == unix.RT_SCOPE_UNIVERSE && a.Flags&unix.IFA_F_DADFAILED == 0 {
-						global[a.LinkIndex] = true
-					}
+				case d != dadDone:
+					// One that failed is tentative too, but not on
+					// its way: the path explains it.
+					some = true
 				}
 			}
 			return some, global
@@ -107,7 +108,7 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	if s.src.IsValid() && s.src.Is4() == dst.Is4() {
 		opts.SrcAddr = s.src.AsSlice()
 	}
-	routes, err := g.h.RouteGetWithOptions(dst.AsSlice(), opts)
+	routes, err := g.k.RouteGet(dst, opts)
 	if err != nil || len(routes) == 0 || routes[0].Type == unix.RTN_LOCAL {
 		return nil
 	}
@@ -118,17 +119,28 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	}
 	name := l.Attrs().Name
 	if f := linkUp(l); f != nil {
-		return fail(f.Cause, "link", name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
+		return fail(f.Cause, PhaseLink, name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
 	}
 	if dst.Is6() && r.Src == nil {
 		// No preferred source: every IPv6 address of the link is
 		// tentative (duplicate address detection) or missing.
-		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
 	}
 	if dst.Is6() && !dst.IsLinkLocalUnicast() && r.Src.IsLinkLocalUnicast() && tentativeGlobal[r.LinkIndex] {
-		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable global IPv6 address yet (duplicate address detection; nothing sent to %s from %s)", name, dst, r.Src))
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable global IPv6 address yet (duplicate address detection; nothing sent to %s from %s)", name, dst, r.Src))
 	}
 	return nil
+}
+
+// isLocal reports whether a is an address of this host: "ip route get A"
+// answers with a local route.
+func (s sockets) isLocal(a netip.Addr) bool {
+	var k kernel = netlinkKernel{&netlink.Handle{}}
+	if s.guard != nil {
+		k = s.guard.k
+	}
+	routes, err := k.RouteGet(a, nil)
+	return err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL
 }
 
 // hostUnreachable is the error of a connect or a query that waited behind
@@ -136,13 +148,19 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 // process may have left — or a router's "host unreachable".
 func hostUnreachable(err error) bool { return errors.Is(err, syscall.EHOSTUNREACH) }
 
-// recvErr asks for the ICMP errors and local errors of a UDP socket
-// (IP_RECVERR, IPV6_RECVERR), so that a query dropped behind a failed
-// neighbour entry fails with EHOSTUNREACH at once instead of meeting
-// silence.
-func recvErr(fd int, dst netip.Addr) error {
-	if dst.Unmap().Is4() {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+// recvErr turns the reporting of ICMP errors and local errors of socket fd
+// (IP_RECVERR, IPV6_RECVERR) on or off. On a UDP socket it makes a query
+// dropped behind a failed neighbour entry fail with EHOSTUNREACH at once
+// instead of meeting silence; on any socket it keeps each error, with who
+// sent it, in the socket's error queue (readErrQueue). Turning it off
+// empties the queue.
+func recvErr(fd int, dst netip.Addr, on bool) error {
+	v := 0
+	if on {
+		v = 1
 	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+	if dst.Unmap().Is4() {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, v)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, v)
 }

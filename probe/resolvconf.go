@@ -44,7 +44,7 @@ const maxNameservers = 3
 func ReadResolvConf(path string) (*ResolvConf, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fail(CauseNoResolver, "resolve", path, fmt.Errorf("read resolver configuration: %w", err))
+		return nil, fail(CauseNoResolver, PhaseResolve, path, fmt.Errorf("read resolver configuration: %w", err))
 	}
 	rc := ParseResolvConf(data)
 	rc.Path = path
@@ -206,11 +206,11 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 	)
 	switch {
 	case rc.Defaulted && f.Refusal():
-		if links, addrs = ipv6Only(e.netlinkHandle()); len(links) == 0 {
+		if links, addrs = ipv6Only(e.kernel()); len(links) == 0 {
 			return nil
 		}
 		why = rc.defaultReason() + " and nothing listens on the loopback default"
-	case len(rc.Servers) == 1 && rc.Servers[0].Addr() == systemdResolved && f.Phase == "answer":
+	case len(rc.Servers) == 1 && rc.Servers[0].Addr() == systemdResolved && f.Phase == PhaseAnswer:
 		up, err := ReadResolvConf(resolvedUplinks)
 		if err != nil || up.Missing {
 			return nil
@@ -220,7 +220,7 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 		}
 		why = "systemd-resolved has no DNS server to ask (" + resolvedUplinks + " names none)"
 		hop = rc.Servers[0].String()
-		links, addrs = ipv6Only(e.netlinkHandle())
+		links, addrs = ipv6Only(e.kernel())
 	default:
 		return nil
 	}
@@ -229,7 +229,7 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 			strings.Join(links, " and "), strings.Join(addrs, ", "))
 		hop = links[0]
 	}
-	return fail(CauseNoResolver, "resolve", hop, fmt.Errorf("%s (%w)", why, f.Err))
+	return fail(CauseNoResolver, PhaseResolve, hop, fmt.Errorf("%s (%w)", why, f.Err))
 }
 
 // explainUplinks returns the failure of the first broken hop on the way to
@@ -237,9 +237,9 @@ func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
 // of its stub; nil if the way to every one is clear.
 func (e *Env) explainUplinks(f *Failure, servers []netip.AddrPort) *Failure {
 	for _, d := range servers {
-		p := e.path(d, "resolver", sockets{})
+		p := e.path(d, RoleResolver, sockets{})
 		if h := p.Broken(); h != nil {
-			return fail(h.Cause, h.Kind, h.Name, fmt.Errorf("systemd-resolved's DNS server %s: %s (%w)", d.Addr(), h.Detail, f.Err))
+			return fail(h.Cause, h.Kind.phase(), h.Name, fmt.Errorf("systemd-resolved's DNS server %s: %s (%w)", d.Addr(), h.Detail, f.Err))
 		}
 	}
 	return nil

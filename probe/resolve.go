@@ -84,7 +84,7 @@ func ofFamily(addrs []netip.Addr, family int) []netip.Addr {
 
 // noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
 // no AAAA records.
-func noSuchHost(c Cause, name string) *Failure { return fail(c, "resolve", name, errNoSuchHost) }
+func noSuchHost(c Cause, name string) *Failure { return fail(c, PhaseResolve, name, errNoSuchHost) }
 
 // isServfail reports whether err is a lookup whose every server answered
 // SERVFAIL.
@@ -231,7 +231,7 @@ func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing
 		return nil, true, err
 	}
 	addrs, err = e.lookupHost(ctx, rc, s, t.Family, host)
-	tm.mark("resolve")
+	tm.mark(PhaseResolve)
 	if err != nil {
 		f := FailureOf(err)
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {

@@ -187,7 +187,9 @@ func invalidParamCases() []invalidTargetCase {
 		{"route any parameter", "route:default?family=4", "a route target takes no family= parameter"},
 		{"route unknown name", "route:10.0.0.1?x", `unknown query parameter "x" (a route target takes none)`},
 		{"icmp unknown", "icmp://192.0.2.1?ttl=3", `unknown query parameter "ttl" (an icmp target takes family=, via= or src=)`},
-		{"dns unknown lists answer", "dns:x.internal?ansver=1", `unknown query parameter "ansver" (a dns target takes type=, class=, answer=, family=, via= or src=)`},
+		{"dns unknown lists answer", "dns:x.internal?expect=1", `unknown query parameter "expect" (a dns target takes type=, class=, answer=, family=, via= or src=)`},
+		{"dns mistyped answer", "dns:x.internal?ansver=1", `unknown query parameter "ansver" (did you mean answer=?)`},
+		{"tcp swapped letters", "tcp://db:5432?famliy=6", `unknown query parameter "famliy" (did you mean family=?)`},
 		// wrong kind
 		{"tcp answer", "tcp://db.internal:5432?answer=10.0.0.1", "a tcp target takes no answer= parameter (answer= is for dns targets)"},
 		{"tcp status", "tcp://db.internal:5432?status=200", "a tcp target takes no status= parameter (status= is for http or https targets)"},
@@ -270,7 +272,9 @@ func invalidTargetCases() []invalidTargetCase {
 		{"empty", "", "missing scheme"},
 		{"missing scheme", "example.com", "missing scheme"},
 		{"empty scheme", ":example.com", "missing scheme"},
-		{"unknown scheme", "ftp://example.com", `unknown scheme "ftp"`},
+		{"unknown scheme", "ftp://example.com", `unknown scheme "ftp" (want link, route, dns, tcp, http, https, tls, icmp or clock)`},
+		{"mistyped scheme", "tpc://db.internal:5432", `unknown scheme "tpc" (did you mean tcp://db.internal:5432?)`},
+		{"mistyped scheme without authority", "rotue:default", `unknown scheme "rotue" (did you mean route:default?)`},
 		{"host and port without scheme", "db.internal:5432", `missing scheme (did you mean tcp://db.internal:5432?)`},
 
 		// link:

@@ -13,6 +13,14 @@ import (
 	"time"
 )
 
+// NotProbed is what the report, wait's progress and watch's /ready say of
+// a target whose first attempt has not ended; --on-change's
+// NETREADY_CAUSES writes it as one word, NotProbedCause.
+const (
+	NotProbed      = "not probed yet"
+	NotProbedCause = "not-probed-yet"
+)
+
 // Target is one row: a target as the user wrote it and its last attempt.
 type Target struct {
 	Name     string // as the user wrote it

@@ -5,7 +5,8 @@
 # the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
 # (rpm -qlp) and init-system-helpers (deb-systemd-helper); for the end-to-end
 # tests systemd-container (systemd-nspawn boots the host's /usr); nftables
-# for the fault test of a blackholed port.
+# for the fault test of a blackholed port; man-db's man and lexgrog check
+# the man page; curl prints README's sample of /ready.
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 # The network stacks the end-to-end tests boot (systemd-resolved,
@@ -22,6 +23,8 @@ declare -A pkg=(
 	[sysctl]=procps
 	[systemd-analyze]=systemd
 	[man]=man-db
+	[lexgrog]=man-db
+	[curl]=curl
 	[rpm]=rpm
 	[deb-systemd-helper]=init-system-helpers
 	[systemd-nspawn]=systemd-container

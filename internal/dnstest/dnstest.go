@@ -22,7 +22,9 @@ type Behavior int32
 
 const (
 	// Answer replies from the zone: NOERROR with the records, or NXDOMAIN
-	// for a name the zone does not have.
+	// for a name the zone does not have. Over UDP, a reply larger than
+	// the query's EDNS buffer (512 bytes without EDNS) is truncated, with
+	// TC set, as a real server's is.
 	Answer Behavior = iota
 	// WrongIDFirst sends a reply with a wrong id, then the right reply.
 	WrongIDFirst
@@ -63,9 +65,11 @@ type Server struct {
 	// after[t] is closed once a query of type t was handled (see
 	// HoldUntil), sent[t] says it is; held[t] is the type whose reply a
 	// query of type t waits for.
-	after map[uint16]chan struct{}
-	sent  map[uint16]bool
-	held  map[uint16]uint16
+	after  map[uint16]chan struct{}
+	sent   map[uint16]bool
+	held   map[uint16]uint16
+	edes   []*dns.EDNS0_EDE // extended errors added to every reply
+	signed bool             // answer as a signed zone's authoritative server
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -171,6 +175,35 @@ func (s *Server) HoldUntil(qtype, first uint16) {
 	}
 }
 
+// SetExtendedError makes every later reply carry an Extended DNS Error
+// option (RFC 8914) with code and text, in an OPT record, after those set
+// before (ClearExtendedErrors removes them all). The rcode and the answer
+// stay the behaviour's.
+func (s *Server) SetExtendedError(code uint16, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.edes = append(s.edes, &dns.EDNS0_EDE{InfoCode: code, ExtraText: text})
+}
+
+// ClearExtendedErrors makes later replies carry no Extended DNS Error.
+func (s *Server) ClearExtendedErrors() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.edes = nil
+}
+
+// SetSigned makes the server answer as the authoritative server of a
+// signed zone, for a validating resolver: replies are authoritative (AA),
+// echo the query's EDNS0 OPT record with its DO bit, and, to a query with
+// DO set, carry the RRSIG records of the zone that cover each answer's
+// name and type. The zone's records (DNSKEY, RRSIG) are the caller's:
+// Sign makes them.
+func (s *Server) SetSigned(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signed = on
+}
+
 // SetBehavior changes how every later query is treated.
 func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
 
@@ -215,6 +248,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	r := s.reply(q, b)
+	s.addOPT(q, r)
 	switch b {
 	case Silent:
 		return
@@ -242,6 +276,17 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 			r.Answer, r.Ns, r.Extra = nil, nil, nil
 			r.Truncated = true
 		}
+	default:
+		if udp {
+			// As every real server: a reply over UDP larger than the
+			// client's EDNS buffer (512 bytes without EDNS) is cut
+			// short, with TC set.
+			size := dns.MinMsgSize
+			if o := q.IsEdns0(); o != nil {
+				size = int(o.UDPSize())
+			}
+			r.Truncate(size)
+		}
 	}
 	w.WriteMsg(r)
 }
@@ -256,6 +301,26 @@ func (s *Server) handled(qtype uint16) {
 		s.sent[qtype] = true
 		close(c)
 	}
+}
+
+// addOPT gives r the OPT record that the extended errors or the signed
+// zone need.
+func (s *Server) addOPT(q, r *dns.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	qopt := q.IsEdns0()
+	if len(s.edes) == 0 && (!s.signed || qopt == nil) {
+		return
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(dns.DefaultMsgSize)
+	if qopt != nil && qopt.Do() {
+		opt.SetDo()
+	}
+	for _, e := range s.edes {
+		opt.Option = append(opt.Option, e)
+	}
+	r.Extra = append(r.Extra, opt)
 }
 
 func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
@@ -280,6 +345,8 @@ func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
 	qq := q.Question[0]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.Authoritative = s.signed
+	dnssecOK := s.signed && q.IsEdns0() != nil && q.IsEdns0().Do()
 	name := strings.ToLower(qq.Name)
 	if rc, ok := s.rcodes[name]; ok {
 		r.Rcode = rc
@@ -301,12 +368,34 @@ func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
 				next = strings.ToLower(cn.Target)
 			}
 		}
+		if dnssecOK {
+			r.Answer = append(r.Answer, signatures(rrs, r.Answer)...)
+		}
 		if next == "" {
 			break
 		}
 		rrs = s.zone[next]
 	}
 	return r
+}
+
+// signatures are the RRSIG records among rrs, the records at one name,
+// that cover a type of that name in answer.
+func signatures(rrs, answer []dns.RR) []dns.RR {
+	var sigs []dns.RR
+	for _, rr := range rrs {
+		sig, ok := rr.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		for _, a := range answer {
+			if a.Header().Rrtype == sig.TypeCovered && strings.EqualFold(a.Header().Name, sig.Header().Name) {
+				sigs = append(sigs, sig)
+				break
+			}
+		}
+	}
+	return sigs
 }
 
 // ResolvConf returns resolv.conf contents naming the servers.
