@@ -413,7 +413,11 @@ func typesString(outs []typeOutcome) string {
 // typesFailure is the failure of a target none of whose types passed: the
 // cause of the server and type that got furthest, and every server's
 // answer to each type ("10.213.1.1:53: A: rcode REFUSED, AAAA: no AAAA
-// records"), said once where the types fared alike.
+// records"), said once where the types fared alike. A server's "no
+// records" of one type says nothing of the others: while another type
+// failed otherwise at that server (no answer, an error, a blackhole), that
+// failure is why the name has no address there, and "no records" is its
+// cause only when it has none of any type.
 func typesFailure(outs []typeOutcome) (*Failure, error) {
 	if len(outs) == 1 {
 		f := joinServerErrors(outs[0].all)
@@ -424,10 +428,20 @@ func typesFailure(outs []typeOutcome) (*Failure, error) {
 		fs    []*Failure
 		parts []string
 	)
+	otherwise := make([]bool, len(outs[0].all)) // by server: a type failed otherwise than without records
+	for _, o := range outs {
+		for i, r := range o.all {
+			if f := FailureOf(r.err); f != nil && f.Cause != CauseNoRecords {
+				otherwise[i] = true
+			}
+		}
+	}
 	for _, o := range outs {
 		all = append(all, o.all...)
-		for _, r := range o.all {
-			fs = append(fs, FailureOf(r.err))
+		for i, r := range o.all {
+			if f := FailureOf(r.err); !(otherwise[i] && f != nil && f.Cause == CauseNoRecords) {
+				fs = append(fs, f)
+			}
 		}
 	}
 	for i, r := range outs[0].all {

@@ -108,12 +108,24 @@ func TestDNSServerTarget(t *testing.T) {
 			udp:    2,
 		},
 		{
+			// No AAAA records says nothing of A: the refusal is why
+			// the name has no address.
 			name:   "A refused, AAAA without records",
 			types:  map[uint16]dnstest.Behavior{dns.TypeA: dnstest.Refused},
 			target: "dns://SERVER/mx.test",
 			want: want{
 				err:   []string{`query "mx.test." A and AAAA: SERVER: A: rcode REFUSED, AAAA: no AAAA records`},
-				cause: CauseNoRecords,
+				cause: CauseResolverRefused,
+			},
+			udp: 2,
+		},
+		{
+			name:   "A without records, AAAA SERVFAIL",
+			types:  map[uint16]dnstest.Behavior{dns.TypeAAAA: dnstest.ServFail},
+			target: "dns://SERVER/mx.test",
+			want: want{
+				err:   []string{`query "mx.test." A and AAAA: SERVER: A: no A records, AAAA: rcode SERVFAIL`},
+				cause: CauseResolverServfail,
 			},
 			udp: 2,
 		},
