@@ -71,10 +71,12 @@ bench-probe:
 	$(GO) test -run '^$$' -bench Round -benchmem -count 5 ./probe/
 
 # netready wait in network namespaces: change-to-exit latency over 50
-# trials (p50/p90/max), CPU and context switches idling 10 s, rounds during
-# a storm of 2,000 route changes.
+# trials (p50/p90/max), SLAAC-address-usable-to-exit latency on an
+# IPv6-only host over 20 trials, CPU and context switches idling 10 s,
+# rounds during a storm of 2,000 route changes.
 bench-wait: deps
 	$(GO) test -run '^$$' -bench EventToReady -benchtime 50x .
+	$(GO) test -run '^$$' -bench SLAACToReady -benchtime 20x .
 	$(GO) test -run '^$$' -bench Idle -benchtime 3x .
 	$(GO) test -run '^$$' -bench Storm -benchtime 5x .
 

@@ -44,13 +44,19 @@ func TestIntegrationDNS(t *testing.T) {
 		"dns:ready.test?type=AAAA",
 		"dns:alias.test",
 		"dns:v4only.test?type=AAAA",
+		"dns:v4only.test",
+		"dns:v6only.test",
+		"dns:v6only.test?type=A",
+		"dns:v6only.test?family=4",
+		"dns:v6only.test?answer=fd00:213::1",
+		"dns:v6only.test?answer=fd00:213::99",
 		"dns:nonexistent.test",
 		"dns:.",
 		"dns://[fd00:213::1]/ready.test",
 		"dns://10.213.1.11/ready.test",
 		"dns://10.213.1.12/ready.test",
 		"dns://10.213.1.13/ready.test",
-		"dns://10.213.1.14/ready.test",
+		"dns://10.213.1.14/ready.test?type=A",
 		"dns://10.213.1.15/ready.test",
 		"dns://10.213.1.16/ready.test",
 		"dns://10.213.1.17/ready.test",
@@ -64,7 +70,13 @@ func TestIntegrationDNS(t *testing.T) {
 		pass(),
 		pass(),
 		fail(`query "v4only.test." AAAA`, "10.213.1.1:53: no AAAA records"),
-		fail("10.213.1.1:53: rcode NXDOMAIN"),
+		pass().showing("10.213.1.1:53 answered 1 A record (10.213.1.1)"),
+		pass().showing("10.213.1.1:53 answered 1 AAAA record (fd00:213::1)"),
+		fail(`query "v6only.test." A: 10.213.1.1:53: no A records`).because("no-records"),
+		fail(`query "v6only.test." A: 10.213.1.1:53: no A records`).because("no-records"),
+		pass().showing("10.213.1.1:53 answered 1 AAAA record (fd00:213::1), the expected fd00:213::1"),
+		fail(`query "v6only.test." AAAA: 10.213.1.1:53: answered fd00:213::1, not fd00:213::99 (answer=)`).because("wrong-answer"),
+		fail(`query "nonexistent.test." A and AAAA: 10.213.1.1:53: rcode NXDOMAIN`).because("nxdomain"),
 		pass(),
 		pass(),
 		fail("10.213.1.11:53: rcode SERVFAIL"),
@@ -199,7 +211,7 @@ func TestIntegrationDNSFaults(t *testing.T) {
 		{
 			name:    "forged replies from another address and port, then the real one",
 			conf:    confFile("nameserver 10.213.1.30\n"),
-			targets: []string{"dns:ready.test", "dns://[fd00:213::30]/ready.test"},
+			targets: []string{"dns:ready.test?type=A", "dns://[fd00:213::30]/ready.test?type=A"},
 			// The forged replies say NXDOMAIN: taking one fails the target.
 			wants: []want{pass(), pass()},
 			after: func(t *testing.T) {
@@ -214,7 +226,7 @@ func TestIntegrationDNSFaults(t *testing.T) {
 			name:    "only forged replies",
 			conf:    confFile("nameserver 10.213.1.1\n"),
 			flags:   []string{"--probe-timeout", "1s"},
-			targets: []string{"dns://10.213.1.31/ready.test"},
+			targets: []string{"dns://10.213.1.31/ready.test?type=A"},
 			wants:   []want{fail("i/o timeout")},
 			// The forged replies would pass; the kernel drops them before
 			// the probe reads them, so not even "ignored" is said.
@@ -234,7 +246,7 @@ func TestIntegrationDNSFaults(t *testing.T) {
 			conf:    confFile("nameserver 10.213.1.1\n"),
 			targets: []string{"dns://10.213.1.32/ready.test"},
 			wants:   []want{fail("10.213.1.32:53: connection refused")},
-			exact:   `query "ready.test." A: 10.213.1.32:53: connection refused`,
+			exact:   `query "ready.test." A and AAAA: 10.213.1.32:53: connection refused`,
 			after: func(t *testing.T) {
 				if udp, tcp := tcpOnly.Queries(); udp != 0 || tcp != 0 {
 					t.Errorf("got %d UDP and %d TCP queries, want none", udp, tcp)
@@ -255,7 +267,7 @@ func TestIntegrationDNSFaults(t *testing.T) {
 			name:    "reply slower than the resolver timeout, within --probe-timeout",
 			conf:    confFile("options timeout:1 attempts:2\nnameserver 10.213.1.34\n"),
 			flags:   []string{"--probe-timeout", "5s"},
-			targets: []string{"dns:ready.test"},
+			targets: []string{"dns:ready.test?type=A"},
 			wants:   []want{pass()},
 			after: func(t *testing.T) {
 				if udp, _ := slowerThanRetransmit.Queries(); udp != 2 {

@@ -94,12 +94,12 @@ func newLab(t *testing.T) *lab {
 
 // waitOperUp waits until the kernel reports link dev operationally up: a
 // veth's carrier comes up shortly after "ip link set up", not at once.
-func waitOperUp(t *testing.T, ns *netnstest.NS, dev string) { waitState(t, ns, dev, "UP") }
+func waitOperUp(t testing.TB, ns *netnstest.NS, dev string) { waitState(t, ns, dev, "UP") }
 
 // waitState waits until link dev's operstate is state (as "ip link" prints
 // it), for 10 s at most: this is test setup catching up with the kernel,
 // not an assertion about netready's speed.
-func waitState(t *testing.T, ns *netnstest.NS, dev, state string) {
+func waitState(t testing.TB, ns *netnstest.NS, dev, state string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(ns.IP(t, "-o", "link", "show", dev), "state "+state+" ") {
@@ -572,7 +572,7 @@ func (p *proc) waitLog(t *testing.T, msg string, kv ...string) logRecord {
 }
 
 // poll checks cond every interval until it holds, 20 s at most.
-func poll(t *testing.T, what string, interval time.Duration, cond func() bool) {
+func poll(t testing.TB, what string, interval time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -598,6 +598,7 @@ var zone = []string{
 	"ready.test. 60 IN A 10.213.1.1",
 	"ready.test. 60 IN AAAA fd00:213::1",
 	"v4only.test. 60 IN A 10.213.1.1",
+	"v6only.test. 60 IN AAAA fd00:213::1",
 	"alias.test. 60 IN CNAME ready.test.",
 	"svc.test. 60 IN A 10.213.1.1",
 }
@@ -817,7 +818,7 @@ func deny(what string) error {
 // needTool returns the path of a program a test runs; a missing one fails
 // the test (make deps installs them all: scripts/install-test-deps.sh and
 // scripts/install-fleet-deps.sh).
-func needTool(t *testing.T, name string) string {
+func needTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {

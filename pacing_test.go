@@ -166,7 +166,7 @@ func TestIntegrationSilentOnSchedule(t *testing.T) {
 	l := newLab(t)
 	l.dnsServer(t, serverIP4, dnstest.Answer)
 	count := l.nftCounter(t, "udp", 53, true)
-	p := startNetready(t, l.client, nil, "wait", "-v", "--no-netlink", "--timeout", "12s", "--probe-timeout", "1s", "dns://10.213.1.1/ready.test")
+	p := startNetready(t, l.client, nil, "wait", "-v", "--no-netlink", "--timeout", "12s", "--probe-timeout", "1s", "dns://10.213.1.1/ready.test?type=A")
 	if code := p.wait(t); code != 1 {
 		t.Fatalf("exit code: got %d, want 1 (never ready)\n%s", code, p)
 	}

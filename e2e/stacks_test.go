@@ -40,8 +40,8 @@ const (
 	// refuses.
 	waitedServfail = "resolver-servfail"
 	// systemd-resolved's stub answers REFUSED while it has no DNS server
-	// to ask (before the lease).
-	waitedNoServer = "resolver-refused"
+	// to ask (before the lease), which its uplink resolv.conf shows.
+	waitedNoServer = "no-resolver"
 )
 
 // waitingOn is what a "not ready" line of netready must contain while it

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -166,7 +167,7 @@ var causes = map[Cause]causeInfo{
 	CauseMTUBlackhole: {area: areaNetwork, doc: "small packets pass, large ones vanish with no ICMP fragmentation-needed: a path MTU blackhole, with the sizes that passed and failed", rank: 5, hint: text("a link on the way carries smaller packets (a tunnel, PPPoE, a VPN) and the ICMP error that says so is dropped: " +
 		"let ICMP \"fragmentation needed\" and ICMPv6 \"packet too big\" through, clamp the TCP MSS on the router, or lower the MTU here")},
 
-	CauseNoResolver:          {area: areaDNS, doc: "the resolver configuration cannot be read"},
+	CauseNoResolver:          {area: areaDNS, doc: "no resolver to ask: the resolver configuration cannot be read, systemd-resolved knows of no DNS server, or an IPv6-only host got none from router advertisements (RDNSS) or DHCPv6", hint: noResolverHint},
 	CauseResolverUnreachable: {area: areaDNS, doc: "the resolver cannot be reached: it does not answer ARP or neighbour discovery, or its network is unreachable", rank: 2, pathLike: true, hint: text("the resolver does not answer ARP or neighbour discovery: is it up, and is its address right?")},
 	CauseResolverRefused:     {area: areaDNS, doc: "the resolver answered REFUSED: it runs, and declines (an access list)", rank: 5, hint: resolverRefusedHint},                           // an answer, if not the one wanted
 	CauseResolverDown:        {area: areaDNS, doc: "nothing listens at the resolver's address and port (ICMP port unreachable): no resolver runs there", rank: 3, hint: resolverDownHint}, // as silence: the first resolver named explains
@@ -221,10 +222,28 @@ func noRouteHint(f *Failure) string {
 	if f.Phase == PhaseRoute && f.Hop == "default" {
 		return "is DHCP or router advertisement configuring the network (networkd, NetworkManager, dhclient)?"
 	}
+	if _, isAddr := hopAddr(f.Hop); f.Phase == PhaseRoute && f.Hop != "" && !isAddr {
+		// No IPv6 default route on the link named (noRouterAdvertisement).
+		return "does a router on " + f.Hop + " send router advertisements with a router lifetime above 0 " +
+			"(radvd, dnsmasq --enable-ra), and does something accept them (networkd, NetworkManager, or the kernel's accept_ra)?"
+	}
 	if f.Phase == PhaseRoute {
 		return "no route covers this address: is the default route missing?"
 	}
 	return "no route to that network: is there a default route?"
+}
+
+func noResolverHint(f *Failure) string {
+	ap, isAddr := hopAddr(f.Hop)
+	switch {
+	case f.Phase != PhaseResolve || f.Hop == "":
+	case isAddr && ap.Addr() == systemdResolved:
+		return "no link has given systemd-resolved a DNS server yet (DHCP, router advertisement RDNSS) and none is set (DNS= in resolved.conf or the .network file): resolvectl dns"
+	case !isAddr && !strings.Contains(f.Hop, "/"): // a link, not the configuration's path
+		return "on an IPv6-only link the resolvers come from the RDNSS option of router advertisements or from DHCPv6: " +
+			"does the router send them (radvd RDNSS, dnsmasq --enable-ra), and does the network manager use them?"
+	}
+	return ""
 }
 
 // resolverRefusedHint: an access list the reply names (EDE 18) is what to

@@ -249,18 +249,32 @@ func (e *Env) withEDEs(f *Failure, r *dns.Msg) *Failure {
 
 // edeOf is the edeError of the server f concerns (its Hop), among the
 // servers a joined failure names; nil if that server's reply had no EDE
-// option.
+// option. A server asked several types (A and AAAA) has a reply to each:
+// the one whose cause is f's is meant.
 func edeOf(f *Failure) *edeError {
 	var se *serversError
 	if errors.As(f.Err, &se) {
+		var (
+			first   *edeError
+			matched bool
+		)
 		for _, r := range se.all {
-			if r.err != nil && r.server.String() == f.Hop {
-				var ee *edeError
-				if errors.As(r.err, &ee) {
-					return ee
-				}
-				return nil
+			if r.err == nil || r.server.String() != f.Hop {
+				continue
 			}
+			var ee *edeError
+			if !errors.As(r.err, &ee) {
+				ee = nil
+			}
+			if FailureOf(r.err).Cause == f.Cause {
+				return ee
+			}
+			if !matched {
+				first, matched = ee, true
+			}
+		}
+		if matched {
+			return first
 		}
 	}
 	var ee *edeError

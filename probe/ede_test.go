@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode"
@@ -129,7 +130,7 @@ func TestDNSExtendedErrors(t *testing.T) {
 			name:   "stale answer passes, and says so",
 			edes:   []edeOpt{{3, ""}},
 			target: "dns://SERVER/ready.test",
-			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4, served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
+			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) and 1 AAAA record (::1) over IPv4, served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
 		},
 		{
 			name:     "stale NXDOMAIN",
@@ -142,7 +143,7 @@ func TestDNSExtendedErrors(t *testing.T) {
 			// the answer came.
 			name: "answer with an upstream error",
 			edes: []edeOpt{{22, ""}},
-			want: want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4 (extended error 22 (No Reachable Authority))"},
+			want: want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) and 1 AAAA record (::1) over IPv4 (extended error 22 (No Reachable Authority))"},
 		},
 		{
 			name:     "other code: named, the rcode's cause stands",
@@ -409,4 +410,84 @@ func FuzzExtendedErrors(f *testing.F) {
 			t.Errorf("edeCause says %q of %v (rcode %d), checkBlocked nothing", c, edes, m.Rcode)
 		}
 	})
+}
+
+// A name asked A and AAAA at once: each passing type's reply says its
+// extended errors, once where they are the same.
+func TestDescribeOutcomesExtendedErrors(t *testing.T) {
+	s1, s2 := netip.MustParseAddrPort("10.213.1.1:53"), netip.MustParseAddrPort("10.213.2.1:53")
+	reply := func(qt uint16, rr string, codes ...uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion("ready.test.", qt)
+		m.Answer = []dns.RR{mustRR(t, rr)}
+		if len(codes) > 0 {
+			opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+			for _, c := range codes {
+				opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: c})
+			}
+			m.Extra = append(m.Extra, opt)
+		}
+		return m
+	}
+	outcome := func(qt uint16, server netip.AddrPort, m *dns.Msg) typeOutcome {
+		r := &serverReply{server: server, msg: m, transport: "udp"}
+		return typeOutcome{q: dns.Question{Name: "ready.test.", Qtype: qt, Qclass: dns.ClassINET}, ok: r, all: []serverReply{*r}}
+	}
+	const a, aaaa = "ready.test. 60 IN A 10.213.9.9", "ready.test. 60 IN AAAA fd00:213::9"
+	for _, c := range []struct {
+		name string
+		outs []typeOutcome
+		want string
+	}{
+		{"the same code on both, said once", []typeOutcome{
+			outcome(dns.TypeA, s1, reply(dns.TypeA, a, 22)), outcome(dns.TypeAAAA, s1, reply(dns.TypeAAAA, aaaa, 22))},
+			"10.213.1.1:53 answered 1 A record (10.213.9.9) and 1 AAAA record (fd00:213::9) (extended error 22 (No Reachable Authority))"},
+		{"different codes at one server, each", []typeOutcome{
+			outcome(dns.TypeA, s1, reply(dns.TypeA, a, 22)), outcome(dns.TypeAAAA, s1, reply(dns.TypeAAAA, aaaa, 3))},
+			"10.213.1.1:53 answered 1 A record (10.213.9.9) and 1 AAAA record (fd00:213::9) (extended error 22 (No Reachable Authority))" +
+				", served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
+		{"a code on one of them only", []typeOutcome{
+			outcome(dns.TypeA, s1, reply(dns.TypeA, a)), outcome(dns.TypeAAAA, s1, reply(dns.TypeAAAA, aaaa, 22))},
+			"10.213.1.1:53 answered 1 A record (10.213.9.9) and 1 AAAA record (fd00:213::9) (extended error 22 (No Reachable Authority))"},
+		{"another server's, after its answer", []typeOutcome{
+			outcome(dns.TypeA, s1, reply(dns.TypeA, a)), outcome(dns.TypeAAAA, s2, reply(dns.TypeAAAA, aaaa, 3))},
+			"10.213.1.1:53 answered 1 A record (10.213.9.9); 10.213.2.1:53 answered 1 AAAA record (fd00:213::9), served stale from the resolver's cache (extended error 3 (Stale Answer)): its upstream may be unreachable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := describeOutcomes(c.outs, 0, ""); got != c.want {
+				t.Errorf("got  %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
+
+func mustRR(t *testing.T, s string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+// Of a server's replies to A and AAAA, the hint reads the extended error
+// of the one whose cause the target's failure is.
+func TestEDEOfTypes(t *testing.T) {
+	const hop = "10.213.1.1:53"
+	server := netip.MustParseAddrPort(hop)
+	reply := func(c Cause, code uint16) serverReply {
+		e := extendedError{code: code}
+		return serverReply{server: server, err: fail(c, PhaseAnswer, hop, &edeError{err: &rcodeError{dns.RcodeServerFailure}, edes: []extendedError{e}, why: &e})}
+	}
+	a, aaaa := reply(CauseResolverUpstream, edeNoReachableAuthority), reply(CauseDNSSECFailed, edeSignatureExpired)
+	se := &serversError{all: []serverReply{a, aaaa}, msg: "both"}
+	for _, c := range []struct {
+		cause Cause
+		want  uint16
+	}{{CauseDNSSECFailed, edeSignatureExpired}, {CauseResolverUpstream, edeNoReachableAuthority}} {
+		ee := edeOf(fail(c.cause, PhaseAnswer, hop, se))
+		if ee == nil || ee.why == nil || ee.why.code != c.want {
+			t.Errorf("%s: got %+v, want the reply with extended error %d", c.cause, ee, c.want)
+		}
+	}
 }

@@ -24,7 +24,10 @@ import (
 // a probe asks the kernel ("ip route get", as this process's uid, via= and
 // src= honoured) where the packet would go, and fails at once — naming the
 // link — if that is a link without carrier, or (IPv6) if there is no source
-// address to send from while duplicate address detection runs.
+// address to send from while duplicate address detection runs: none at all,
+// or only a link-local one for a global destination while the link's global
+// address is tentative (the kernel would send from fe80::, which no router
+// forwards and which is not the address the host is getting).
 //
 // That costs nothing on a healthy host: the round reads the links (and,
 // for IPv6 destinations, the addresses) once, and asks for a route only
@@ -35,7 +38,9 @@ import (
 type guard struct {
 	k     kernel
 	links func() (map[int]netlink.Link, bool) // by index; whether one lacks carrier
-	addrs func() bool                         // whether an IPv6 address is tentative
+	// addrs says whether an IPv6 address is tentative, and the links
+	// (by index) that have a global one tentative.
+	addrs func() (bool, map[int]bool)
 }
 
 // guard returns the round's guard.
@@ -58,17 +63,24 @@ func (e *Env) guard() *guard {
 			}
 			return m, risky
 		})
-		e.grd.addrs = sync.OnceValue(func() bool {
+		e.grd.addrs = sync.OnceValues(func() (bool, map[int]bool) {
 			addrs, err := k.Addrs(nil, netlink.FAMILY_V6)
 			if err != nil {
-				return false
+				return false, nil
 			}
+			some, global := false, map[int]bool{}
 			for _, a := range addrs {
-				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
-					return true
+				switch d := dadOf(a); {
+				case d == dadRunning && globalAddr(a):
+					global[a.LinkIndex] = true
+					some = true
+				case d != dadDone:
+					// One that failed is tentative too, but not on
+					// its way: the path explains it.
+					some = true
 				}
 			}
-			return false
+			return some, global
 		})
 	})
 	return e.grd
@@ -84,7 +96,11 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 		return nil
 	}
 	links, risky := g.links()
-	if !risky && !(dst.Is6() && g.addrs()) {
+	tentative, tentativeGlobal := false, map[int]bool(nil)
+	if dst.Is6() {
+		tentative, tentativeGlobal = g.addrs()
+	}
+	if !risky && !tentative {
 		return nil
 	}
 	uid := uint32(os.Getuid()) // as the socket will be routed (ip rule uidrange)
@@ -109,6 +125,9 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 		// No preferred source: every IPv6 address of the link is
 		// tentative (duplicate address detection) or missing.
 		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+	}
+	if dst.Is6() && !dst.IsLinkLocalUnicast() && r.Src.IsLinkLocalUnicast() && tentativeGlobal[r.LinkIndex] {
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable global IPv6 address yet (duplicate address detection; nothing sent to %s from %s)", name, dst, r.Src))
 	}
 	return nil
 }

@@ -32,6 +32,15 @@ func TestGuard(t *testing.T) {
 			link(3, "eth1", up).addr("eth1", "fd00:213:2::2/64", tentative).
 			route("default via 10.213.1.1 dev eth0")
 	}
+	// eth1 has a link-local address and a global one still tentative,
+	// with a default route: the kernel would send from fe80::.
+	slaac := func() *fakeKernel {
+		return newFake().
+			link(2, "eth0", up).addr("eth0", "10.213.1.2/24", 0).
+			link(3, "eth1", up).addr("eth1", "fe80::2/64", 0).addr("eth1", "fd00:213:2::2/64", tentative).
+			route("default via 10.213.1.1 dev eth0").
+			route("default6 via fe80::1 dev eth1")
+	}
 	for _, c := range []struct {
 		name      string
 		kernel    *fakeKernel
@@ -57,6 +66,15 @@ func TestGuard(t *testing.T) {
 		{"IPv6 with no source during DAD", dad().route("fd00:213:2::/64 dev eth1"), "fd00:213:2::7", sockets{}, CauseAddressTentative,
 			"eth1 has no usable IPv6 address yet (duplicate address detection; nothing sent to fd00:213:2::7)", 1},
 		{"IPv4 while an IPv6 address is tentative", dad(), "10.213.200.1", sockets{}, CauseNone, "", 0},
+		{"IPv6 from fe80:: while the global address is tentative", slaac(), "fd00:213:9::7", sockets{}, CauseAddressTentative,
+			"eth1 has no usable global IPv6 address yet (duplicate address detection; nothing sent to fd00:213:9::7 from fe80::2)", 1},
+		{"IPv6 on the link from fe80::", slaac(), "fe80::1", sockets{via: "eth1"}, CauseNone, "", 1},
+		{"IPv6 from fe80:: when the global address failed DAD: the path explains", newFake().
+			link(3, "eth1", up).addr("eth1", "fe80::2/64", 0).addr("eth1", "fd00:213:2::2/64", duplicate).
+			route("default6 via fe80::1 dev eth1"), "fd00:213:9::7", sockets{}, CauseNone, "", 1},
+		{"IPv6 through another link than the tentative one", slaac().
+			link(4, "eth2", up).addr("eth2", "fd00:213:3::2/64", 0).route("fd00:213:9::/48 via fd00:213:3::1 dev eth2"),
+			"fd00:213:9::7", sockets{}, CauseNone, "", 1},
 		{"the links cannot be read: the send will say", risky().failing("Links", unix.EIO), "10.213.5.7", sockets{}, CauseNone, "", 0},
 		{"the addresses cannot be read: the send will say", dad().failing("Addrs", unix.EIO), "fd00:213:2::7", sockets{}, CauseNone, "", 0},
 	} {

@@ -608,20 +608,23 @@ func (k *fakeKernel) answer(r netlink.Route, dst netip.Addr, opts *netlink.Route
 
 // preferredSource is an address of dst's family that the kernel may send
 // from: the out link's own first, then any other link's; never a
-// tentative or failed one, nor a link-local one towards a global
-// destination; of IPv6 ones, that with the longest prefix in common with
-// dst (RFC 6724's rule 8). nil if there is none.
+// tentative or failed one; towards a global destination a global one
+// first (RFC 6724's rule 2 before its rule 5), and only when there is
+// none a link-local one (the kernel sends from fe80:: while the link's
+// global address is tentative); of IPv6 ones, that with the longest
+// prefix in common with dst (RFC 6724's rule 8). nil if there is none.
 func (k *fakeKernel) preferredSource(index int, dst netip.Addr) net.IP {
-	usable := func(a netlink.Addr) bool {
+	usable := func(a netlink.Addr, linkLocal bool) bool {
 		ip := ipAddr(a.IP)
 		return familyOf(ip) == familyOf(dst) && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 &&
-			a.Scope != unix.RT_SCOPE_HOST && (a.Scope == unix.RT_SCOPE_UNIVERSE || !dst.IsGlobalUnicast())
+			a.Scope != unix.RT_SCOPE_HOST && (a.Scope == unix.RT_SCOPE_UNIVERSE || !dst.IsGlobalUnicast() || linkLocal && dst.Is6())
 	}
-	for _, own := range []bool{true, false} {
+	for _, pass := range []struct{ own, linkLocal bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		own := pass.own
 		var best net.IP
 		bestLen := -1
 		for _, a := range k.addrs {
-			if (a.LinkIndex == index) != own || !usable(a) {
+			if (a.LinkIndex == index) != own || !usable(a, pass.linkLocal) {
 				continue
 			}
 			if dst.Is4() {

@@ -150,6 +150,41 @@ func TestIntegrationFakeKernel(t *testing.T) {
 		}
 	}
 
+	// Towards a global destination, a link-local source when no global
+	// address may be sent from: in a namespace whose only global IPv6
+	// address is tentative for an hour (its solicitation is
+	// retransmitted after that long), the kernel sends from fe80::.
+	solo, soloPeer := netnstest.New(t), netnstest.New(t)
+	netnstest.Veth(t, solo, "nrk4", soloPeer, "nrk4p")
+	solo.IP(t, "link", "set", "nrk4", "addrgenmode", "none")
+	solo.Sysctl(t, "net.ipv6.neigh.nrk4.retrans_time_ms", "3600000")
+	soloPeer.IP(t, "link", "set", "nrk4p", "up")
+	solo.IP(t, "link", "set", "nrk4", "up")
+	solo.IP(t, "addr", "add", "fe80::4/64", "dev", "nrk4", "nodad")
+	solo.IP(t, "addr", "add", "fd00:213:4::2/64", "dev", "nrk4")
+	solo.IP(t, "route", "add", "fd00:213:44::/48", "via", "fe80::1", "dev", "nrk4")
+	soloReal := netlinkKernel{solo.Handle(t)}
+	soloFake := newFake().link(2, "nrk4", up).addr("nrk4", "fe80::4/64", 0).addr("nrk4", "fd00:213:4::2/64", tentative).
+		route("fd00:213:44::/48 via fe80::1 dev nrk4")
+	for _, dst := range []string{"fd00:213:4::7", "fd00:213:44::7"} {
+		want, got := answer(soloReal, dst, nil), answer(soloFake, dst, nil)
+		if !strings.HasSuffix(want, " src fe80::4") {
+			t.Fatalf("premise: route get %s: the kernel says %q, not from fe80::4", dst, want)
+		}
+		if got != want {
+			t.Errorf("route get %s with a tentative global address: fake says %q, the kernel %q", dst, got, want)
+		}
+	}
+	soloAddrs, err := soloReal.Addrs(nil, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range soloAddrs {
+		if a.IP.String() == "fd00:213:4::2" && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+			t.Fatalf("premise: fd00:213:4::2 is not tentative (flags %#x)", a.Flags)
+		}
+	}
+
 	// Rules are listed with their priority, table and selectors.
 	rules, err := real.Rules(netlink.FAMILY_V4)
 	if err != nil {

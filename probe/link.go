@@ -168,6 +168,40 @@ func linkReady(k kernel, l netlink.Link, family int) (detail string, problem *Fa
 	return "", fail(CauseNoAddress, PhaseLink, name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
+// ipv6Only returns the links that are up with a global IPv6 address, and
+// those addresses, when no link that is up has a global IPv4 address; nil
+// otherwise, or when the kernel cannot be asked.
+func ipv6Only(k kernel) (links, addrs []string) {
+	all, err := k.Links()
+	if err != nil {
+		return nil, nil
+	}
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		as, err := k.Addrs(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, nil
+		}
+		has6 := false
+		for _, a := range as {
+			if !globalAddr(a) {
+				continue
+			}
+			if a.IP.To4() != nil {
+				return nil, nil
+			}
+			has6 = true
+			addrs = append(addrs, a.IPNet.String())
+		}
+		if has6 {
+			links = append(links, l.Attrs().Name)
+		}
+	}
+	return links, addrs
+}
+
 // tryEach tries each candidate in turn (the links of link:any, the
 // families of route:default): try says what is ready (detail), what keeps
 // the candidate from being so (problem), or that it could not tell (err).

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -95,4 +96,37 @@ func (k *fakeKernel) withRawFlags(name string, flags uint32) *fakeKernel {
 func (k *fakeKernel) withOperState(name string, s netlink.LinkOperState) *fakeKernel {
 	k.byName(name).Attrs().OperState = s
 	return k
+}
+
+// ipv6Only tells an IPv6-only host (whose links that are up have global
+// IPv6 addresses and no global IPv4 one) from the others, without root.
+func TestIPv6Only(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		kernel       *fakeKernel
+		links, addrs []string
+	}{
+		{"IPv6 only", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).addr("eth0", "fe80::2/64", 0),
+			[]string{"eth0"}, []string{"fd00:213:1::2/64"}},
+		{"two links, IPv6 only", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).
+			link(3, "eth1", up).addr("eth1", "fd00:213:2::2/64", tentative).link(4, "eth2", up).addr("eth2", "fe80::4/64", 0),
+			[]string{"eth0", "eth1"}, []string{"fd00:213:1::2/64", "fd00:213:2::2/64"}},
+		{"IPv4 on a link that is down does not count", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).
+			link(3, "eth1", 0).addr("eth1", "10.213.2.2/24", 0),
+			[]string{"eth0"}, []string{"fd00:213:1::2/64"}},
+		{"dual stack", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).addr("eth0", "10.213.1.2/24", 0), nil, nil},
+		{"IPv4 on another link", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).
+			link(3, "eth1", up).addr("eth1", "10.213.2.2/24", 0), nil, nil},
+		{"link-local addresses only", newFake().link(2, "eth0", up).addr("eth0", "fe80::2/64", 0), nil, nil},
+		{"loopback's addresses do not count", newFake(), nil, nil},
+		{"the links cannot be read", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).failing("Links", unix.EIO), nil, nil},
+		{"the addresses cannot be read", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).failing("Addrs", unix.EIO), nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			links, addrs := ipv6Only(c.kernel)
+			if !slices.Equal(links, c.links) || !slices.Equal(addrs, c.addrs) {
+				t.Errorf("got %q %q, want %q %q", links, addrs, c.links, c.addrs)
+			}
+		})
+	}
 }

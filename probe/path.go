@@ -101,7 +101,7 @@ func (e *Env) explainFailure(f *Failure, t Target, dests []netip.AddrPort) *Fail
 		if h == nil || h.Kind == HopKind(role) {
 			continue
 		}
-		if h.Cause == f.Cause && role == RoleEndpoint {
+		if h.Cause == f.Cause && role == RoleEndpoint && h.Name == d.Addr().Unmap().String() {
 			return nil // the socket said it already ("no route")
 		}
 		return fail(h.Cause, h.Kind.phase(), h.Name, fmt.Errorf("%s (%w)", sentence(p, h), f.Err))
@@ -248,11 +248,16 @@ func addressHop(k kernel, l netlink.Link, fam int, src net.IP, beyond bool) (Hop
 	if err != nil {
 		return Hop{Kind: HopAddress, Name: name, Detail: fmt.Sprintf("list addresses of %s: %v", name, err), Cause: CauseOther}, false
 	}
-	var tentative, failed []string
+	var tentative, failed, linkLocal []string
+	inScope := 0
 	for _, a := range addrs {
 		if beyond && !globalAddr(a) {
+			if a.IP.IsLinkLocalUnicast() {
+				linkLocal = append(linkLocal, a.IPNet.String())
+			}
 			continue
 		}
+		inScope++
 		switch dadOf(a) {
 		case dadFailed:
 			failed = append(failed, a.IPNet.String())
@@ -273,10 +278,15 @@ func addressHop(k kernel, l netlink.Link, fam int, src net.IP, beyond bool) (Hop
 	case len(failed) > 0:
 		return Hop{Kind: HopAddress, Name: name, Cause: CauseAddressDADFailed,
 			Detail: fmt.Sprintf("%s's %s address %s failed duplicate address detection: another host has it", name, fn, strings.Join(failed, ", "))}, false
-	case len(addrs) > 0:
+	case inScope > 0:
 		// The route's source is not on the link (a route with src= of
 		// another link's address): the kernel sends from it all the same.
 		return Hop{Kind: HopAddress, Name: name, OK: true, Detail: "src " + src.String()}, true
+	case fam == netlink.FAMILY_V6 && len(linkLocal) > 0:
+		// A global address comes from a router advertisement (SLAAC) or
+		// DHCPv6; a link-local one reaches only the link.
+		return Hop{Kind: HopAddress, Name: name, Cause: CauseNoAddress,
+			Detail: fmt.Sprintf("%s has no global IPv6 address yet, only the link-local %s: no router advertisement (SLAAC) or DHCPv6 has given it one", name, strings.Join(linkLocal, ", "))}, false
 	}
 	return Hop{Kind: HopAddress, Name: name, Cause: CauseNoAddress,
 		Detail: fmt.Sprintf("%s has no %s address (%s)", name, fn, otherAddrs(k, l))}, false
@@ -402,7 +412,15 @@ func (e *Env) noRoute(dst netip.Addr, err error) Hop {
 	for _, l := range up {
 		a, ok := addressHop(k, l, fam, nil, true)
 		if ok {
-			return hop // an address, and no route: the route is missing
+			// An address, and no route: the route is missing; beyond
+			// an IPv6 link, the default route of a router
+			// advertisement.
+			if fam == netlink.FAMILY_V6 {
+				if f := noRouterAdvertisement(k); f != nil {
+					return Hop{Kind: HopRoute, Name: f.Hop, Cause: CauseNoRoute, Detail: "no route to " + dst.String() + ": " + f.Err.Error()}
+				}
+			}
+			return hop
 		}
 		addrHops = append(addrHops, a)
 	}

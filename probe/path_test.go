@@ -100,7 +100,7 @@ func TestPathHops(t *testing.T) {
 			"link eth3: BROKEN no-carrier: link eth3 is down (no carrier)",
 		}},
 		{"IPv6, the link's address tentative", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", tentative).addr("eth0", "fe80::2/64", 0), "[fd00:213:1::7]:80", RoleEndpoint, sockets{}, []string{
-			"route fd00:213:1::7 dev eth0: ok: ",
+			"route fd00:213:1::7 dev eth0: ok: src fe80::2",
 			"link eth0: ok: up",
 			"address eth0: BROKEN address-tentative: eth0's IPv6 address fd00:213:1::2/64 is still tentative (duplicate address detection)",
 		}},
@@ -185,6 +185,14 @@ func TestPathHops(t *testing.T) {
 			"[fd00:213:2::9]:80", RoleEndpoint, sockets{}, []string{
 				"address eth0: BROKEN address-tentative: eth0's IPv6 address fd00:213:1::2/64 is still tentative (duplicate address detection)",
 			}},
+		{"no route, the up link has a link-local IPv6 address only", newFake().link(2, "eth0", up).addr("eth0", "fe80::2/64", 0),
+			"[fd00:213:2::9]:80", RoleEndpoint, sockets{}, []string{
+				"address eth0: BROKEN no-address: eth0 has no global IPv6 address yet, only the link-local fe80::2/64: no router advertisement (SLAAC) or DHCPv6 has given it one",
+			}},
+		{"no route, an IPv6 address, and no router advertisement", newFake().link(2, "eth0", up).addr("eth0", "fd00:213:1::2/64", 0).addr("eth0", "fe80::2/64", 0),
+			"[fd00:213:2::9]:80", RoleEndpoint, sockets{}, []string{
+				"route eth0: BROKEN no-route: no route to fd00:213:2::9: no IPv6 default route: no router advertisement with a router lifetime has given one to eth0 (fd00:213:1::2/64)",
+			}},
 		{"no route, and addresses are there", host(), "[fd00:213:2::9]:80", RoleEndpoint, sockets{via: "eth1"}, []string{
 			"route fd00:213:2::9: BROKEN no-route: no route to fd00:213:2::9: network is unreachable",
 		}},
@@ -226,7 +234,7 @@ func TestExplainFailure(t *testing.T) {
 	// eth0 is up with a gateway that does not answer; eth2 is down and
 	// carries 10.213.3.0/24.
 	k := newFake().
-		link(2, "eth0", up).addr("eth0", "10.213.1.2/24", 0).
+		link(2, "eth0", up).addr("eth0", "10.213.1.2/24", 0).addr("eth0", "fd00:213:1::2/64", 0).
 		link(4, "eth2", 0).
 		route("default via 10.213.1.1 dev eth0").
 		route("10.213.3.0/24 dev eth2").
@@ -258,6 +266,8 @@ func TestExplainFailure(t *testing.T) {
 			CauseNone, "", "", ""},
 		{"the socket said it already", fail(CauseNoRoute, PhaseConnect, "10.213.66.1:80", errFrom), "tcp://10.213.66.1:80", nil,
 			CauseNone, "", "", ""},
+		{"the socket's no route, told by the link that no router advertisement reached", fail(CauseNoRoute, PhaseConnect, "[fd00:213:66::1]:80", errFrom), "tcp://[fd00:213:66::1]:80", nil,
+			CauseNoRoute, PhaseRoute, "eth0", "no route to fd00:213:66::1: no IPv6 default route: no router advertisement with a router lifetime has given one to eth0 (fd00:213:1::2/64) (the socket's error)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var dests []netip.AddrPort
@@ -293,7 +303,7 @@ func TestExplainFailure(t *testing.T) {
 // as the attempt found it.
 func TestPaths(t *testing.T) {
 	k := newFake().
-		link(2, "eth0", up).addr("eth0", "10.213.1.2/24", 0).
+		link(2, "eth0", up).addr("eth0", "10.213.1.2/24", 0).addr("eth0", "fd00:213:1::2/64", 0).
 		link(4, "eth2", 0).
 		route("default via 10.213.1.1 dev eth0").
 		route("10.213.3.0/24 dev eth2").

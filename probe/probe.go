@@ -143,6 +143,8 @@ func Probe(ctx context.Context, env *Env, t Target) Result {
 	if f := FailureOf(r.Err); f != nil {
 		if g := env.explainFailure(f, t, r.Dests); g != nil {
 			f = g
+		} else if g := env.explainNoResolver(f, t); g != nil {
+			f = g
 		}
 		f = boundTo(f, t)
 		r.Err, r.Cause, r.Hint = f, f.Cause, f.Hint()

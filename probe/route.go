@@ -85,12 +85,30 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	default:
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
-	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) { return defaultRoute(k, &links, fam) })
-	if f, ok := res.Err.(*Failure); ok && f.Cause == CauseNoRoute {
-		if down := downLinks(k); len(down) > 0 {
-			// No route because no link is up: the kernel removes the
-			// routes of a link that goes down.
-			res.Err = fail(down[0].Cause, PhaseLink, down[0].Hop, fmt.Errorf("%s, and %s", f, describeDown(down)))
+	var v6 *Failure // why IPv6 has no default route
+	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) {
+		detail, problem, err := defaultRoute(k, &links, fam)
+		if fam == netlink.FAMILY_V6 {
+			v6 = problem
+		}
+		return detail, problem, err
+	})
+	f, ok := res.Err.(*Failure)
+	if !ok || f.Cause != CauseNoRoute {
+		return res
+	}
+	if down := downLinks(k); len(down) > 0 {
+		// No route because no link is up: the kernel removes the routes
+		// of a link that goes down.
+		res.Err = fail(down[0].Cause, PhaseLink, down[0].Hop, fmt.Errorf("%s, and %s", f, describeDown(down)))
+		return res
+	}
+	// Of two missing, on a host with global IPv6 addresses only, the
+	// IPv6 one explains (no router advertisement on the link named);
+	// otherwise the network may as well be IPv4, waiting for DHCP.
+	if len(families) == 2 && f.Hop == "default" && v6 != nil && v6.Cause == CauseNoRoute && v6.Hop != "default" {
+		if links, _ := ipv6Only(k); len(links) > 0 {
+			res.Err = v6.With(f.Err)
 		}
 	}
 	return res
@@ -185,7 +203,69 @@ func defaultRoute(k kernel, links *linkCache, fam int) (detail string, problem *
 		// There is a default route; its link is what is wrong.
 		return "", fail(cause, PhaseRoute, dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
+	if fam == netlink.FAMILY_V6 {
+		if f := noRouterAdvertisement(k); f != nil {
+			return "", f, nil
+		}
+	}
 	return "", fail(CauseNoRoute, PhaseRoute, "default", errors.New("no "+familyName(fam)+" default route")), nil
+}
+
+// noRouterAdvertisement explains a missing IPv6 default route by the links
+// that would have one: an IPv6 default route comes from a router
+// advertisement with a router lifetime (the kernel's, or the network
+// manager's handling of it), so on links that are up with IPv6 none such
+// has given one. It names them and the global addresses they have, which
+// tell whether advertisements came at all (a SLAAC address) or not; nil
+// when no link is up with IPv6, or when some table has a unicast IPv6
+// default route (whatever its link's state: then a route is not what
+// advertisements failed to give, and a policy or via= is why it is not
+// taken).
+func noRouterAdvertisement(k kernel) *Failure {
+	routes, err := k.Routes(netlink.FAMILY_V6)
+	if err != nil {
+		return nil
+	}
+	for _, r := range routes {
+		if (r.Dst == nil || maskOnes(r.Dst) == 0) && r.Type == unix.RTN_UNICAST && r.Table != unix.RT_TABLE_LOCAL {
+			return nil
+		}
+	}
+	all, err := k.Links()
+	if err != nil {
+		return nil
+	}
+	var names, have []string
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		addrs, err := k.Addrs(l, netlink.FAMILY_V6)
+		if err != nil || len(addrs) == 0 {
+			continue // IPv6 is off on it
+		}
+		names = append(names, l.Attrs().Name)
+		for _, a := range addrs {
+			if globalAddr(a) {
+				have = append(have, a.IPNet.String())
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	addrs := "link-local addresses only"
+	if len(have) > 0 {
+		addrs = strings.Join(have, ", ")
+	}
+	return fail(CauseNoRoute, PhaseRoute, names[0], fmt.Errorf("no IPv6 default route: no router advertisement with a router lifetime has given one to %s (%s)",
+		strings.Join(names, " or "), addrs))
+}
+
+// maskOnes is the prefix length of n.
+func maskOnes(n *net.IPNet) int {
+	ones, _ := n.Mask.Size()
+	return ones
 }
 
 // routeFailure is a netlink request about a route that failed.

@@ -63,8 +63,14 @@ type Server struct {
 	zone   map[string][]dns.RR // by lower-case owner name
 	rcodes map[string]int      // names answered with an rcode, whatever the zone says
 	types  map[uint16]Behavior // behaviour for queries of a type, instead of behavior
-	edes   []*dns.EDNS0_EDE    // extended errors added to every reply
-	signed bool                // answer as a signed zone's authoritative server
+	// after[t] is closed once a query of type t was handled (see
+	// HoldUntil), sent[t] says it is; held[t] is the type whose reply a
+	// query of type t waits for.
+	after  map[uint16]chan struct{}
+	sent   map[uint16]bool
+	held   map[uint16]uint16
+	edes   []*dns.EDNS0_EDE // extended errors added to every reply
+	signed bool             // answer as a signed zone's authoritative server
 	// onQuery, if set, sees each query before it is answered.
 	onQuery func(q *dns.Msg)
 }
@@ -97,7 +103,8 @@ func Start(t testing.TB, addr string, zone ...string) *Server {
 // leave that transport out. The server stops when the test ends.
 func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
 	t.Helper()
-	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{}}
+	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{},
+		after: map[uint16]chan struct{}{}, sent: map[uint16]bool{}, held: map[uint16]uint16{}}
 	s.AddRecords(t, zone...)
 	var servers []*dns.Server
 	start := func(srv *dns.Server) {
@@ -156,6 +163,19 @@ func (s *Server) SetTypeBehavior(qtype uint16, b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.types[qtype] = b
+}
+
+// HoldUntil makes the server hold its replies to queries of type qtype
+// until it has handled a query of type first (10 s at most): a test
+// that needs the answer of one family to arrive before the other's makes
+// it so, instead of hoping. It must be called before the queries arrive.
+func (s *Server) HoldUntil(qtype, first uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[qtype] = first
+	if s.after[first] == nil {
+		s.after[first] = make(chan struct{})
+	}
 }
 
 // SetExtendedError makes every later reply carry an Extended DNS Error
@@ -229,12 +249,24 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	}
 	s.hookMu.Unlock()
 	b := Behavior(s.behavior.Load())
+	var wait <-chan struct{}
 	if len(q.Question) == 1 {
+		qt := q.Question[0].Qtype
 		s.mu.Lock()
-		if tb, ok := s.types[q.Question[0].Qtype]; ok {
+		if tb, ok := s.types[qt]; ok {
 			b = tb
 		}
+		if first, ok := s.held[qt]; ok {
+			wait = s.after[first]
+		}
 		s.mu.Unlock()
+		defer s.handled(qt)
+	}
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	r := s.reply(q, b)
 	s.addOPT(q, r)
@@ -278,6 +310,18 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	w.WriteMsg(r)
+}
+
+// handled records that a query of type qtype was handled (answered, or
+// dropped as its behaviour says), releasing the replies HoldUntil holds
+// for it.
+func (s *Server) handled(qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.after[qtype]; c != nil && !s.sent[qtype] {
+		s.sent[qtype] = true
+		close(c)
+	}
 }
 
 // addOPT gives r the OPT record that the extended errors or the signed
