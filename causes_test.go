@@ -52,6 +52,22 @@ func TestIntegrationHints(t *testing.T) {
 			want:   []string{"veth0 is down (no carrier)", "hint: the default route's link is not up: check the cable or the peer"},
 		},
 		{
+			// Not "is DHCP configuring the network?" either: the
+			// kernel removed the routes of the only link when it went
+			// down, and bringing it up is the remedy.
+			name:   "the only link administratively down",
+			setup:  func(t *testing.T, l *lab) { l.client.IP(t, "link", "set", "veth0", "down") },
+			target: "route:default",
+			want: []string{"link-down: no IPv4 default route; no IPv6 default route, and veth0, the only link, is down (administratively)",
+				"hint: bring it up (ip link set veth0 up), or see why what configures it (networkd, NetworkManager, ifupdown) did not"},
+		},
+		{
+			name:   "no default route, the link up",
+			setup:  func(t *testing.T, l *lab) { l.client.IP(t, "route", "del", "default") },
+			target: "route:default4",
+			want:   []string{"no-route: no IPv4 default route", "hint: is DHCP or router advertisement configuring the network"},
+		},
+		{
 			// Not "is the resolver reachable (route, firewall)?":
 			// with lo down, there is no local route to loopback.
 			name: "loopback down, local resolver",
@@ -126,7 +142,7 @@ func TestIntegrationCauses(t *testing.T) {
 			l.server.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth1", "nodad")
 			l.client.IP(t, "-6", "addr", "flush", "dev", "veth0", "scope", "global")
 			l.client.IP(t, "addr", "add", "fd00:213::3/64", "dev", "veth0")
-			waitFor(t, "duplicate address detection to fail", func() bool {
+			poll(t, "duplicate address detection to fail", 5*time.Millisecond, func() bool {
 				return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
 			})
 		}, targets: []string{"tcp://[fd00:213::1]:8080"}, wants: []want{fail("veth0's IPv6 address fd00:213::3/64 failed duplicate address detection").because("address-dad-failed")}},
@@ -152,9 +168,18 @@ func TestIntegrationCauses(t *testing.T) {
 		}, targets: []string{"dns:ready.test"}, wants: []want{fail("resolver 10.213.60.1: no route to 10.213.60.1").because("no-route")}},
 		{name: "resolver on the link that never answers ARP", setup: func(t *testing.T, l *lab) { l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.66\n") },
 			targets: []string{"dns:ready.test"}, wants: []want{fail("resolver 10.213.1.66: 10.213.1.66 on veth0 does not answer ARP").because("resolver-unreachable")}},
-		{name: "resolver refused (nothing listens)",
+		{name: "resolver down (nothing listens: port unreachable)",
 			targets: []string{"dns:ready.test", "tcp://ready.test:8080"},
-			wants:   []want{fail("10.213.1.1:53: connection refused").because("resolver-refused"), fail("10.213.1.1:53: connection refused").because("resolver-refused")}},
+			wants: []want{
+				fail("10.213.1.1:53: connection refused").because("resolver-down").hinting("no resolver listens on 10.213.1.1:53 (port unreachable): is it running?"),
+				fail("10.213.1.1:53: connection refused").because("resolver-down"),
+			}},
+		{name: "resolver answering REFUSED", setup: resolver(serverIP4, dnstest.Refused),
+			targets: []string{"dns:ready.test", "tcp://ready.test:8080"},
+			wants: []want{
+				fail("10.213.1.1:53: rcode REFUSED").because("resolver-refused").hinting("check its access control"),
+				fail("10.213.1.1:53: rcode REFUSED").because("resolver-refused"),
+			}},
 		{name: "silent resolver", setup: resolver(serverIP4, dnstest.Silent),
 			targets: []string{"dns:ready.test"}, wants: []want{fail("10.213.1.1:53: i/o timeout").because("resolver-timeout")}},
 		{name: "resolver answering SERVFAIL", setup: resolver(serverIP4, dnstest.ServFail),
@@ -188,6 +213,13 @@ func TestIntegrationCauses(t *testing.T) {
 			targets: []string{"tls://10.213.1.1:443"}, wants: []want{fail("10.213.1.1").because("tls-name-mismatch")}},
 		{name: "a peer that does not speak TLS", setup: listen,
 			targets: []string{"tls://10.213.1.1:8080"}, wants: []want{fail("tls handshake").because("timeout")}},
+		{name: "https:// and tls:// to a plain-HTTP server", setup: func(t *testing.T, l *lab) {
+			l.serveHTTP(t, serverIP4+":80", http.NotFoundHandler(), nil)
+		}, targets: []string{"https://10.213.1.1:80/", "tls://10.213.1.1:80"},
+			wants: []want{
+				fail("server gave HTTP response to HTTPS client").because("tls-failed").hinting("the port speaks plain HTTP, not TLS: use http://"),
+				fail(`the reply starts "HTTP/": plain HTTP`).because("tls-failed").hinting("the port speaks plain HTTP, not TLS: use http://"),
+			}},
 		{name: "captive portal and HTTP status", setup: func(t *testing.T, l *lab) {
 			mux := http.NewServeMux()
 			mux.HandleFunc("/portal", func(w http.ResponseWriter, r *http.Request) {
@@ -198,5 +230,13 @@ func TestIntegrationCauses(t *testing.T) {
 		}, targets: []string{"http://10.213.1.1/portal", "http://10.213.1.1/down"},
 			wants: []want{fail("redirects to another host: http://login.portal.test/").because("captive-portal"), fail("HTTP 503").because("http-status")}},
 	}
+	tests = append(tests, extendedErrorCases(t)...)
 	runLabCases(t, tests)
+	// Beyond the host, and the routes and firewall of the host itself
+	// (evidence_test.go).
+	t.Run("beyond the host", testEvidence)
+	t.Run("routes that refuse", testRouteTypes)
+	t.Run("this host's firewall", testLocalFirewall)
+	t.Run("via= and src= named", testViaNamed)
+	t.Run("path MTU", testMTUBlackhole) // mtu_test.go
 }

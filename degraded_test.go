@@ -23,7 +23,7 @@ func TestIntegrationNetlinkRefused(t *testing.T) {
 		l := newLab(t)
 		p := startNetready(t, l.client, deny, "wait", "--json", "-v", "--timeout", "30s",
 			"--backoff-initial", "200ms", "--backoff-max", "200ms", "tcp://10.213.1.1:8080")
-		p.waitStderr(t, "msg=probe target=tcp://10.213.1.1:8080 ok=false")
+		p.waitLog(t, "probe", "target", "tcp://10.213.1.1:8080", "ok", "false")
 		l.server.Listen(t, serverIP4+":8080")
 		if code := p.wait(t); code != 0 {
 			t.Fatalf("exit code: got %d, want 0 (ready on the backoff schedule)\n%s", code, p)
@@ -55,8 +55,8 @@ func TestIntegrationNetlinkRefused(t *testing.T) {
 
 // TestIntegrationInotifyRefused: inotify cannot be had (the limit of
 // instances reached): netready says so once and goes on, re-reading
-// resolv.conf on its schedule, as it does without netlink; it used to end
-// wait with an error.
+// resolv.conf on its schedule, as it does without netlink, rather than
+// ending wait with an error.
 func TestIntegrationInotifyRefused(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
@@ -65,7 +65,7 @@ func TestIntegrationInotifyRefused(t *testing.T) {
 	dns.SetBehavior(dnstest.Refused)
 	p := startNetready(t, l.client, []string{denyEnv + "=inotify"}, "wait", "--json", "-v", "--timeout", "30s",
 		"--backoff-initial", "200ms", "--backoff-max", "200ms", "dns:ready.test")
-	p.waitStderr(t, "msg=probe target=dns:ready.test ok=false")
+	p.waitLog(t, "probe", "target", "dns:ready.test", "ok", "false")
 	dns.SetBehavior(dnstest.Answer)
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit code: got %d, want 0 (ready on the backoff schedule)\n%s", code, p)

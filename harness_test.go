@@ -16,13 +16,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -33,6 +33,7 @@ import (
 
 	"github.com/netready/netready/internal/dnstest"
 	"github.com/netready/netready/internal/netnstest"
+	"github.com/netready/netready/internal/roottest"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=20")
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(roottest.Wrap(m), map[string]func(){
 		"netready": main,
 	})
 }
@@ -93,12 +94,12 @@ func newLab(t *testing.T) *lab {
 
 // waitOperUp waits until the kernel reports link dev operationally up: a
 // veth's carrier comes up shortly after "ip link set up", not at once.
-func waitOperUp(t *testing.T, ns *netnstest.NS, dev string) { waitState(t, ns, dev, "UP") }
+func waitOperUp(t testing.TB, ns *netnstest.NS, dev string) { waitState(t, ns, dev, "UP") }
 
 // waitState waits until link dev's operstate is state (as "ip link" prints
 // it), for 10 s at most: this is test setup catching up with the kernel,
 // not an assertion about netready's speed.
-func waitState(t *testing.T, ns *netnstest.NS, dev, state string) {
+func waitState(t testing.TB, ns *netnstest.NS, dev, state string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(ns.IP(t, "-o", "link", "show", dev), "state "+state+" ") {
@@ -139,9 +140,10 @@ type jsonDoc struct {
 
 // transition is one JSON line of watch --json.
 type transition struct {
-	Time    time.Time `json:"time"`
-	Ready   bool      `json:"ready"`
-	Failing []string  `json:"failing"`
+	Time    time.Time         `json:"time"`
+	Ready   bool              `json:"ready"`
+	Failing []string          `json:"failing"`
+	Causes  map[string]string `json:"causes"`
 }
 
 // jsonHop is one hop of a path in check --explain --json.
@@ -431,19 +433,16 @@ func (p *proc) doc(t *testing.T) jsonDoc {
 	return d
 }
 
-// waitOverField returns a field of the debug line `msg="wait over"` that
-// "wait -v" writes last ("rounds", "events", "netlink", "overruns").
+// waitOverField returns a field of the debug record "wait over" that
+// "wait -v" logs last ("rounds", "events", "netlink", "overruns").
 func waitOverField(t *testing.T, p *proc, field string) string {
 	t.Helper()
-	for _, line := range strings.Split(p.stderr.String(), "\n") {
-		if !strings.Contains(line, `msg="wait over"`) {
-			continue
-		}
-		if m := regexp.MustCompile(`\b` + field + `=(\S+)`).FindStringSubmatch(line); m != nil {
-			return m[1]
+	for _, r := range p.records() {
+		if v, ok := r[field]; ok && r["msg"] == "wait over" {
+			return v
 		}
 	}
-	t.Fatalf(`no %s= in a msg="wait over" line on stderr\n%s`, field, p)
+	t.Fatalf(`no %s= in a "wait over" record on stderr\n%s`, field, p)
 	return ""
 }
 
@@ -458,25 +457,129 @@ func waitOverInt(t *testing.T, p *proc, field string) int {
 	return n
 }
 
-// waitOverLine is the `msg="wait over"` line of "wait -v", for logs.
-func waitOverLine(p *proc) string {
-	for _, line := range strings.Split(p.stderr.String(), "\n") {
-		if strings.Contains(line, `msg="wait over"`) {
-			return line
-		}
+// readyAfterChange checks that p, a wait that saw its targets fail before
+// a change (what names it), ends ready, exit 0, after at least two rounds:
+// one failing, one after the change.
+func (p *proc) readyAfterChange(t *testing.T, what string) {
+	t.Helper()
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0\n%s", code, p)
 	}
-	return "(no wait over line)"
+	if doc := p.doc(t); !doc.Ready || doc.Rounds < 2 {
+		t.Errorf("got ready=%v after %d rounds, want ready after at least 2 (one failing, one after %s)\n%s", doc.Ready, doc.Rounds, what, p)
+	}
 }
 
-// waitFor polls cond until it holds, 20 s at most.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitOverLine is the "wait over" record of "wait -v", for logs.
+func waitOverLine(p *proc) string {
+	for _, r := range p.records() {
+		if r["msg"] == "wait over" {
+			return fmt.Sprint(map[string]string(r))
+		}
+	}
+	return "(no wait over record)"
+}
+
+// logRecord is one record netready logged on stderr, by key.
+type logRecord map[string]string
+
+// records are the records netready has logged so far: the lines of
+// log/slog's text format (key=value, a value quoted as Go quotes it when
+// it has to be) that parse as one.
+func (p *proc) records() []logRecord {
+	var rs []logRecord
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if r, ok := parseRecord(line); ok {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// parseRecord parses a line of log/slog's text format; ok is false for
+// a line that is not one (no time=, level= and msg=, or a bad quote).
+func parseRecord(line string) (r logRecord, ok bool) {
+	r = logRecord{}
+	for line != "" {
+		key, rest, found := strings.Cut(line, "=")
+		if !found || key == "" || strings.ContainsAny(key, " \"") {
+			return nil, false
+		}
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			for end < len(rest) && rest[end] != '"' {
+				if rest[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(rest) {
+				return nil, false
+			}
+			v, err := strconv.Unquote(rest[:end+1])
+			if err != nil {
+				return nil, false
+			}
+			val, rest = v, rest[end+1:]
+		} else {
+			val, rest, _ = strings.Cut(rest, " ")
+			rest = " " + rest
+		}
+		r[key] = val
+		line = strings.TrimPrefix(rest, " ")
+	}
+	_, hasTime := r["time"]
+	_, hasLevel := r["level"]
+	_, hasMsg := r["msg"]
+	return r, hasTime && hasLevel && hasMsg
+}
+
+// waitLog waits until netready has logged a record with msg and each key
+// of kv (key, value, key, value ...) set to its value, and returns it: 20
+// s at most, since this is the test keeping pace with netready.
+func (p *proc) waitLog(t *testing.T, msg string, kv ...string) logRecord {
+	t.Helper()
+	match := func() logRecord {
+		for _, r := range p.records() {
+			ok := r["msg"] == msg
+			for i := 0; ok && i+1 < len(kv); i += 2 {
+				ok = r[kv[i]] == kv[i+1]
+			}
+			if ok {
+				return r
+			}
+		}
+		return nil
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if r := match(); r != nil {
+			return r
+		}
+		select {
+		case <-p.done:
+			if r := match(); r != nil {
+				return r
+			}
+			t.Fatalf("netready exited (%v) without logging %q %q\n%s", p.cmd.ProcessState, msg, kv, p)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("netready has not logged %q %q after 20s\n%s", msg, kv, p)
+		}
+	}
+}
+
+// poll checks cond every interval until it holds, 20 s at most.
+func poll(t testing.TB, what string, interval time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s after 20s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -495,6 +598,7 @@ var zone = []string{
 	"ready.test. 60 IN A 10.213.1.1",
 	"ready.test. 60 IN AAAA fd00:213::1",
 	"v4only.test. 60 IN A 10.213.1.1",
+	"v6only.test. 60 IN AAAA fd00:213::1",
 	"alias.test. 60 IN CNAME ready.test.",
 	"svc.test. 60 IN A 10.213.1.1",
 }
@@ -596,7 +700,8 @@ func (l *lab) nft(t *testing.T, ruleset string) {
 }
 
 // confFile, confMissing and confDir make the file a case names with
-// --resolv-conf.
+// --resolv-conf. A file named must exist, so a missing one is a symbolic
+// link to nowhere, as a resolver's stub file is before the resolver runs.
 func confFile(content string) func(t *testing.T) string {
 	return func(t *testing.T) string {
 		path := filepath.Join(t.TempDir(), "resolv.conf")
@@ -607,7 +712,13 @@ func confFile(content string) func(t *testing.T) string {
 	}
 }
 
-func confMissing(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "resolv.conf") }
+func confMissing(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.Symlink("missing/resolv.conf", path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 func confDir(t *testing.T) string { return t.TempDir() }
 
@@ -707,7 +818,7 @@ func deny(what string) error {
 // needTool returns the path of a program a test runs; a missing one fails
 // the test (make deps installs them all: scripts/install-test-deps.sh and
 // scripts/install-fleet-deps.sh).
-func needTool(t *testing.T, name string) string {
+func needTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -740,5 +851,39 @@ func promtoolCheckMetrics(t *testing.T, what, exposition string) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("promtool check metrics on %s: %v: %s", what, err, out)
+	}
+}
+
+// parseRecord reads back what log/slog's text handler writes, quoted
+// values with spaces, quotes, = and escapes included; other lines are not
+// records.
+func TestParseRecord(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	attrs := map[string]string{
+		"target": "dns:ready.test", "ok": "false", "error": `query "." NS: 10.213.1.1:53: i/o timeout`,
+		"status": "a=b c", "tab": "x\ty", "empty": "", "backslash": `C:\path\`,
+	}
+	var args []any
+	for k, v := range attrs {
+		args = append(args, k, v)
+	}
+	log.Debug("wait over", args...)
+	r, ok := parseRecord(strings.TrimSuffix(b.String(), "\n"))
+	if !ok {
+		t.Fatalf("not parsed: %q", b.String())
+	}
+	if r["msg"] != "wait over" || r["level"] != "DEBUG" {
+		t.Errorf("msg %q level %q", r["msg"], r["level"])
+	}
+	for k, v := range attrs {
+		if r[k] != v {
+			t.Errorf("%s: got %q, want %q (line %q)", k, r[k], v, b.String())
+		}
+	}
+	for _, line := range []string{"", "netready: not ready after 2s", `time=x level=INFO msg="unterminated`, "FAIL tcp://10.213.1.1:9"} {
+		if _, ok := parseRecord(line); ok {
+			t.Errorf("%q parsed as a record", line)
+		}
 	}
 }

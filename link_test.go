@@ -5,6 +5,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netready/netready/internal/roottest"
 )
@@ -61,7 +62,7 @@ func TestIntegrationLink(t *testing.T) {
 			setup: func(t *testing.T, l *lab) {
 				l.client.IP(t, "addr", "flush", "dev", "veth0", "scope", "global")
 				l.client.IP(t, "addr", "add", serverIP6+"/64", "dev", "veth0")
-				waitFor(t, "duplicate address detection to fail", func() bool {
+				poll(t, "duplicate address detection to fail", 5*time.Millisecond, func() bool {
 					return strings.Contains(l.client.IP(t, "-6", "addr", "show", "dev", "veth0"), "dadfailed")
 				})
 			},

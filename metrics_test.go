@@ -151,18 +151,6 @@ func (s *promServer) alerts(t *testing.T) []alert {
 	return r.Data.Alerts
 }
 
-// poll checks cond every interval until it holds, 20 s at most.
-func poll(t *testing.T, what string, interval time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 20s", what)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // transitions are the JSON lines watch --json has printed so far.
 func transitions(t *testing.T, p *proc) []transition {
 	t.Helper()
@@ -379,8 +367,8 @@ func TestIntegrationMetricsListen(t *testing.T) {
 	t.Run("address not there yet", func(t *testing.T) {
 		const addr = "10.213.1.50:10213"
 		p := startNetready(t, l.client, nil, "watch", "--metrics-listen", addr, "route:default4")
-		p.waitStderr(t, "msg=\"the metrics address is not one of this host's (yet): /metrics and /ready answer once it is\" address="+addr)
-		p.waitStderr(t, "msg=\"serving metrics\" address="+addr)
+		p.waitLog(t, "the metrics address is not one of this host's (yet): /metrics and /ready answer once it is", "address", addr)
+		p.waitLog(t, "serving metrics", "address", addr)
 		l.client.IP(t, "addr", "add", "10.213.1.50/32", "dev", "lo")
 		c := l.client.HTTPClient()
 		poll(t, "/ready on the new address", 20*time.Millisecond, func() bool {

@@ -49,7 +49,7 @@ func TestIntegrationMetricsAbuse(t *testing.T) {
 	p := startNetready(t, l.client, nil, "watch", "--json", "--metrics-listen", metricsAddr, "route:default4")
 	pid := p.cmd.Process.Pid
 	dial := l.client.HTTPClient().Transport.(*http.Transport).DialContext
-	waitFor(t, "the first transition", func() bool { return len(transitions(t, p)) == 1 })
+	poll(t, "the first transition", 5*time.Millisecond, func() bool { return len(transitions(t, p)) == 1 })
 
 	// flap deletes the default route and adds it back, and returns how
 	// long netready took to print each transition.
@@ -58,11 +58,11 @@ func TestIntegrationMetricsAbuse(t *testing.T) {
 		n := len(transitions(t, p))
 		start := time.Now()
 		l.client.IP(t, "route", "del", "default")
-		waitFor(t, "not ready", func() bool { return len(transitions(t, p)) == n+1 })
+		poll(t, "not ready", 5*time.Millisecond, func() bool { return len(transitions(t, p)) == n+1 })
 		broken = time.Since(start)
 		start = time.Now()
 		l.client.IP(t, "route", "add", "default", "via", serverIP4)
-		waitFor(t, "ready", func() bool { return len(transitions(t, p)) == n+2 })
+		poll(t, "ready", 5*time.Millisecond, func() bool { return len(transitions(t, p)) == n+2 })
 		return broken, time.Since(start)
 	}
 	var usual []string
@@ -125,7 +125,7 @@ func TestIntegrationMetricsAbuse(t *testing.T) {
 	}()
 
 	// The attack under way: its connections fill the server's places.
-	waitFor(t, "the slow clients holding the connection limit", func() bool {
+	poll(t, "the slow clients holding the connection limit", 5*time.Millisecond, func() bool {
 		return openFDs(pid) >= baseline+metricsMaxConns-4
 	})
 	var (
@@ -163,7 +163,7 @@ func TestIntegrationMetricsAbuse(t *testing.T) {
 	if slowConns.Load() <= 500 {
 		t.Errorf("slow connections made: %d, want more than 500: the server drops them to make room", slowConns.Load())
 	}
-	waitFor(t, "the open files back to before", func() bool { return openFDs(pid) <= baseline+2 })
+	poll(t, "the open files back to before", 5*time.Millisecond, func() bool { return openFDs(pid) <= baseline+2 })
 	if code, body := get(l.client.HTTPClient(), "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "\nnetready_ready 1\n") {
 		t.Errorf("a scrape after the attack: got %d %.200q, want 200 ready", code, body)
 	}

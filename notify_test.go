@@ -10,16 +10,36 @@ import (
 	"time"
 )
 
+// notifySocket listens on a datagram socket for sd_notify messages, as
+// systemd does; read returns every message received so far, in order,
+// once none has come for 100 ms.
+func notifySocket(t *testing.T) (path string, read func() []string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return path, func() []string {
+		var msgs []string
+		buf := make([]byte, 4096)
+		for {
+			conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			n, err := conn.Read(buf)
+			if err != nil {
+				return msgs
+			}
+			msgs = append(msgs, string(buf[:n]))
+		}
+	}
+}
+
 // notifications runs netready with NOTIFY_SOCKET set to a datagram socket
 // the test listens on, and returns every message it received, in order.
 func notifications(t *testing.T, args ...string) (msgs []string, code int) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	sock, read := notifySocket(t)
 	bin, err := exec.LookPath("netready")
 	if err != nil {
 		t.Fatal(err)
@@ -32,16 +52,7 @@ func notifications(t *testing.T, args ...string) (msgs []string, code int) {
 	} else if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	buf := make([]byte, 4096)
-	for {
-		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
-			break
-		}
-		msgs = append(msgs, string(buf[:n]))
-	}
-	return msgs, code
+	return read(), code
 }
 
 func TestSdNotify(t *testing.T) {

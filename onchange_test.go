@@ -110,7 +110,17 @@ func TestIntegrationOnChange(t *testing.T) {
 	if got := log(); !slices.Equal(got, want) {
 		t.Errorf("on-change runs:\ngot  %q\nwant %q", got, want)
 	}
-	if n := strings.Count(p.stderr.String(), `msg="on-change command failed" command="`+script+` hello" error="exit status 3"`); n != 3 {
+	// The warning follows the end of the run that the log shows.
+	failed := func() (n int) {
+		for _, r := range p.records() {
+			if r["msg"] == "on-change command failed" && r["command"] == script+" hello" && r["error"] == "exit status 3" {
+				n++
+			}
+		}
+		return n
+	}
+	poll(t, "the third warning of a failed run", 5*time.Millisecond, func() bool { return failed() >= 3 })
+	if n := failed(); n != 3 {
 		t.Errorf("got %d warnings of a failed run, want 3\n%s", n, p)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)

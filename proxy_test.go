@@ -53,7 +53,7 @@ func (l *lab) tinyproxy(t *testing.T, port int, extra ...string) string {
 		cmd.Wait()
 	})
 	addr := fmt.Sprintf("%s:%d", serverIP4, port)
-	waitFor(t, "tinyproxy listening on "+addr, func() bool {
+	poll(t, "tinyproxy listening on "+addr, 5*time.Millisecond, func() bool {
 		o, _ := l.server.Command(context.Background(), "ss", "-Hltn", "src", addr).Output()
 		return strings.Contains(string(o), addr) || cmd.ProcessState != nil
 	})

@@ -724,7 +724,7 @@ func TestStressRouteLate(t *testing.T) {
 	start := time.Now()
 	for i := range n {
 		p := startNetready(t, l.client, nil, args...)
-		p.waitStderr(t, "msg=probe target=route:default4 ok=false")
+		p.waitLog(t, "probe", "target", "route:default4", "ok", "false")
 		time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
 		if err := h.RouteAdd(route); err != nil {
 			t.Fatalf("trial %d: add the default route: %v", i+1, err)

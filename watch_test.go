@@ -119,7 +119,7 @@ func TestIntegrationWatchStorm(t *testing.T) {
 	const n = 5_000
 	batch := stormBatch(n)
 	p := startNetready(t, l.client, nil, append([]string{"watch", "--json", "-v", "--recheck", "1h"}, append(noRetry, "route:default4")...)...)
-	p.waitStderr(t, "msg=probe target=route:default4 ok=true")
+	p.waitLog(t, "probe", "target", "route:default4", "ok", "true")
 	before := strings.Count(p.stderr.String(), "msg=probe ")
 	start := time.Now()
 	ip := exec.Command("ip", "-n", l.client.Name, "-batch", "-")
@@ -171,14 +171,14 @@ func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
 	replace(serverIP4)
 	const probeTimeout = 2 * time.Second
 	p := startNetready(t, l.client, nil, append([]string{"watch", "-v", "--recheck", "1h", "--probe-timeout", probeTimeout.String(), "--resolv-conf", conf}, append(noRetry, "dns:ready.test")...)...)
-	p.waitStderr(t, "msg=probe target=dns:ready.test ok=true")
+	p.waitLog(t, "probe", "target", "dns:ready.test", "ok", "true")
 	replace("10.213.1.13")
-	waitFor(t, "a query to the silent resolver", func() bool { udp, _ := silent.Queries(); return udp > 0 })
+	poll(t, "a query to the silent resolver", 5*time.Millisecond, func() bool { udp, _ := silent.Queries(); return udp > 0 })
 	stuck := time.Now()
 	before, _ := good.Queries()
 	replace(serverIP4)
-	waitFor(t, "a query to the good resolver after the change", func() bool { udp, _ := good.Queries(); return udp > before })
-	waitFor(t, "the round after the change, passing", func() bool {
+	poll(t, "a query to the good resolver after the change", 5*time.Millisecond, func() bool { udp, _ := good.Queries(); return udp > before })
+	poll(t, "the round after the change, passing", 5*time.Millisecond, func() bool {
 		return strings.Count(p.stderr.String(), "msg=probe target=dns:ready.test ok=true") >= 2
 	})
 	// The stuck attempt ends at --probe-timeout after it began: had its
@@ -191,4 +191,91 @@ func TestIntegrationWatchAbandonsStuckRound(t *testing.T) {
 	if out := p.stdout.String(); strings.Contains(out, "not ready") || strings.Count(out, " ready") != 1 {
 		t.Errorf("got transitions %q, want one: ready\n%s", out, p)
 	}
+}
+
+// TestIntegrationWatchFailingChanges: while not ready, watch --json prints
+// a line for each change of the failing targets or their causes — the
+// resolver refuses, then the link loses its carrier — and none for rounds
+// that find the same failures; then ready again.
+func TestIntegrationWatchFailingChanges(t *testing.T) {
+	roottest.Require(t)
+	t.Parallel()
+	l := newLab(t)
+	dns := l.dnsServer(t, serverIP4, dnstest.Answer)
+	l.server.Listen(t, serverIP4+":8080")
+	const dnsT, tcpT = "dns:ready.test", "tcp://10.213.1.1:8080"
+	bin, err := exec.LookPath("netready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While ready, a re-check every second sees the resolver refuse; the
+	// refusing target is then re-checked every second, and finds the
+	// same, until the carrier goes (a change: every target is probed).
+	cmd := l.client.Command(t.Context(), bin, "watch", "-v", "--json", "--recheck", "1s", "--hosts-file", "", dnsT, tcpT)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchdog := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
+	lines := bufio.NewScanner(stdout)
+	var seen []string
+	next := func() transition {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("watch ended before the next line: %v; lines so far:\n%s", lines.Err(), strings.Join(seen, "\n"))
+		}
+		seen = append(seen, lines.Text())
+		var tr transition
+		if err := json.Unmarshal(lines.Bytes(), &tr); err != nil {
+			t.Fatalf("not JSON: %q: %v", lines.Text(), err)
+		}
+		return tr
+	}
+	causes := func(tr transition) string {
+		var s []string
+		for _, n := range []string{dnsT, tcpT} {
+			if c, ok := tr.Causes[n]; ok {
+				s = append(s, n+"="+c)
+			}
+		}
+		return strings.Join(s, " ")
+	}
+	if tr := next(); !tr.Ready {
+		t.Fatalf("first line: got %s, want ready", seen[0])
+	}
+	dns.SetBehavior(dnstest.Refused)
+	if tr := next(); tr.Ready || causes(tr) != dnsT+"=resolver-refused" {
+		t.Fatalf("after the resolver refuses: got %s, want not ready, %s=resolver-refused", seen[len(seen)-1], dnsT)
+	}
+	// Rounds a second apart keep finding the refusal: no line for them.
+	refusals := func() int { return strings.Count(stderr.String(), "msg=probe target="+dnsT+" ok=false") }
+	poll(t, "two more rounds that find the refusal", 5*time.Millisecond, func() bool { return refusals() >= 3 })
+	peerDown(t, l)
+	tr := next()
+	if want := dnsT + "=no-carrier " + tcpT + "=no-carrier"; tr.Ready || causes(tr) != want {
+		t.Fatalf("after the carrier goes: got %s, want not ready, %s", seen[len(seen)-1], want)
+	}
+	dns.SetBehavior(dnstest.Answer)
+	l.server.IP(t, "link", "set", "veth1", "up")
+	// Whatever states the link passes through coming back, each line
+	// says something the one before did not.
+	prev := causes(tr)
+	for tr = next(); !tr.Ready; tr = next() {
+		if c := causes(tr); c == prev {
+			t.Errorf("a line that changes nothing: %s", seen[len(seen)-1])
+		} else {
+			prev = c
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v, want exit 0", err)
+	}
+	t.Logf("lines:\n%s", strings.Join(seen, "\n"))
 }

@@ -26,9 +26,9 @@ func permuteArgs(app *cli.App, args []string) []string {
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
+		df, ok := f.(cli.DocGenerationFlag)
 		for _, n := range f.Names() {
-			takesValue[n] = !isBool
+			takesValue[n] = ok && df.TakesValue()
 		}
 	}
 	var flags, pos []string

@@ -14,13 +14,12 @@ import (
 
 func checkCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "check",
+		Name:      cmdCheck,
 		Usage:     "probe every target once, concurrently, and report",
 		ArgsUsage: "[TARGET...]",
-		Description: "One round: every target is probed once, all at once, and a row per target\n" +
-			"is printed: for a failure, its cause — the first broken hop on its path — and a hint.\n" +
-			"With --explain, every target's path follows, hop by hop.\n" +
-			"Exit 0 if all pass (with --any: if one does), 1 if not, 2 on a usage error.",
+		Description: "One round: every target is probed once, all at once, and a row per target is printed: " +
+			"for a failure, its cause — the first broken hop on its path — and a hint. With --explain, " +
+			"every target's path follows, hop by hop.",
 		Flags: append(commonFlags(&cli.DurationFlag{Usage: "give up after this long in all (0: no limit beyond --probe-timeout)"}),
 			&cli.BoolFlag{Name: "explain", Usage: "under each target, its path hop by hop (route, link, address, gateway, resolver, endpoint) with each hop's state", EnvVars: []string{"NETREADY_EXPLAIN"}}),
 		Action: action("check", false, s, func(ctx context.Context, o *options, log *slog.Logger) error {
@@ -41,7 +40,11 @@ func check(ctx context.Context, o *options, log *slog.Logger, s *streams) error 
 	start := time.Now()
 	env := probe.NewEnv(o.resolvConf, o.hostsFile, nl)
 	env.Explain = o.explain
+	// On a terminal, a round that takes long says so meanwhile.
+	prog := newProgress(s.stderr, o, log, nil, false)
+	prog.roundStarted()
 	results := probe.Round(ctx, env, o.targets, o.probeTimeout)
+	prog.done()
 	if sig, ok := stoppedBy(ctx); ok {
 		return interrupted(sig)
 	}
@@ -70,5 +73,5 @@ func write(s *streams, o *options, out report.Outcome) error {
 	case o.quiet:
 		return nil
 	}
-	return report.Text(s.stdout, out)
+	return style(o, s.stdout).Text(s.stdout, out)
 }

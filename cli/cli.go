@@ -13,7 +13,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/netready/netready/probe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -43,7 +42,9 @@ func Run(ctx context.Context, b Build, args []string, stdout, stderr io.Writer) 
 	sig := catchSignals(cancel)
 	defer sig.release()
 
-	app := newApp(b, &streams{stdout: stdout, stderr: stderr, signals: sig})
+	// On a terminal, stderr keeps wait's and watch's status line below
+	// whatever else is written there.
+	app := newApp(b, &streams{stdout: stdout, stderr: newLiveLine(stderr), signals: sig})
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	code, msg := exitStatus(err)
 	if msg != "" {
@@ -67,35 +68,54 @@ func App() *cli.App {
 }
 
 func newApp(b Build, s *streams) *cli.App {
+	useHelp()
 	app := &cli.App{
 		Name:      "netready",
 		Usage:     "wait until the network is actually usable",
-		UsageText: "netready COMMAND [FLAGS] [TARGET...]",
-		Description: "netready probes what a service needs from the network — a link with an address,\n" +
-			"a route, a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint — and reports\n" +
-			"whether all of it works. With no TARGET the policy is: " + strings.Join(DefaultTargets, " ") + "\n\n" +
-			targetHelp() + "\n\n" + exitHelp,
+		UsageText: "netready COMMAND [FLAGS] [TARGET...]\nnetready help [COMMAND]",
+		Description: "netready probes what a service needs from the network — a link with an address, " +
+			"a route, a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint — and says whether all of " +
+			"it works: check probes once and reports, wait probes until all of it works, watch goes on " +
+			"watching and reports every change. With no TARGET, the policy is the default one (" +
+			strings.Join(DefaultTargets, " ") + "): some link is up with a global address, a default route " +
+			"goes out through an up link, and a resolver from resolv.conf answers for the root zone.",
 		Writer:          s.stdout,
 		ErrWriter:       s.stderr,
 		HideHelpCommand: true,
 		HideVersion:     true,
+		Flags: []cli.Flag{
+			// urfave/cli adds its help flag only where there is no help
+			// command.
+			cli.HelpFlag,
+			&cli.BoolFlag{Name: "version", Usage: "print the version, as netready version does"},
+		},
 		Commands: []*cli.Command{
 			checkCommand(s),
 			waitCommand(s),
 			watchCommand(s),
 			versionCommand(b, s),
+			helpCommand(s),
 		},
 		// Exit codes are chosen by Run alone: urfave/cli honours an
 		// ExitCoder only by type assertion, and would exit by itself.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
+		// --version wins over a command, as --help does.
+		Before: func(c *cli.Context) error {
+			if !c.Bool("version") {
+				return nil
+			}
+			if err := printVersion(b, s); err != nil {
+				return err
+			}
+			return &exitError{code: exitReady}
+		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usage(unknownCommand(c))
+				return usage(unknownCommand(c.App, c.Args().First()))
 			}
 			// A usage error: the help goes to stderr with the error.
-			c.App.Writer = c.App.ErrWriter
-			cli.ShowAppHelp(c)
+			printHelp(c.App.ErrWriter, "", c.App)
 			return usage(errors.New("no command given"))
 		},
 	}
@@ -107,32 +127,4 @@ func newApp(b Build, s *streams) *cli.App {
 		c.OnUsageError = onUsageError
 	}
 	return app
-}
-
-// targetHelp lists the target kinds and their parameters for --help, from
-// probe.Kinds and probe.ParamDocs.
-func targetHelp() string {
-	var b strings.Builder
-	b.WriteString("TARGETS:")
-	for _, u := range kindUsage() {
-		fmt.Fprintf(&b, "\n   %-28s %s", u.Syntax, u.Passes)
-	}
-	b.WriteString("\n\nTARGET PARAMETERS (TARGET?NAME=VALUE&NAME=VALUE):")
-	for _, p := range probe.ParamDocs() {
-		fmt.Fprintf(&b, "\n   %-28s %s: %s", p.Syntax, probe.KindList(p.Kinds), p.Help)
-	}
-	return b.String()
-}
-
-const exitHelp = `EXIT STATUS:
-   0 ready, 1 not ready, 2 usage error, 126/127 the command after -- cannot be run / is not found,
-   130/143 interrupted by SIGINT/SIGTERM`
-
-// kindUsage is every form of every target kind, in probe.Kinds' order.
-func kindUsage() []probe.Usage {
-	var us []probe.Usage
-	for _, k := range probe.Kinds {
-		us = append(us, k.Usage...)
-	}
-	return us
 }

@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netready/netready/gate"
 	"github.com/netready/netready/hook"
 	"github.com/netready/netready/metrics"
 	"github.com/netready/netready/probe"
+	"github.com/netready/netready/probegate"
+	"github.com/netready/netready/report"
 )
 
 // fleet is what watch does for a fleet's monitoring, beside printing
@@ -75,7 +76,7 @@ func startFleet(ctx context.Context, o *options, log *slog.Logger, hookOut io.Wr
 }
 
 // round takes the picture after a round the gate accepted.
-func (f *fleet) round(p gate.Progress) {
+func (f *fleet) round(p probegate.Progress) {
 	if f.exp == nil {
 		return
 	}
@@ -96,11 +97,12 @@ func (f *fleet) round(p gate.Progress) {
 }
 
 // state is the metrics' view of a round's progress.
-func (f *fleet) state(p gate.Progress) metrics.State {
+func (f *fleet) state(p probegate.Progress) metrics.State {
 	s := metrics.State{Ready: p.Ready && !p.Settling, Settling: p.Settling, Events: p.Events, Targets: make([]metrics.Target, len(p.Results))}
 	for i, gr := range p.Results {
 		t := metrics.Target{Name: f.names[i]}
-		if r, ok := gr.Value.(probe.Result); ok {
+		if gr.Probed {
+			r := gr.Value
 			t.Probed, t.OK, t.Latency = true, r.OK, r.Latency
 			if !r.OK {
 				t.Cause = causeWord(r)
@@ -124,7 +126,7 @@ func causeWord(r probe.Result) string {
 
 // transition runs the hook, if any, with the transition's state. It does
 // not wait for the hook.
-func (f *fleet) transition(tr gate.Transition) {
+func (f *fleet) transition(tr probegate.Transition) {
 	if f.hooks == nil {
 		return
 	}
@@ -133,9 +135,9 @@ func (f *fleet) transition(tr gate.Transition) {
 		if gr.OK {
 			continue
 		}
-		cause := "not-probed"
-		if r, ok := gr.Value.(probe.Result); ok {
-			cause = causeWord(r)
+		cause := report.NotProbedCause
+		if gr.Probed {
+			cause = causeWord(gr.Value)
 		}
 		failing = append(failing, hook.Failure{Target: f.names[i], Cause: cause})
 	}

@@ -119,6 +119,16 @@ func FuzzCommandLine(f *testing.F) {
 		{"check", "", "PROBE_TIMEOUT=5"},
 		{"", "-x check", ""},
 		{"", "help wait", ""},
+		{"", "help wiat", ""},
+		{"", "help", ""},
+		{"", "--version", ""},
+		{"", "--version check", ""},
+		{"", "--timout 5s", ""},
+		{"wait", "--timout 5s", ""},
+		{"check", "tpc://db:5432?famliy=6", ""},
+		{"check", "", "ANY=yes\nJSON=Off"},
+		{"wait", "", "NO_NETLINK=on\nEXTEND_TIMEOUT=no"},
+		{"check", "", "EXPLAIN=sure"},
 	}
 	for _, s := range seeds {
 		f.Add(uint8(slices.Index(fuzzCommands, s.cmd)), s.args, s.env)
@@ -135,6 +145,9 @@ func FuzzCommandLine(f *testing.F) {
 		defer restore()
 
 		p, stdout, err := parseCommandLine(argv)
+		if code, _ := exitStatus(err); err != nil && code == exitReady {
+			return // --version: printed, nothing more to do
+		}
 		if err != nil {
 			if code, _ := exitStatus(err); code != exitUsage {
 				t.Fatalf("%q %q: got error %T %q (exit %d), want a usage error (exit 2)", argv, envs, err, err, code)

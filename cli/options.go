@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -27,6 +29,7 @@ type options struct {
 	timeout, probeTimeout time.Duration
 	any, json             bool
 	quiet, verbose        bool
+	color                 string // --color: never, auto or always
 	resolvConf, hostsFile string
 
 	// wait and watch
@@ -46,17 +49,29 @@ type options struct {
 	onChange      []string // the program and its arguments; empty: none
 }
 
+// The defaults of the flags, each written once: the flags read them, and
+// --help, the man page and README read the flags (the backoff schedule's
+// are package backoff's; the resolver and hosts files, package probe's).
+const (
+	defaultProbeTimeout  = 3 * time.Second
+	defaultWaitTimeout   = 2 * time.Minute // check's is 0: no limit beyond --probe-timeout
+	defaultLocalInterval = 250 * time.Millisecond
+	defaultRecheck       = 30 * time.Second
+	defaultColor         = colorAuto
+)
+
 // commonFlags are the flags of every command that probes. timeout is its
 // --timeout flag, nil for none.
 func commonFlags(timeout *cli.DurationFlag) []cli.Flag {
 	fs := []cli.Flag{
-		&cli.DurationFlag{Name: "probe-timeout", Value: 3 * time.Second, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
-		&cli.BoolFlag{Name: "any", Usage: "ready when one target passes, not all", EnvVars: []string{"NETREADY_ANY"}},
-		&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON document on stdout", EnvVars: []string{"NETREADY_JSON"}},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all", EnvVars: []string{"NETREADY_QUIET"}},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each probe's phases on stderr", EnvVars: []string{"NETREADY_VERBOSE"}},
-		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration to read", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
-		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts file consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
+		&cli.DurationFlag{Name: "probe-timeout", Value: defaultProbeTimeout, Usage: "bound on one attempt at one target", EnvVars: []string{"NETREADY_PROBE_TIMEOUT"}},
+		boolFlag("any", "ready when one target passes, not all", "NETREADY_ANY"),
+		boolFlag("json", "print the result as one JSON document on stdout", "NETREADY_JSON"),
+		boolFlag("quiet", "print nothing; the exit status says it all", "NETREADY_QUIET", "q"),
+		boolFlag("verbose", "log each probe's phases on stderr", "NETREADY_VERBOSE", "v"),
+		&cli.StringFlag{Name: "color", Value: defaultColor, Usage: "colour: `WHEN` is never, auto (a terminal, no NO_COLOR) or always", EnvVars: []string{"NETREADY_COLOR"}},
+		&cli.StringFlag{Name: "resolv-conf", Value: probe.DefaultResolvConf, Usage: "resolver configuration `FILE` to read (one named must exist; only the default may be missing)", EnvVars: []string{"NETREADY_RESOLV_CONF"}},
+		&cli.StringFlag{Name: "hosts-file", Value: probe.DefaultHostsFile, Usage: "hosts `FILE` consulted before DNS for target host names (empty: none)", EnvVars: []string{"NETREADY_HOSTS_FILE"}},
 	}
 	if timeout != nil {
 		timeout.Name, timeout.EnvVars = "timeout", []string{"NETREADY_TIMEOUT"}
@@ -72,8 +87,8 @@ func pacingFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "backoff-initial", Value: backoff.DefaultInitial, Usage: "first interval between rounds for targets that leave the host", EnvVars: []string{"NETREADY_BACKOFF_INITIAL"}},
 		&cli.DurationFlag{Name: "backoff-max", Value: backoff.DefaultMax, Usage: "longest interval between rounds", EnvVars: []string{"NETREADY_BACKOFF_MAX"}},
 		&cli.Float64Flag{Name: "backoff-multiplier", Value: backoff.DefaultMultiplier, Usage: "growth of the interval after each failed round", EnvVars: []string{"NETREADY_BACKOFF_MULTIPLIER"}},
-		&cli.DurationFlag{Name: "local-interval", Value: 250 * time.Millisecond, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
-		&cli.BoolFlag{Name: "no-netlink", Usage: "do not re-probe on kernel network changes; poll on the schedule only", EnvVars: []string{"NETREADY_NO_NETLINK"}},
+		&cli.DurationFlag{Name: "local-interval", Value: defaultLocalInterval, Usage: "interval between re-checks of failing targets that stay on this host (link, route, loopback)", EnvVars: []string{"NETREADY_LOCAL_INTERVAL"}},
+		boolFlag("no-netlink", "do not re-probe on kernel network changes; poll on the schedule only", "NETREADY_NO_NETLINK"),
 	}
 }
 
@@ -87,6 +102,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		json:          c.Bool("json"),
 		quiet:         c.Bool("quiet"),
 		verbose:       c.Bool("verbose"),
+		color:         c.String("color"),
 		resolvConf:    c.String("resolv-conf"),
 		hostsFile:     c.String("hosts-file"),
 		settle:        c.Duration("settle"),
@@ -100,6 +116,9 @@ func parseOptions(c *cli.Context) (*options, error) {
 		textfile:      c.String("textfile"),
 		onChange:      strings.Fields(c.String("on-change")),
 	}
+	if o.color == "" {
+		o.color = defaultColor // NETREADY_COLOR= in a defaults file
+	}
 	has := func(name string) bool { return lookupFlag(c.Command.Flags, name) != nil }
 	switch {
 	case o.timeout < 0:
@@ -108,6 +127,17 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, usage(fmt.Errorf("%s must be positive", setting(c, "probe-timeout")))
 	case o.resolvConf == "":
 		return nil, usage(fmt.Errorf("%s is empty", setting(c, "resolv-conf")))
+	case o.color != colorNever && o.color != colorAuto && o.color != colorAlways:
+		return nil, usage(fmt.Errorf("%s: want never, auto or always", setting(c, "color")))
+	}
+	if c.IsSet("resolv-conf") {
+		// A file the user names must be there: a typo would otherwise
+		// read as "no nameserver", and send wait after the loopback
+		// default. A symbolic link whose target appears later (a
+		// resolver's stub file, written once it runs) is there.
+		if _, err := os.Lstat(o.resolvConf); errors.Is(err, fs.ErrNotExist) {
+			return nil, usage(fmt.Errorf("%s: no such file (only the default, %s, may be missing)", setting(c, "resolv-conf"), probe.DefaultResolvConf))
+		}
 	}
 	o.names = c.Args().Slice()
 	for i, a := range o.names {

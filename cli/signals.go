@@ -53,6 +53,17 @@ func (s *signals) release() {
 	})
 }
 
+// signalName is "SIGINT" or "SIGTERM", as a person knows them.
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
 // stoppedBy returns the signal that cancelled ctx, if one did.
 func stoppedBy(ctx context.Context) (syscall.Signal, bool) {
 	var se *signalError

@@ -15,23 +15,21 @@ import (
 	"unicode"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/netready/netready/probe"
 )
 
 // unknownCommand is the error for a first argument that names no command:
-// it lists the commands --help shows, and for "help CMD" points to
-// "CMD --help".
-func unknownCommand(c *cli.Context) error {
+// the command it likely meant, or the list of those --help shows.
+func unknownCommand(app *cli.App, name string) error {
 	var names []string
-	for _, cmd := range c.App.VisibleCommands() {
+	for _, cmd := range app.VisibleCommands() {
 		names = append(names, cmd.Name)
 	}
-	see := "netready --help"
-	if c.Args().First() == "help" {
-		if cmd := c.App.Command(c.Args().Get(1)); cmd != nil && !cmd.Hidden {
-			see = "netready " + cmd.Name + " --help"
-		}
+	if s := probe.Closest(name, names); s != "" {
+		return fmt.Errorf("unknown command %q (did you mean %s?)", name, s)
 	}
-	return fmt.Errorf("unknown command %q (want %s; see %s)", c.Args().First(), orList(names), see)
+	return fmt.Errorf("unknown command %q (want %s; see netready --help)", name, orList(names))
 }
 
 // orList joins words as "a, b or c".
@@ -84,7 +82,7 @@ func flagError(c *cli.Context, err error, isSubcommand bool) error {
 		return dashed(name)
 	}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("unknown flag %s", form(name, "", false))
+		return fmt.Errorf("unknown flag %s%s", form(name, "", false), flagHint(c, defs, name, isSubcommand))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		return fmt.Errorf("%s needs a value", form(name, "", false))
@@ -114,7 +112,7 @@ func flagError(c *cli.Context, err error, isSubcommand bool) error {
 		value, _ := strconv.Unquote(q)
 		rest = strings.TrimPrefix(strings.TrimPrefix(rest[len(q):], " for flag -"), " for -")
 		name, _, _ := strings.Cut(rest, ": ")
-		return fmt.Errorf("%s: %s", form(name, value, true), invalidValue(lookupFlag(defs, name), value))
+		return fmt.Errorf("%s: %s", form(name, value, true), invalidValue(lookupFlag(defs, name), value, false))
 	}
 	// could not parse "bogus" as duration value from environment variable
 	// "NETREADY_PROBE_TIMEOUT" for flag probe-timeout: time: invalid duration "bogus"
@@ -125,15 +123,65 @@ func flagError(c *cli.Context, err error, isSubcommand bool) error {
 			if v, err := strconv.QuotedPrefix(rest); err == nil {
 				variable, _ := strconv.Unquote(v)
 				name, _, _ := strings.Cut(strings.TrimPrefix(rest[len(v):], " for flag "), ":")
-				return fmt.Errorf("%s: %s", variable, invalidValue(lookupFlag(defs, name), value))
+				return fmt.Errorf("%s: %s", variable, invalidValue(lookupFlag(defs, name), value, true))
 			}
 		}
 	}
 	return err
 }
 
-// invalidValue says what is wrong with value for flag f (nil if unknown).
-func invalidValue(f cli.Flag, value string) string {
+// flagHint is what follows "unknown flag -name": the flag it likely meant
+// (of the command, or of the root); the commands that have it, when it is
+// another command's flag or, for the root, a command's flag given before
+// the command; or nothing.
+func flagHint(c *cli.Context, defs []cli.Flag, name string, isSubcommand bool) string {
+	if !isSubcommand {
+		defs = c.App.Flags
+	}
+	names := []string{"help"}
+	for _, f := range defs {
+		names = append(names, f.Names()...)
+	}
+	if s := probe.Closest(name, names); s != "" {
+		return fmt.Sprintf(" (did you mean %s?)", dashed(s))
+	}
+	if isSubcommand {
+		if has := commandsWith(c.App, name); len(has) > 0 {
+			return fmt.Sprintf(" (it is a flag of %s)", orList(has))
+		}
+		return ""
+	}
+	// A command's flag before the command: "netready --json check" for
+	// "netready check --json", maybe mistyped too.
+	var all []string
+	for _, cmd := range c.App.VisibleCommands() {
+		for _, f := range cmd.Flags {
+			all = append(all, f.Names()...)
+		}
+	}
+	switch s := probe.Closest(name, all); {
+	case s == name:
+		return fmt.Sprintf(" (it is a flag of %s: give it after the command)", orList(commandsWith(c.App, s)))
+	case s != "":
+		return fmt.Sprintf(" (did you mean %s? it is a flag of %s: give it after the command)", dashed(s), orList(commandsWith(c.App, s)))
+	}
+	return ""
+}
+
+// commandsWith lists the visible commands that have the flag name.
+func commandsWith(app *cli.App, name string) []string {
+	var has []string
+	for _, cmd := range app.VisibleCommands() {
+		if lookupFlag(cmd.Flags, name) != nil {
+			has = append(has, cmd.Name)
+		}
+	}
+	return has
+}
+
+// invalidValue says what is wrong with value for flag f (nil if unknown),
+// given on the command line or, if fromEnv, by its variable.
+func invalidValue(f cli.Flag, value string, fromEnv bool) string {
 	switch f.(type) {
 	case *cli.DurationFlag:
 		if strings.Trim(value, "+-.0123456789") == "" && strings.ContainsAny(value, "0123456789") {
@@ -145,7 +193,10 @@ func invalidValue(f cli.Flag, value string) string {
 			return fmt.Sprintf("number %q is out of range", value)
 		}
 		return fmt.Sprintf("invalid number %q", value)
-	case *cli.BoolFlag:
+	case *envBoolFlag, *cli.BoolFlag:
+		if fromEnv {
+			return fmt.Sprintf("invalid boolean %q (want %s)", value, envBoolHelp)
+		}
 		return fmt.Sprintf("invalid boolean %q (want true or false)", value)
 	}
 	return fmt.Sprintf("invalid value %q", value)

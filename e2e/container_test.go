@@ -42,7 +42,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	buildDir = dir
-	return m.Run()
+	return roottest.Wrap(m).Run()
 }
 
 // tools are the commands the tests run, with the Debian package of each.

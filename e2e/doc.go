@@ -20,6 +20,11 @@
 // starting to each wait-online finishing. The stacks' packages are
 // unpacked by scripts/container-root.sh into /var/cache/netready-e2e and
 // seen only inside the container, laid over its /usr and under its /etc.
+// The same stacks boot IPv6 only (ipv6_test.go), all at once, with a
+// dnsmasq as their router (router advertisements with RDNSS and DNSSL, and
+// DHCPv6) that starts once netready waits: netready-wait-online is ready
+// once the address has left duplicate address detection and a name with
+// AAAA records only resolves, never before.
 //
 // It holds tests only. They need root, iproute2, util-linux (nsenter) and
 // Debian's systemd-container package (systemd-nspawn), and for the stacks
@@ -30,5 +35,6 @@
 // writes go to the test's temporary directory, netready, the units and the
 // packages reach it through read-only bind and overlay mounts, and its
 // only network is a veth pair between two namespaces the test creates
-// (10.213.7.0/24, and 10.213.41-44.0/24 for the stacks).
+// (10.213.7.0/24, 10.213.41-44.0/24 for the stacks, fd00:213:45-47::/64
+// for the IPv6-only stacks).
 package e2e

@@ -35,13 +35,13 @@ import (
 const (
 	// The resolver DHCP named answers with an ICMP port unreachable: no
 	// DNS server listens there yet.
-	waitedRefused = "resolver-refused"
+	waitedRefused = "resolver-down"
 	// systemd-resolved's stub answers SERVFAIL for an upstream that
 	// refuses.
 	waitedServfail = "resolver-servfail"
 	// systemd-resolved's stub answers REFUSED while it has no DNS server
-	// to ask (before the lease).
-	waitedNoServer = "resolver-refused"
+	// to ask (before the lease), which its uplink resolv.conf shows.
+	waitedNoServer = "no-resolver"
 )
 
 // waitingOn is what a "not ready" line of netready must contain while it
@@ -359,6 +359,23 @@ func (c *container) bootOver(t *testing.T) {
 	}
 }
 
+// bootState is what the booted container says once its boot is over:
+// the journal entries of netready's readiness and of e2e-resolve's
+// answer, and the properties (unitProps) of netready-wait-online,
+// network-online.target, e2e-resolve.service and units.
+func (c *container) bootState(t *testing.T, units ...string) (entries []entry, state map[string]map[string]string) {
+	t.Helper()
+	entries = c.journalWith(t, 10*time.Second,
+		line{waitOnline, "netready", []string{readyLine}},
+		line{"e2e-resolve.service", "", []string{readyName}},
+	)
+	state = map[string]map[string]string{}
+	for _, u := range append([]string{waitOnline, "network-online.target", "e2e-resolve.service"}, units...) {
+		state[u] = c.show(t, u, unitProps...)
+	}
+	return entries, state
+}
+
 // since formats the time from ref to mono (CLOCK_MONOTONIC, µs) as signed
 // seconds.
 func since(ref, mono int64) string {
@@ -454,21 +471,14 @@ func testLateDNS(t *testing.T, s stack) {
 	c.bootOver(t)
 	phase("boot over")
 
-	entries := c.journalWith(t, 10*time.Second,
-		line{waitOnline, "netready", []string{readyLine}},
-		line{"e2e-resolve.service", "", []string{readyName}},
-	)
-	state := map[string]map[string]string{}
-	for _, u := range append([]string{waitOnline, "network-online.target", "e2e-resolve.service", "e2e-early.service"}, s.own...) {
-		state[u] = c.show(t, u, unitProps...)
-	}
+	entries, state := c.bootState(t, append([]string{"e2e-early.service"}, s.own...)...)
 	checkHeldUntilResolved(t, entries, state, s, waitingOn(resolver, s.cause), dnsUp)
 	checkStackOnlineEarly(t, entries, state, s, dnsUp)
 
-	// The figures of issue 13: DNS up → netready-wait-online done (it
-	// aims at 1.2s at most on ifupdown and NetworkManager, once a refusing
-	// resolver is re-probed every second; not asserted here), and where
-	// the stack's own wait-online stood.
+	// The figures: DNS up → netready-wait-online done (1.2s at most is
+	// the aim on ifupdown and NetworkManager, a refusing resolver being
+	// re-probed every second; not asserted here), and where the stack's
+	// own wait-online stood.
 	woExit := monoProp(t, state[waitOnline], "ExecMainExitTimestampMonotonic")
 	t.Logf("TIMING %s: lease %s after boot began; DNS up %s after the lease; DNS up → %s done %s",
 		s.name, since(begin, lease.mono), since(lease.mono, dnsUp), waitOnline, since(dnsUp, woExit))
@@ -566,13 +576,18 @@ func TestIntegrationNetworkdResolvedLateServer(t *testing.T) {
 	waiting := c.waitJournal(t, stepTimeout, waitOnline, "netready", waited...)
 	phase("netready waiting: " + waiting.msg)
 	checkSharedClock(t, c)
-	// networkd's DHCP client has been asking for a while.
+	// networkd runs, and its wait-online waits: it has started and is
+	// not done (its end, after the server started, is checked below).
 	if !waitFor(stepTimeout, c.isActive("systemd-networkd.service")) {
 		t.Fatal("systemd-networkd.service is not active")
 	}
-	time.Sleep(2 * time.Second)
-	if c.isActive("systemd-networkd-wait-online.service")() {
-		t.Fatal("systemd-networkd-wait-online.service is active with no DHCP server")
+	var nwoState string
+	if !waitFor(stepTimeout, func() bool {
+		out, _ := c.systemctl("is-active", "systemd-networkd-wait-online.service")
+		nwoState = strings.TrimSpace(out)
+		return nwoState != "inactive"
+	}) || nwoState != "activating" {
+		t.Fatalf("systemd-networkd-wait-online.service is %s with no DHCP server, want activating", nwoState)
 	}
 
 	srv := startDnsmasq(t, n.server, "DHCP and DNS", append(n.dhcpArgs(t), n.dnsArgs()...)...)
@@ -588,14 +603,7 @@ func TestIntegrationNetworkdResolvedLateServer(t *testing.T) {
 	c.bootOver(t)
 	phase("boot over")
 
-	entries := c.journalWith(t, 10*time.Second,
-		line{waitOnline, "netready", []string{readyLine}},
-		line{"e2e-resolve.service", "", []string{readyName}},
-	)
-	state := map[string]map[string]string{}
-	for _, u := range append([]string{waitOnline, "network-online.target", "e2e-resolve.service"}, s.own...) {
-		state[u] = c.show(t, u, unitProps...)
-	}
+	entries, state := c.bootState(t, s.own...)
 	checkHeldUntilResolved(t, entries, state, s, waited, up)
 	nwo := state["systemd-networkd-wait-online.service"]
 	if at := monoProp(t, nwo, "ActiveEnterTimestampMonotonic"); nwo["ActiveState"] != "active" || at <= up {

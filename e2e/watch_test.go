@@ -66,7 +66,8 @@ func TestIntegrationWatchUnit(t *testing.T) {
 	if st := c.show(t, watchUnit, "ActiveState")["ActiveState"]; st != "activating" {
 		t.Errorf("%s: ActiveState=%s while the network is down, want activating (no READY=1 yet)", watchUnit, st)
 	}
-	check("not ready", "/ready", 503, "\nroute:default4 no-route: no IPv4 default route\n")
+	// No default route while the only link has no carrier: the link.
+	check("not ready", "/ready", 503, "\nroute:default4 no-carrier: no IPv4 default route, and ve0, the only link, is down (no carrier)\n")
 	check("not ready", "/metrics", 200, "\nnetready_ready 0\n")
 	prom := func() string {
 		out, _ := c.nsenter("cat", "/run/netready/netready.prom")
@@ -107,9 +108,9 @@ func TestIntegrationWatchUnit(t *testing.T) {
 		line{watchUnit, hookComm, []string{"NETREADY_READY=0"}},
 		line{watchUnit, hookComm, []string{"NETREADY_READY=1"}},
 	)
-	// (The TCP target's cause, with no carrier, is the link's.)
+	// (The targets' cause, with no carrier, is the link's.)
 	for _, want := range []string{"NETREADY_READY=0", "NETREADY_FAILING=route:default4 tcp://" + onlineTCP,
-		"NETREADY_CAUSES=route:default4=no-route tcp://" + onlineTCP + "=", "NETREADY_READY=1"} {
+		"NETREADY_CAUSES=route:default4=no-carrier tcp://" + onlineTCP + "=", "NETREADY_READY=1"} {
 		e, ok := first(entries, watchUnit, hookComm, want)
 		if !ok {
 			t.Errorf("no %q from the on-change command in the journal:\n%s", want, dump(of(entries, watchUnit)))

@@ -3,11 +3,13 @@ package gate
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
-// Result is what the gate needs to know of one attempt at one target.
-type Result struct {
+// Result is what the gate needs to know of one attempt at one target,
+// beside the prober's own account of it, of type V.
+type Result[V any] struct {
 	OK bool
 	// Local reports that the attempt's traffic stayed on this host, so the
 	// target may be re-checked every LocalInterval instead of on the
@@ -19,15 +21,24 @@ type Result struct {
 	// probed again on that change, and otherwise only on the schedule, as
 	// a safety re-check — not every LocalInterval.
 	Announced bool
-	// Refused reports that the remote end actively refused (a TCP reset,
-	// an ICMP port unreachable): its host is up, its service not yet. A
-	// failing remote target that is refused is due again after
+	// Refused reports that the remote end said no at once: it actively
+	// refused (a TCP reset, an ICMP port unreachable: its host is up, its
+	// service not yet), or a resolver answered that a name is not there
+	// (yet). A failing remote target that is refused is due again after
 	// RefusedInterval, not on the schedule.
 	Refused bool
+	// Cause is why the attempt failed, in a word the gate only compares:
+	// while Watch is not ready, a change of a failing target's Cause is
+	// reported as a change of the failing set is.
+	Cause string
+	// Probed reports that an attempt finished: the gate sets it when it
+	// accepts the round the attempt belongs to. A target's Result before
+	// that is the zero Result.
+	Probed bool
 	// Value is the prober's own account of the attempt, handed back in
 	// Progress, Transition and Outcome once the gate has accepted the round
 	// it belongs to; the gate does not look at it.
-	Value any
+	Value V
 }
 
 // Prober probes the targets whose indexes are in due, all at once, and
@@ -35,7 +46,7 @@ type Result struct {
 // last accepted for due[j] (the zero Result before the first). It must
 // return promptly once ctx is done; the gate then discards what it
 // returned if the round was abandoned.
-type Prober func(ctx context.Context, due []int, last []Result) []Result
+type Prober[V any] func(ctx context.Context, due []int, last []Result[V]) []Result[V]
 
 // Schedule paces the rounds of targets whose traffic leaves the host.
 type Schedule interface {
@@ -45,9 +56,9 @@ type Schedule interface {
 
 // Config is what Wait and Watch need. Targets, Probe and Schedule are
 // required.
-type Config struct {
+type Config[V any] struct {
 	Targets  int
-	Probe    Prober
+	Probe    Prober[V]
 	Schedule Schedule
 	// Any makes one passing target enough.
 	Any bool
@@ -81,16 +92,16 @@ type Config struct {
 	EventBurst int
 	// Progress, if set, is called after every round the gate accepted,
 	// from the goroutine of Wait or Watch.
-	Progress func(Progress)
+	Progress func(Progress[V])
 }
 
 // Progress describes the state after a round.
-type Progress struct {
+type Progress[V any] struct {
 	Round int // rounds completed so far
 	// Due are the targets the round probed; Results the latest accepted
 	// result of every target. Neither may be kept.
 	Due     []int
-	Results []Result
+	Results []Result[V]
 	// Ready reports that the policy holds (Settle may still be running).
 	// In Watch, Ready && !Settling is the readiness Watch reports: that
 	// of its last transition, or of the one it emits right after this
@@ -103,23 +114,24 @@ type Progress struct {
 	Events int
 }
 
-// Transition is a change of readiness that Watch reports: the first
-// verdict, then every change.
-type Transition struct {
+// Transition is what Watch reports: the first verdict, every change of
+// readiness, and, while not ready, every change of the failing targets or
+// of the Cause of one.
+type Transition[V any] struct {
 	Ready   bool
 	Round   int
-	Results []Result // the latest result of every target; do not keep
+	Results []Result[V] // the latest result of every target; do not keep
 }
 
 // Outcome is how a wait ended.
-type Outcome struct {
+type Outcome[V any] struct {
 	Ready    bool
 	Rounds   int // rounds completed
 	Abandons int // rounds abandoned because the network changed
 	Events   int // change events received
 	// Results are the latest accepted result of every target (the zero
 	// Result for one never probed to the end).
-	Results  []Result
+	Results  []Result[V]
 	Attempts []int // completed attempts per target
 	Elapsed  time.Duration
 }
@@ -139,7 +151,7 @@ var never = time.Time{}
 // round in flight, resets the schedule and makes every target due.
 //
 // Wait returns only after every probe it started has returned.
-func Wait(ctx context.Context, cfg Config) (Outcome, error) {
+func Wait[V any](ctx context.Context, cfg Config[V]) (Outcome[V], error) {
 	start := time.Now()
 	parent := ctx
 	if cfg.Timeout > 0 {
@@ -160,13 +172,15 @@ func Wait(ctx context.Context, cfg Config) (Outcome, error) {
 }
 
 // Watch probes as Wait does, but never stops by itself: it calls emit with
-// the first verdict (not ready, or ready once settled) and with every
-// change of readiness after it. While ready it probes every target again
+// the first verdict (not ready, or ready once settled), with every change
+// of readiness after it and, while not ready and the policy does not hold,
+// after every round that changed which targets fail or why (Result.Cause)
+// since the last call. While ready it probes every target again
 // each Recheck, and at once (EventGap allowing) on a change; the first
 // failing round makes it not ready, and it waits again as Wait does, the
 // schedule started afresh. It returns ctx's cause once ctx is done, or the
 // error of emit, and only after every probe it started has returned.
-func Watch(ctx context.Context, cfg Config, emit func(Transition) error) error {
+func Watch[V any](ctx context.Context, cfg Config[V], emit func(Transition[V]) error) error {
 	w := newLoop(cfg, emit)
 	err := w.run(ctx, ctx)
 	if ctx.Err() != nil {
@@ -176,11 +190,11 @@ func Watch(ctx context.Context, cfg Config, emit func(Transition) error) error {
 }
 
 // loop is the state of one Wait or Watch.
-type loop struct {
-	cfg      Config
-	emit     func(Transition) error // nil for Wait
-	results  []Result               // the latest accepted, per target
-	dueAt    []time.Time            // zero: not due
+type loop[V any] struct {
+	cfg      Config[V]
+	emit     func(Transition[V]) error // nil for Wait
+	results  []Result[V]               // the latest accepted, per target
+	dueAt    []time.Time               // zero: not due
 	attempts []int
 	events   <-chan struct{}
 
@@ -193,13 +207,17 @@ type loop struct {
 	settleFrom   time.Time // when the policy began to hold, with no change since; zero if it does not
 	ready        bool      // Watch: the last transition said ready
 	told         bool      // Watch: a transition was emitted
+	toldFailing  []string  // Watch: per target, the Cause the last transition saw it fail with; "" passing, failed when it failed without one
 }
 
-func newLoop(cfg Config, emit func(Transition) error) *loop {
-	w := &loop{
+// failed stands for a failure without a Cause in toldFailing.
+const failed = "\x00failed"
+
+func newLoop[V any](cfg Config[V], emit func(Transition[V]) error) *loop[V] {
+	w := &loop[V]{
 		cfg:      cfg,
 		emit:     emit,
-		results:  make([]Result, cfg.Targets),
+		results:  make([]Result[V], cfg.Targets),
 		dueAt:    make([]time.Time, cfg.Targets),
 		attempts: make([]int, cfg.Targets),
 		events:   cfg.Events,
@@ -208,21 +226,21 @@ func newLoop(cfg Config, emit func(Transition) error) *loop {
 	return w
 }
 
-func (w *loop) outcome() Outcome {
-	return Outcome{
+func (w *loop[V]) outcome() Outcome[V] {
+	return Outcome[V]{
 		Ready: w.ready, Rounds: w.rounds, Abandons: w.abandons, Events: w.nevents,
-		Results: append([]Result(nil), w.results...), Attempts: append([]int(nil), w.attempts...),
+		Results: append([]Result[V](nil), w.results...), Attempts: append([]int(nil), w.attempts...),
 	}
 }
 
-func (w *loop) allDue(t time.Time) {
+func (w *loop[V]) allDue(t time.Time) {
 	for i := range w.dueAt {
 		w.dueAt[i] = t
 	}
 }
 
 // holds reports whether the policy holds on the latest results.
-func (w *loop) holds() bool {
+func (w *loop[V]) holds() bool {
 	ok := make([]bool, len(w.results))
 	for i, r := range w.results {
 		ok[i] = r.OK
@@ -232,7 +250,7 @@ func (w *loop) holds() bool {
 
 // onEvent records a network change: everything is due, as soon as the
 // event bucket allows; the schedule starts again; settling starts again.
-func (w *loop) onEvent() {
+func (w *loop[V]) onEvent() {
 	w.nevents++
 	w.eventPending = true
 	w.cfg.Schedule.Reset()
@@ -247,7 +265,7 @@ func (w *loop) onEvent() {
 // eventCredit is the event bucket's level at t, counted in time: each
 // round a change starts takes EventGap from it, it refills at one second
 // a second, and holds EventBurst × EventGap at most.
-func (w *loop) eventCredit(t time.Time) time.Duration {
+func (w *loop[V]) eventCredit(t time.Time) time.Duration {
 	full := time.Duration(max(1, w.cfg.EventBurst)) * w.cfg.EventGap
 	if w.creditAt.IsZero() {
 		return full
@@ -256,7 +274,7 @@ func (w *loop) eventCredit(t time.Time) time.Duration {
 }
 
 // nextRound is the earliest due time, or never.
-func (w *loop) nextRound() time.Time {
+func (w *loop[V]) nextRound() time.Time {
 	next := never
 	for _, d := range w.dueAt {
 		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
@@ -276,7 +294,7 @@ const maxAbandonsInRow = 3
 // until ctx is done or emit fails. parent is Wait's own context, which
 // only a caller's cancellation (a signal) ends: ctx also ends at the
 // deadline.
-func (w *loop) run(ctx, parent context.Context) error {
+func (w *loop[V]) run(ctx, parent context.Context) error {
 	for {
 		// Wait for the next round, a change, or the end.
 		next := w.nextRound()
@@ -365,7 +383,7 @@ func (w *loop) run(ctx, parent context.Context) error {
 
 // watchStep decides, after a round of Watch that started at start, what
 // comes next, and emits a transition if readiness changed.
-func (w *loop) watchStep(start time.Time, due []int) error {
+func (w *loop[V]) watchStep(start time.Time, due []int) error {
 	switch holds := w.holds(); {
 	case w.ready && holds:
 		w.allDue(start.Add(w.cfg.Recheck))
@@ -388,21 +406,45 @@ func (w *loop) watchStep(start time.Time, due []int) error {
 		w.progress(due, true, false)
 		return w.transition()
 	}
-	if !w.told && !w.holds() {
-		// The first verdict is a transition too, from not knowing.
+	if !w.holds() && (!w.told || w.failingChanged()) {
+		// The first verdict is a transition too, from not knowing; so is
+		// a change of what fails while not ready.
 		return w.transition()
 	}
 	return nil
 }
 
-func (w *loop) transition() error {
+func (w *loop[V]) transition() error {
 	w.told = true
-	return w.emit(Transition{Ready: w.ready, Round: w.rounds, Results: w.results})
+	w.toldFailing = w.failing(w.toldFailing[:0])
+	return w.emit(Transition[V]{Ready: w.ready, Round: w.rounds, Results: w.results})
+}
+
+// failing appends to dst, per target, what it fails with now: its Cause,
+// failed, or "" if it passes.
+func (w *loop[V]) failing(dst []string) []string {
+	for _, r := range w.results {
+		switch {
+		case r.OK:
+			dst = append(dst, "")
+		case r.Cause == "":
+			dst = append(dst, failed)
+		default:
+			dst = append(dst, r.Cause)
+		}
+	}
+	return dst
+}
+
+// failingChanged reports whether the failing targets, or the Cause of
+// one, differ from those of the last transition.
+func (w *loop[V]) failingChanged() bool {
+	return !slices.Equal(w.failing(nil), w.toldFailing)
 }
 
 // eventOrClosed handles a receive from the events channel; a closed channel
 // means no more events, and is never selected again.
-func (w *loop) eventOrClosed(open bool) {
+func (w *loop[V]) eventOrClosed(open bool) {
 	if !open {
 		w.events = nil
 		return
@@ -417,14 +459,14 @@ func (w *loop) eventOrClosed(open bool) {
 // its end and reports changed instead, and the caller applies the change
 // after its results. The prober returns promptly once ctx ends, so the
 // round ends with it too.
-func (w *loop) round(ctx context.Context, due []int) (res []Result, abandoned, changed bool) {
-	last := make([]Result, len(due))
+func (w *loop[V]) round(ctx context.Context, due []int) (res []Result[V], abandoned, changed bool) {
+	last := make([]Result[V], len(due))
 	for j, i := range due {
 		last[j] = w.results[i]
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan []Result, 1)
+	done := make(chan []Result[V], 1)
 	go func() { done <- w.cfg.Probe(rctx, due, last) }()
 	abandon := w.abandonsInRow < maxAbandonsInRow
 	for {
@@ -459,7 +501,7 @@ func (w *loop) round(ctx context.Context, due []int) (res []Result, abandoned, c
 }
 
 // eventsUnless is w.events, or nil (never ready) once seen is true.
-func (w *loop) eventsUnless(seen bool) <-chan struct{} {
+func (w *loop[V]) eventsUnless(seen bool) <-chan struct{} {
 	if seen {
 		return nil
 	}
@@ -467,9 +509,10 @@ func (w *loop) eventsUnless(seen bool) <-chan struct{} {
 }
 
 // record keeps a round's results.
-func (w *loop) record(due []int, res []Result) {
+func (w *loop[V]) record(due []int, res []Result[V]) {
 	for j, i := range due {
 		w.results[i] = res[j]
+		w.results[i].Probed = true
 		w.attempts[i]++
 	}
 }
@@ -483,7 +526,7 @@ func (w *loop) record(due []int, res []Result) {
 // after the schedule's next interval. A refusal does not advance the
 // schedule: a target that goes from refused to silent starts it where it
 // was.
-func (w *loop) plan(due []int) {
+func (w *loop[V]) plan(due []int) {
 	now := time.Now()
 	var remote time.Duration
 	for _, i := range due {
@@ -513,7 +556,7 @@ func (w *loop) plan(due []int) {
 // decide applies the policy after a round that started at start (full says
 // it probed every target) and plans a confirming round while settling. It
 // reports whether the wait is over.
-func (w *loop) decide(start time.Time, full bool, due []int) bool {
+func (w *loop[V]) decide(start time.Time, full bool, due []int) bool {
 	if !w.holds() {
 		w.settleFrom = time.Time{}
 		w.progress(due, false, false)
@@ -534,11 +577,11 @@ func (w *loop) decide(start time.Time, full bool, due []int) bool {
 	return false
 }
 
-func (w *loop) progress(due []int, ready, settling bool) {
+func (w *loop[V]) progress(due []int, ready, settling bool) {
 	if w.cfg.Progress == nil {
 		return
 	}
-	p := Progress{Round: w.rounds, Due: due, Results: w.results, Ready: ready, Settling: settling, Events: w.nevents}
+	p := Progress[V]{Round: w.rounds, Due: due, Results: w.results, Ready: ready, Settling: settling, Events: w.nevents}
 	if next := w.nextRound(); !next.IsZero() && (!ready || settling || w.emit != nil) {
 		p.Next = max(0, time.Until(next))
 	}

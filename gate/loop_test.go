@@ -13,6 +13,14 @@ import (
 	"github.com/netready/netready/backoff"
 )
 
+// The gate's types over the tests' own account of an attempt, a string.
+type (
+	tResult     = Result[string]
+	tConfig     = Config[string]
+	tProgress   = Progress[string]
+	tTransition = Transition[string]
+)
+
 // always is a passAt for a target that passes from the start.
 const always = -1
 
@@ -43,19 +51,19 @@ func newFakeProber(targets ...fakeTarget) *fakeProber {
 	return &fakeProber{start: time.Now(), targets: targets}
 }
 
-func (p *fakeProber) probe(ctx context.Context, due []int, _ []Result) []Result {
+func (p *fakeProber) probe(ctx context.Context, due []int, _ []tResult) []tResult {
 	now := time.Since(p.start)
 	p.mu.Lock()
 	p.rounds = append(p.rounds, now)
 	p.dues = append(p.dues, slices.Clone(due))
 	p.mu.Unlock()
-	res := make([]Result, len(due))
+	res := make([]tResult, len(due))
 	for j, i := range due {
 		t := p.targets[i]
 		if t.block {
 			<-ctx.Done()
 		}
-		res[j] = Result{OK: t.passAt != 0 && now >= t.passAt, Local: t.local}
+		res[j] = tResult{OK: t.passAt != 0 && now >= t.passAt, Local: t.local}
 		res[j].Announced = !res[j].OK && t.announced
 		if !res[j].OK && t.refused != nil {
 			res[j].Refused = t.refused(now)
@@ -78,8 +86,8 @@ func schedule(t *testing.T) Schedule {
 	return s
 }
 
-func config(t *testing.T, p *fakeProber) Config {
-	return Config{
+func config(t *testing.T, p *fakeProber) tConfig {
+	return tConfig{
 		Targets:         len(p.targets),
 		Probe:           p.probe,
 		Schedule:        schedule(t),
@@ -107,7 +115,7 @@ func TestWait(t *testing.T) {
 	tests := []struct {
 		name        string
 		targets     []fakeTarget
-		edit        func(*Config)
+		edit        func(*tConfig)
 		wantReady   bool
 		wantErr     error
 		wantElapsed time.Duration
@@ -174,7 +182,7 @@ func TestWait(t *testing.T) {
 		{
 			name:        "timeout between rounds",
 			targets:     []fakeTarget{{}},
-			edit:        func(c *Config) { c.Timeout = 12 * time.Second },
+			edit:        func(c *tConfig) { c.Timeout = 12 * time.Second },
 			wantErr:     ErrTimeout,
 			wantElapsed: 12 * time.Second,
 			wantRounds:  secs(0, 5),
@@ -182,7 +190,7 @@ func TestWait(t *testing.T) {
 		{
 			name:        "timeout during a stuck probe ends at the timeout",
 			targets:     []fakeTarget{{block: true}},
-			edit:        func(c *Config) { c.Timeout = 2 * time.Second },
+			edit:        func(c *tConfig) { c.Timeout = 2 * time.Second },
 			wantErr:     ErrTimeout,
 			wantElapsed: 2 * time.Second,
 			wantRounds:  secs(0),
@@ -190,7 +198,7 @@ func TestWait(t *testing.T) {
 		{
 			name:        "--any: one passing target suffices",
 			targets:     []fakeTarget{{}, {passAt: always}},
-			edit:        func(c *Config) { c.Any = true },
+			edit:        func(c *tConfig) { c.Any = true },
 			wantReady:   true,
 			wantElapsed: 0,
 			wantRounds:  secs(0),
@@ -198,7 +206,7 @@ func TestWait(t *testing.T) {
 		{
 			name:        "settle: ready after a confirming round",
 			targets:     []fakeTarget{{passAt: always}},
-			edit:        func(c *Config) { c.Settle = 3 * time.Second },
+			edit:        func(c *tConfig) { c.Settle = 3 * time.Second },
 			wantReady:   true,
 			wantElapsed: 3 * time.Second,
 			wantRounds:  secs(0, 3),
@@ -298,21 +306,21 @@ func TestWaitEventAbandonsRound(t *testing.T) {
 		var starts []time.Duration
 		begin := time.Now()
 		events := make(chan struct{}, 1)
-		cfg := Config{
+		cfg := tConfig{
 			Targets:  1,
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
-			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
+			Probe: func(ctx context.Context, due []int, _ []tResult) []tResult {
 				mu.Lock()
 				s := stuck
 				starts = append(starts, time.Since(begin))
 				mu.Unlock()
 				if s {
 					<-ctx.Done()
-					return []Result{{OK: false}}
+					return []tResult{{OK: false}}
 				}
-				return []Result{{OK: true}}
+				return []tResult{{OK: true}}
 			},
 		}
 		go func() {
@@ -433,17 +441,17 @@ func TestWaitProgress(t *testing.T) {
 		p := newFakeProber(fakeTarget{passAt: 6 * time.Second}, fakeTarget{passAt: always, local: true})
 		cfg := config(t, p)
 		var (
-			got []Progress
+			got []tProgress
 			ok  [][]bool
 		)
-		cfg.Progress = func(pr Progress) {
+		cfg.Progress = func(pr tProgress) {
 			got = append(got, pr)
 			ok = append(ok, oks(pr.Results))
 		}
 		if _, err := Wait(t.Context(), cfg); err != nil {
 			t.Fatal(err)
 		}
-		want := []Progress{
+		want := []tProgress{
 			{Round: 1, Next: 5 * time.Second},
 			{Round: 2, Next: 15 * time.Second},
 			{Round: 3, Ready: true},
@@ -488,19 +496,19 @@ func TestWaitChangesFasterThanRounds(t *testing.T) {
 		var starts []time.Duration
 		begin := time.Now()
 		events := make(chan struct{}, 1)
-		cfg := Config{
+		cfg := tConfig{
 			Targets:  1,
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
 			Timeout:  10 * time.Second,
-			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
+			Probe: func(ctx context.Context, due []int, _ []tResult) []tResult {
 				starts = append(starts, time.Since(begin)) // one round at a time
 				select {
 				case <-time.After(300 * time.Millisecond):
-					return []Result{{OK: true}}
+					return []tResult{{OK: true}}
 				case <-ctx.Done():
-					return []Result{{OK: false}}
+					return []tResult{{OK: false}}
 				}
 			},
 		}
@@ -538,17 +546,17 @@ func TestWaitEventWithResults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		events := make(chan struct{}, 1)
 		n := 0
-		cfg := Config{
+		cfg := tConfig{
 			Targets:  1,
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
-			Probe: func(ctx context.Context, due []int, _ []Result) []Result {
+			Probe: func(ctx context.Context, due []int, _ []tResult) []tResult {
 				n++
 				if n == 1 {
 					events <- struct{}{} // the change, as the attempt ends
 				}
-				return []Result{{OK: true}}
+				return []tResult{{OK: true}}
 			},
 		}
 		out, err := Wait(t.Context(), cfg)
@@ -562,7 +570,7 @@ func TestWaitEventWithResults(t *testing.T) {
 }
 
 // oks is the OK of each result.
-func oks(rs []Result) []bool {
+func oks(rs []tResult) []bool {
 	ok := make([]bool, len(rs))
 	for i, r := range rs {
 		ok[i] = r.OK
@@ -577,34 +585,34 @@ func TestWaitDiscardedRoundIsNotReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		events := make(chan struct{}, 1)
 		n := 0
-		var seen []any
-		cfg := Config{
+		var seen []string
+		cfg := tConfig{
 			Targets:  1,
 			Schedule: schedule(t),
 			Events:   events,
 			EventGap: 100 * time.Millisecond,
-			Probe: func(ctx context.Context, due []int, last []Result) []Result {
+			Probe: func(ctx context.Context, due []int, last []tResult) []tResult {
 				n++
 				if n == 1 {
 					events <- struct{}{} // the change, as the attempt ends
-					return []Result{{OK: false, Value: "stale"}}
+					return []tResult{{OK: false, Value: "stale"}}
 				}
-				if last[0].Value != nil {
-					t.Errorf("round %d: the prober was handed %v as the last result, want none (round 1 was discarded)", n, last[0].Value)
+				if last[0].Probed || last[0].Value != "" {
+					t.Errorf("round %d: the prober was handed %+v as the last result, want none (round 1 was discarded)", n, last[0])
 				}
-				return []Result{{OK: true, Value: "fresh"}}
+				return []tResult{{OK: true, Value: "fresh"}}
 			},
-			Progress: func(p Progress) { seen = append(seen, p.Results[0].Value) },
+			Progress: func(p tProgress) { seen = append(seen, p.Results[0].Value) },
 		}
 		out, err := Wait(t.Context(), cfg)
 		if err != nil || !out.Ready {
 			t.Fatalf("got ready=%v err=%v, want ready", out.Ready, err)
 		}
-		if !slices.Equal(seen, []any{"fresh"}) {
+		if !slices.Equal(seen, []string{"fresh"}) {
 			t.Errorf("progress saw results %v, want only [fresh]", seen)
 		}
-		if v := out.Results[0].Value; v != "fresh" {
-			t.Errorf("outcome: got result %v, want fresh", v)
+		if r := out.Results[0]; r.Value != "fresh" || !r.Probed {
+			t.Errorf("outcome: got result %+v, want fresh, probed", r)
 		}
 	})
 }
@@ -618,10 +626,10 @@ type watcher struct {
 	err   chan error
 }
 
-func startWatch(ctx context.Context, cfg Config) *watcher {
+func startWatch(ctx context.Context, cfg tConfig) *watcher {
 	w := &watcher{start: time.Now(), err: make(chan error, 1)}
 	go func() {
-		w.err <- Watch(ctx, cfg, func(tr Transition) error {
+		w.err <- Watch(ctx, cfg, func(tr tTransition) error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			what := "not ready"
@@ -653,7 +661,7 @@ type flipper struct {
 
 func (f *flipper) set(up bool) { f.mu.Lock(); f.up = up; f.mu.Unlock() }
 
-func (f *flipper) probe(ctx context.Context, due []int, _ []Result) []Result {
+func (f *flipper) probe(ctx context.Context, due []int, _ []tResult) []tResult {
 	f.mu.Lock()
 	f.rounds = append(f.rounds, time.Since(f.start))
 	up, stuck := f.up, f.stuck
@@ -662,9 +670,9 @@ func (f *flipper) probe(ctx context.Context, due []int, _ []Result) []Result {
 		<-ctx.Done()
 		up = false
 	}
-	res := make([]Result, len(due))
+	res := make([]tResult, len(due))
 	for j := range due {
-		res[j] = Result{OK: up}
+		res[j] = tResult{OK: up}
 	}
 	return res
 }
@@ -678,7 +686,7 @@ func (f *flipper) roundStarts() []time.Duration {
 func TestWatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &flipper{start: time.Now()}
-		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, EventGap: 100 * time.Millisecond}
+		cfg := tConfig{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, EventGap: 100 * time.Millisecond}
 		ctx, cancel := context.WithCancelCause(t.Context())
 		w := startWatch(ctx, cfg)
 		time.Sleep(10 * time.Second) // rounds at 0 and 5 fail
@@ -706,7 +714,7 @@ func TestWatch(t *testing.T) {
 func TestWatchSettle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &flipper{start: time.Now(), up: true}
-		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Settle: 3 * time.Second, EventGap: 100 * time.Millisecond}
+		cfg := tConfig{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Settle: 3 * time.Second, EventGap: 100 * time.Millisecond}
 		ctx, cancel := context.WithCancel(t.Context())
 		w := startWatch(ctx, cfg)
 		time.Sleep(5 * time.Second)
@@ -724,7 +732,7 @@ func TestWatchStormIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &flipper{start: time.Now(), up: true}
 		events := make(chan struct{}, 1)
-		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
+		cfg := tConfig{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
 		ctx, cancel := context.WithCancel(t.Context())
 		w := startWatch(ctx, cfg)
 		time.Sleep(time.Second)
@@ -760,7 +768,7 @@ func TestWatchAbandonsStuckRound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &flipper{start: time.Now(), up: true}
 		events := make(chan struct{}, 1)
-		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
+		cfg := tConfig{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: time.Hour, Events: events, EventGap: 100 * time.Millisecond}
 		ctx, cancel := context.WithCancel(t.Context())
 		w := startWatch(ctx, cfg)
 		time.Sleep(time.Second)
@@ -792,7 +800,7 @@ func TestWatchAbandonsStuckRound(t *testing.T) {
 func TestWaitAnnounced(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
-		announced  bool // Config.Announced: netlink works
+		announced  bool // tConfig.Announced: netlink works
 		wantRounds []time.Duration
 	}{
 		{"netlink works: on the change, the schedule as a safety net", true, secs(0, 5, 7)},
@@ -844,9 +852,9 @@ func TestWatchProgress(t *testing.T) {
 			trs     []bool
 		)
 		start := time.Now()
-		cfg := Config{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, Settle: 2 * time.Second,
+		cfg := tConfig{Targets: 1, Probe: f.probe, Schedule: schedule(t), Recheck: 30 * time.Second, Settle: 2 * time.Second,
 			Events: events, EventGap: 100 * time.Millisecond,
-			Progress: func(p Progress) {
+			Progress: func(p tProgress) {
 				mu.Lock()
 				defer mu.Unlock()
 				reports = append(reports, report{time.Since(start), p.Ready && !p.Settling, p.Events})
@@ -854,7 +862,7 @@ func TestWatchProgress(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() {
-			done <- Watch(ctx, cfg, func(tr Transition) error {
+			done <- Watch(ctx, cfg, func(tr tTransition) error {
 				mu.Lock()
 				defer mu.Unlock()
 				// The report of the round that made this transition.
@@ -929,6 +937,89 @@ func TestWaitEventBurst(t *testing.T) {
 		// then one per 100ms gap, and the one left pending.
 		if n := len(starts) - 4; n > 3+10+1 {
 			t.Errorf("got %d rounds for a 1s storm, want at most 14: %v", n, starts)
+		}
+	})
+}
+
+// TestWatchFailingChanges: while not ready, Watch reports every change of
+// the failing targets or of a failing target's Cause, once, at the round
+// that saw it — not the rounds that saw nothing new, nor, while settling,
+// a policy that holds.
+func TestWatchFailingChanges(t *testing.T) {
+	// What two targets fail with ("": pass) from each moment on; each
+	// step comes with a change event, as a link going down does, so that
+	// every target is probed at once.
+	script := []struct {
+		at   time.Duration
+		a, b string
+	}{
+		{0, "resolver-down", ""},                     // the DNS server stops
+		{10 * time.Second, "link-down", "link-down"}, // then the link goes down
+		{20 * time.Second, "resolver-down", ""},      // the link is back, the DNS server is not
+		{25 * time.Second, "resolver-timeout", ""},   // the same target, another cause
+		{26 * time.Second, "", "port-closed"},        // another target
+		{30 * time.Second, "", ""},                   // settling
+		{31 * time.Second, "", "port-closed"},        // fails while settling, as before it
+		{32 * time.Second, "", ""},                   // settles at 34s
+	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var (
+			mu   sync.Mutex
+			a, b string
+			got  []string
+		)
+		probe := func(ctx context.Context, due []int, _ []tResult) []tResult {
+			mu.Lock()
+			defer mu.Unlock()
+			res := make([]tResult, len(due))
+			for j, i := range due {
+				c := []string{a, b}[i]
+				res[j] = tResult{OK: c == "", Cause: c, Local: true}
+			}
+			return res
+		}
+		events := make(chan struct{}, 1)
+		cfg := tConfig{Targets: 2, Probe: probe, Schedule: schedule(t), LocalInterval: 250 * time.Millisecond,
+			Recheck: time.Hour, Settle: 2 * time.Second, Events: events, EventGap: 100 * time.Millisecond, EventBurst: 10}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		set := func(x, y string) { mu.Lock(); a, b = x, y; mu.Unlock() }
+		set(script[0].a, script[0].b)
+		go func() {
+			done <- Watch(ctx, cfg, func(tr tTransition) error {
+				mu.Lock()
+				defer mu.Unlock()
+				s := fmt.Sprintf("%s ready=%v", time.Since(start), tr.Ready)
+				for i, r := range tr.Results {
+					if !r.OK {
+						s += fmt.Sprintf(" %d:%s", i, r.Cause)
+					}
+				}
+				got = append(got, s)
+				return nil
+			})
+		}()
+		for _, s := range script[1:] {
+			time.Sleep(time.Until(start.Add(s.at)))
+			set(s.a, s.b)
+			events <- struct{}{}
+		}
+		time.Sleep(10 * time.Second)
+		cancel()
+		<-done
+		want := []string{
+			"0s ready=false 0:resolver-down",
+			"10s ready=false 0:link-down 1:link-down",
+			"20s ready=false 0:resolver-down",
+			"25s ready=false 0:resolver-timeout",
+			"26s ready=false 1:port-closed",
+			"34s ready=true",
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(got, want) {
+			t.Errorf("transitions:\n got %q\nwant %q", got, want)
 		}
 	})
 }

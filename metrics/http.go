@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sys/unix"
+
+	"github.com/netready/netready/report"
 )
 
 // DefaultPort is netready's metrics port, the one netready-watch.service
@@ -162,7 +164,7 @@ func ReadyText(s State) string {
 	case s.Ready:
 		b.WriteString("ready\n")
 	case probed < len(s.Targets):
-		fmt.Fprintf(&b, "not ready: %d of %d targets not probed yet\n", len(s.Targets)-probed, len(s.Targets))
+		fmt.Fprintf(&b, "not ready: %d of %d targets %s\n", len(s.Targets)-probed, len(s.Targets), report.NotProbed)
 	case s.Settling:
 		b.WriteString("not ready: every target passes; settling\n")
 	default:

@@ -8,7 +8,7 @@
 // It uses its own registries, never client_golang's global default one:
 // nothing is exposed that netready did not register, and nothing is
 // registered at netready's start (client_golang's own package init aside,
-// which every netready command pays: see README.md).
+// which every netready command pays: see CONTRIBUTING.md).
 package metrics
 
 import (

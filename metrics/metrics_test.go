@@ -107,7 +107,7 @@ netready_transitions_total{target="tcp://db.internal:5432"} 0
 		},
 		{
 			name:        "then refuses: the old cause's series is gone",
-			state:       State{Events: 1, Targets: []Target{failing(names[0], "resolver-refused", "connection refused"), passing(names[1], 3*time.Millisecond)}},
+			state:       State{Events: 1, Targets: []Target{failing(names[0], "resolver-down", "connection refused"), passing(names[1], 3*time.Millisecond)}},
 			wantChanged: true,
 			want: `
 netready_ready 0
@@ -117,7 +117,7 @@ netready_target_up{target="dns:."} 0
 netready_target_up{target="tcp://db.internal:5432"} 1
 netready_target_latency_seconds{target="dns:."} 1
 netready_target_latency_seconds{target="tcp://db.internal:5432"} 0.003
-netready_target_cause{cause="resolver-refused",target="dns:."} 1
+netready_target_cause{cause="resolver-down",target="dns:."} 1
 netready_transitions_total{target="dns:."} 1
 netready_transitions_total{target="tcp://db.internal:5432"} 0
 `,

@@ -46,6 +46,10 @@ type Options struct {
 	// RcvBuf, if positive, sets the netlink socket's receive buffer size in
 	// bytes (SO_RCVBUFFORCE); tests use a small one to provoke ENOBUFS.
 	RcvBuf int
+	// beforeReceive, if set, is called before each read of the netlink
+	// socket: a test holds the reader there while the kernel fills the
+	// buffer.
+	beforeReceive func()
 	// Logger receives warnings (a refused subscription, a lost one); never
 	// nil.
 	Logger *slog.Logger
@@ -112,7 +116,11 @@ func Start(opts Options) *Watcher {
 	if opts.ResolvConf != "" {
 		if opts.ResolvConfDelay > 0 {
 			w.fileBase = stateOf(opts.ResolvConf)
+			// Set under the lock WatchResolvConf reads it under: the
+			// timer may fire before AfterFunc's caller goes on.
+			w.closeMu.Lock()
 			w.fileTimer = time.AfterFunc(opts.ResolvConfDelay, w.WatchResolvConf)
+			w.closeMu.Unlock()
 		} else {
 			w.WatchResolvConf()
 		}
@@ -215,6 +223,9 @@ func subscribe(opts Options) (*nl.NetlinkSocket, error) {
 func (w *Watcher) readNetlink(ctx context.Context, s *nl.NetlinkSocket, opts Options) {
 	defer func() { w.sock.Load().Close() }()
 	for {
+		if opts.beforeReceive != nil {
+			opts.beforeReceive()
+		}
 		msgs, _, err := s.Receive()
 		if ctx.Err() != nil {
 			return

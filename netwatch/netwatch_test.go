@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,6 +87,8 @@ func nsHandle(t *testing.T, ns *netnstest.NS) *netns.NsHandle {
 	return &h
 }
 
+func TestMain(m *testing.M) { os.Exit(roottest.Wrap(m).Run()) }
+
 func TestIntegrationNetlinkEvents(t *testing.T) {
 	roottest.Require(t)
 	a, b := netnstest.New(t), netnstest.New(t)
@@ -119,7 +122,7 @@ func TestIntegrationNetlinkEvents(t *testing.T) {
 	noEvent(t, w, "address added in the peer namespace")
 }
 
-// TestNetlinkOverrun: a storm of route changes overflows a small netlink
+// TestIntegrationNetlinkOverrun: a storm of route changes overflows a small netlink
 // receive buffer (ENOBUFS); the watcher counts it, signals a change, and
 // keeps delivering later changes.
 func TestIntegrationNetlinkOverrun(t *testing.T) {
@@ -128,11 +131,25 @@ func TestIntegrationNetlinkOverrun(t *testing.T) {
 	ns.IP(t, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
 	ns.IP(t, "link", "set", "veth0", "up")
 	ns.IP(t, "addr", "add", "10.213.5.2/24", "dev", "veth0")
-	w, _ := start(t, Options{Netlink: true, NetNS: nsHandle(t, ns), RcvBuf: 1})
+	// The reader is held before its next read while the storm runs, so
+	// that the buffer overflows however fast each side is scheduled.
+	var hold atomic.Bool
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	w, _ := start(t, Options{Netlink: true, NetNS: nsHandle(t, ns), RcvBuf: 1, beforeReceive: func() {
+		if hold.Load() {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+	}})
 	drain(w, 100*time.Millisecond)
+	hold.Store(true)
 
-	// 2,000 route changes in one batch: far more than 2 KiB of messages
-	// in far less time than the reader needs to be scheduled.
+	// 2,000 route changes in one batch: far more than 2 KiB of messages,
+	// while the reader waits.
 	var batch strings.Builder
 	for i := range 1000 {
 		fmt.Fprintf(&batch, "route add 10.213.%d.%d/32 dev veth0\n", 100+i/250, i%250)
@@ -145,7 +162,19 @@ func TestIntegrationNetlinkOverrun(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ip -batch: %v: %s", err, out)
 	}
+	select {
+	case <-held: // it read the first change, and waits before the next
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader never came back for a second read during the storm")
+	}
+	hold.Store(false)
+	close(release)
 	waitEvent(t, w, "route storm")
+	// The kernel reports the overrun once the reader has read what the
+	// buffer held.
+	for deadline := time.Now().Add(5 * time.Second); w.Overruns() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if w.Overruns() == 0 {
 		t.Errorf("got no ENOBUFS overrun from a 2,000-change storm on a tiny buffer; the test proves nothing")
 	}
@@ -262,8 +291,8 @@ func TestResolvConfChanges(t *testing.T) {
 	}
 }
 
-// TestCloseAtOnce: Close right after Start returns, though the reader may
-// not have run yet (it once blocked forever in Receive).
+// TestIntegrationCloseAtOnce: Close right after Start returns, though the
+// reader may not have run yet: it must not block in Receive.
 func TestIntegrationCloseAtOnce(t *testing.T) {
 	roottest.Require(t)
 	ns := netnstest.New(t)

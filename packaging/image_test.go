@@ -348,28 +348,6 @@ func checkImage(t *testing.T, a artifacts, img image, m ociDescriptor, pa pkgArc
 	}
 }
 
-// TestImageReproducible builds the image again, from scratch into another
-// directory, and compares: the same tree gives the same bytes.
-func TestImageReproducible(t *testing.T) {
-	a, img := buildImage(t)
-	again, err := makeImage(a, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b1, err := os.ReadFile(img.archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, err := os.ReadFile(again.archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b1, b2) {
-		t.Errorf("two builds of one tree differ: sha256 %x and %x", sha256.Sum256(b1), sha256.Sum256(b2))
-	}
-	t.Logf("OCI archive: %d bytes, sha256 %x", len(b1), sha256.Sum256(b1))
-}
-
 // podman runs Debian's podman with all of its state under one temporary
 // directory: its image store (vfs: no overlay mounts to leave behind), its
 // run state, its network configuration (unused: containers join a test

@@ -31,7 +31,7 @@ import (
 
 const unitName = "netready-wait-online.service"
 
-// watchUnit is the unit of netready watch: metrics and /ready (issue 11).
+// watchUnit is the unit of netready watch: metrics and /ready.
 const watchUnit = "netready-watch.service"
 
 // watchWantsLink is where enabling watchUnit links it.
@@ -45,7 +45,7 @@ const metricsListen = "127.0.0.1:10213"
 const wantsLink = "/etc/systemd/system/network-online.target.wants/" + unitName
 
 // maxExposure is the highest overall exposure "systemd-analyze security"
-// may give the unit, with or without the ICMP drop-in (issue 4: ≤ 2.0).
+// may give the unit, with or without the ICMP drop-in.
 const maxExposure = 2.0
 
 // repoRoot is the repository, the parent of this package's directory.
@@ -72,7 +72,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	distDir = dir
-	return m.Run()
+	return roottest.Wrap(m).Run()
 }
 
 // artifacts are what one "make package" run produced.
@@ -156,7 +156,7 @@ func makePackage() (artifacts, error) {
 		aa := archArtifacts{
 			bin: filepath.Join(distDir, "stage", pa.deb, "netready"),
 			deb: filepath.Join(distDir, "netready_"+version+"_"+pa.deb+".deb"),
-			rpm: filepath.Join(distDir, "netready-"+version+"."+pa.rpm+".rpm"),
+			rpm: filepath.Join(distDir, "netready-"+version+"-1."+pa.rpm+".rpm"),
 		}
 		for _, p := range []string{aa.bin, aa.deb, aa.rpm} {
 			if _, err := os.Stat(p); err != nil {
@@ -190,13 +190,17 @@ func contents(t *testing.T, a artifacts, packager, arch string) map[string]strin
 		"/usr/share/fish/vendor_completions.d/netready.fish": stage("netready.fish"),
 		"/usr/share/doc/netready/README.md":                  src("README.md"),
 	}
+	notices := filepath.Join(filepath.Dir(a.docs), "notices", arch)
 	switch packager {
 	case "deb":
 		m["/usr/share/zsh/vendor-completions/_netready"] = stage("_netready")
-		m["/usr/share/doc/netready/copyright"] = src("LICENSE")
+		m["/usr/share/doc/netready/copyright"] = filepath.Join(notices, "copyright")
+		m["/usr/share/doc/netready/changelog.gz"] = stage("changelog.gz")
+		m["/usr/share/lintian/overrides/netready"] = src("packaging/deb/lintian-overrides")
 	case "rpm":
 		m["/usr/share/zsh/site-functions/_netready"] = stage("_netready")
 		m["/usr/share/licenses/netready/LICENSE"] = src("LICENSE")
+		m["/usr/share/licenses/netready/NOTICES"] = filepath.Join(notices, "NOTICES")
 	}
 	examples := src("packaging/examples")
 	err := filepath.WalkDir(examples, func(p string, d fs.DirEntry, err error) error {
@@ -765,6 +769,8 @@ func TestPackageVersion(t *testing.T) {
 		{"pre-release tag", []step{commit, tag("v2.0.0-rc.1")}, "2.0.0~rc.1"},
 		{"after a pre-release tag", []step{commit, tag("v2.0.0-rc1"), commit}, "2.0.0~rc1+git1.%s"},
 		{"tag without v", []step{commit, tag("1.0")}, "1.0"},
+		{"a tag that is no version", []step{commit, tag("v1.2.3"), commit, tag("deployed")}, "1.2.3+git1.%s"},
+		{"only tags that are no version", []step{commit, tag("deployed"), commit}, "0.0.0~git2.%s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -793,8 +799,9 @@ func TestPackageVersion(t *testing.T) {
 	}
 
 	// Oldest first: before any tag, a pre-release and commits after it, the
-	// release, commits after it, the next release.
-	order := []string{"0.0.0~git5.abc1234", "1.0.0~rc1", "1.0.0~rc1+git1.abc1234", "1.0.0", "1.0.0+git1.abc1234", "1.0.0+git10.abc1234", "1.0.1"}
+	// release, commits after it, the next release's candidate, the next
+	// release.
+	order := []string{"0.0.0~git5.abc1234", "1.0.0~rc1", "1.0.0~rc1+git1.abc1234", "1.0.0", "1.0.0+git1.abc1234", "1.0.0+git10.abc1234", "1.0.1~rc1", "1.0.1"}
 	for i := 1; i < len(order); i++ {
 		if err := exec.Command("dpkg", "--compare-versions", order[i-1], "lt", order[i]).Run(); err != nil {
 			t.Errorf("dpkg: got %s not older than %s, want older", order[i-1], order[i])
@@ -868,6 +875,22 @@ func testRPM(t *testing.T, a artifacts, pa pkgArch) {
 	flags := query("--qf", `[%{FILENAMES} %{FILEFLAGS:fflags}\n]`)
 	if !strings.Contains(flags, "/etc/default/netready cn\n") {
 		t.Errorf("got file flags\n%s\nwant /etc/default/netready cn (config, noreplace)", flags)
+	}
+	// Documentation, as rpmbuild flags it: every file under /usr/share/doc
+	// and /usr/share/man (d), the license file as such (l).
+	for dst := range files {
+		want := ""
+		switch {
+		case strings.HasPrefix(dst, "/usr/share/licenses/"):
+			want = "l"
+		case strings.HasPrefix(dst, "/usr/share/doc/"), strings.HasPrefix(dst, "/usr/share/man/"):
+			want = "d"
+		case dst == "/etc/default/netready":
+			continue
+		}
+		if !strings.Contains(flags, "\n"+dst+" "+want+"\n") && !strings.HasPrefix(flags, dst+" "+want+"\n") {
+			t.Errorf("rpm: %s: want file flags %q in\n%s", dst, want, flags)
+		}
 	}
 
 	scripts := query("--scripts")

@@ -8,10 +8,19 @@
 #   v1.2.3-4-gabc1234      -> 1.2.3+git4.abc1234
 #   abc1234 (no tag)       -> 0.0.0~git<commits>.abc1234
 # and ".dirty" appended (after "+dirty" for an exact tag) when the tree has
-# uncommitted changes.
+# uncommitted changes. Only tags that name a version (v1.2.3, 1.2.3) count:
+# another tag (a "deployed" marker, say) is not a release.
+# A build N commits after release X.Y.Z is X.Y.Z+gitN.SHA: after X.Y.Z and
+# before X.Y.(Z+1) and X.Y.(Z+1)~rc1, for dpkg and rpm alike. A checkout
+# with no version tag at all (a clone without tags, or before the first
+# release was tagged) is 0.0.0~gitN.SHA, N counted from the first commit:
+# before every release.
 set -eu
 
-d=$(git describe --tags --always --dirty 2>/dev/null) || {
+match="--match v[0-9]* --match [0-9]*"
+# shellcheck disable=SC2086 # $match is split on purpose, never globbed:
+set -f
+d=$(git describe --tags $match --always --dirty 2>/dev/null) || {
 	echo "version.sh: not a git checkout" >&2
 	exit 1
 }
@@ -23,7 +32,8 @@ case $d in
 	;;
 esac
 
-if git describe --tags >/dev/null 2>&1; then
+# shellcheck disable=SC2086
+if git describe --tags $match >/dev/null 2>&1; then
 	suffix=
 	# A commit after the tag: TAG-N-gSHA.
 	if expr "$d" : '.*-[0-9][0-9]*-g[0-9a-f][0-9a-f]*$' >/dev/null; then

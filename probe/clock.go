@@ -49,12 +49,6 @@ func parseClock(raw, rest string) (Target, error) {
 // 16 s (NTP_PHASE_LIMIT), when the kernel also sets STA_UNSYNC.
 const maxErrorSynced = 16 * time.Second
 
-// Bits of adjtimex(2) that x/sys/unix does not name.
-const (
-	staUnsync = 0x0040 // STA_UNSYNC: the clock is not synchronised
-	timeError = 5      // TIME_ERROR: the clock is not synchronised
-)
-
 // clockState is what adjtimex(2) says of the system clock.
 type clockState struct {
 	synced           bool
@@ -63,21 +57,26 @@ type clockState struct {
 }
 
 // readClock reads the kernel's clock state with adjtimex(2) and modes 0:
-// it only reads, needs no privilege, and never changes the clock. Tests
-// replace it.
-var readClock = func() (clockState, error) {
+// it only reads, needs no privilege, and never changes the clock.
+func readClock() (clockState, error) {
 	var tx unix.Timex // Modes 0: read only
 	state, err := unix.Adjtimex(&tx)
 	if err != nil {
 		return clockState{}, fmt.Errorf("adjtimex: %w", err)
 	}
+	return clockOf(&tx, state), nil
+}
+
+// clockOf is what adjtimex's answer, tx and the clock's state (TIME_OK
+// ... TIME_ERROR), says of the clock.
+func clockOf(tx *unix.Timex, state int) clockState {
 	max := time.Duration(tx.Maxerror) * time.Microsecond
 	return clockState{
 		synced:     max < maxErrorSynced,
 		maxError:   max,
 		estErr:     time.Duration(tx.Esterror) * time.Microsecond,
-		unsyncFlag: tx.Status&staUnsync != 0 || state == timeError,
-	}, nil
+		unsyncFlag: tx.Status&unix.STA_UNSYNC != 0 || state == unix.TIME_ERROR,
+	}
 }
 
 // clockHop is what a failure that blames the clock concerns.
@@ -98,9 +97,9 @@ func probeClock(_ context.Context, env *Env, _ Target) Result {
 	c, err := env.clockState()
 	switch {
 	case err != nil:
-		res.Err = fail(CauseOther, "clock", clockHop, err)
+		res.Err = fail(CauseOther, PhaseClock, clockHop, err)
 	case !c.synced:
-		res.Err = fail(CauseClockUnsynced, "clock", clockHop, fmt.Errorf("the system clock is not synchronised: adjtimex reports %s (synchronised is under %s); it reads %s",
+		res.Err = fail(CauseClockUnsynced, PhaseClock, clockHop, fmt.Errorf("the system clock is not synchronised: adjtimex reports %s (synchronised is under %s); it reads %s",
 			c.describe(), maxErrorSynced, time.Now().UTC().Format(time.RFC3339)))
 	default:
 		res.Detail = fmt.Sprintf("synchronised: maximum error %s, estimated error %s", c.maxError, c.estErr)

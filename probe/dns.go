@@ -1,13 +1,17 @@
 package probe
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -15,17 +19,26 @@ import (
 var dnsKind = KindDef{
 	Schemes: []Kind{KindDNS},
 	Usage: []Usage{
-		{"dns:NAME[?type=T]", "a resolver from resolv.conf answers NAME (default type A; NS for .)"},
+		{"dns:NAME[?type=T]", "a resolver from resolv.conf answers NAME: an address, A or AAAA (NS for .)"},
 		{"dns://SERVER[:PORT]/NAME", "that server answers NAME"},
 	},
 	ManTitle: "dns:NAME[?type=TYPE], dns://SERVER[:PORT]/NAME[?type=TYPE]",
 	Man: `The resolvers of resolv.conf, all asked at once (or SERVER, in the RFC 4501 form), answer
-NAME with rcode NOERROR and at least one record of TYPE (default A; NS for the root
-**.**), following CNAMEs. Replies must match the query's id and question; others are
-ignored. A truncated UDP reply is retried over TCP. Any other rcode fails with its name.
+NAME with rcode NOERROR and at least one record, following CNAMEs. Without **type=**, NAME must
+resolve to an address: A and AAAA are asked at once (only the type of **family=**, or of
+**answer=**'s address, when given), records of either family pass, and the report names the
+family that answered and what the other said; the root **.** is asked NS. With **type=**, only
+that type is asked, and only its records pass. Replies must match the query's id and
+question; others are ignored. A truncated UDP reply is retried over TCP. A query met by silence
+is asked again beside it with a 512-byte EDNS buffer: if a truncated reply comes, the cause is
+**mtu-blackhole**. Any other rcode fails with its name.
+Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
+DNSSEC failure (**dnssec-failed**; an expired or not yet valid signature points at the
+clock), an unreachable upstream (**resolver-upstream**), an access list (EDE 18) and a
+blocklist (**dns-blocked**, whatever the rcode) choose the cause.
 Parameters: **type=**, **answer=** (wrong-answer when no record holds it), **family=** (the
-resolvers of that family only; the addresses of that family of a SERVER name), **via=**,
-**src=**.`,
+resolvers of that family only, and without **type=** that family's records; the addresses of
+that family of a SERVER name), **via=**, **src=**.`,
 	Complete: []string{"dns:", "dns://"},
 	parse:    parseDNS,
 	format:   formatDNS,
@@ -73,6 +86,9 @@ func parseDNS(raw, rest string) (Target, error) {
 			return Target{}, &ParseError{raw, "answer=: " + err.Error()}
 		}
 		t.Answer = a
+		if fam := answerFamily(t); t.QType == QTypeAddress && t.Family != 0 && fam != t.Family {
+			return Target{}, &ParseError{raw, fmt.Sprintf("answer=%s is an IPv%d address, but family=%d", a, fam, t.Family)}
+		}
 	}
 	host, _, _ := net.SplitHostPort(t.Server)
 	if err := checkFamilies(raw, t, host); err != nil {
@@ -81,13 +97,14 @@ func parseDNS(raw, rest string) (Target, error) {
 	return t, nil
 }
 
-// dnsTypeParam is type=, the query type of a dns target (default A; NS for
-// the root).
+// dnsTypeParam is type=, the query type of a dns target (default: an
+// address, A and AAAA; NS for the root).
 var dnsTypeParam = param{
 	name:   "type",
 	kinds:  []Kind{KindDNS},
 	syntax: "type=TYPE",
-	help:   "the query type: A (the default; NS for the root), AAAA, TXT, MX ..., or TYPEnn",
+	help: "the query type, strictly: A, AAAA, TXT, MX ..., or TYPEnn (default: an address, A and AAAA asked " +
+		"at once and either passing; NS for the root .)",
 	set: func(t *Target, v string) error {
 		qt, err := parseQType(v)
 		if err != nil {
@@ -123,8 +140,9 @@ var dnsAnswerParam = param{
 	name:   "answer",
 	kinds:  []Kind{KindDNS},
 	syntax: "answer=VALUE",
-	help: "pass only if an answer of the asked type holds VALUE: an address (A, AAAA), a name (CNAME, NS, PTR, " +
-		"MX's and SRV's target), the text (TXT), the data as written in a zone otherwise",
+	help: "pass only if an answer of the asked type holds VALUE: an address (A, AAAA; without type=, a record " +
+		"of the address's family), a name (CNAME, NS, PTR, MX's and SRV's target), the text (TXT), " +
+		"the data as written in a zone otherwise",
 	set: func(t *Target, v string) error {
 		if v == "" {
 			return fmt.Errorf("empty answer")
@@ -135,11 +153,44 @@ var dnsAnswerParam = param{
 	get: func(t Target) string { return t.Answer },
 }
 
+// QTypeAddress is the QType of a dns target without type=: NAME must
+// resolve to an address, so A and AAAA are asked at once (of the families
+// family= allows) and records of either family pass.
+const QTypeAddress uint16 = 0
+
 func defaultQType(name string) uint16 {
 	if name == "." {
 		return dns.TypeNS
 	}
-	return dns.TypeA
+	return QTypeAddress
+}
+
+// answerFamily is the address family, 4 or 6, of the answer= address of t,
+// a dns target without type=; 0 otherwise.
+func answerFamily(t Target) int {
+	a, err := netip.ParseAddr(t.Answer)
+	switch {
+	case t.QType != QTypeAddress || err != nil:
+		return 0
+	case a.Is4():
+		return 4
+	}
+	return 6
+}
+
+// queryTypes are the types a dns target asks for: its type=, or without
+// one the address types of the families that family= and answer= allow.
+func queryTypes(t Target) []uint16 {
+	if t.QType != QTypeAddress {
+		return []uint16{t.QType}
+	}
+	switch cmp.Or(answerFamily(t), t.Family) {
+	case 4:
+		return []uint16{dns.TypeA}
+	case 6:
+		return []uint16{dns.TypeAAAA}
+	}
+	return []uint16{dns.TypeA, dns.TypeAAAA}
 }
 
 // nameTypes are the query types whose answer= is a name: the name their
@@ -153,6 +204,12 @@ var nameTypes = map[uint16]bool{
 // canonical form (see Params.Answer).
 func canonicalAnswer(qt uint16, v string) (string, error) {
 	switch {
+	case qt == QTypeAddress:
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" {
+			return "", fmt.Errorf("%q is not an IP address (without type=, the answer is an address)", v)
+		}
+		return a.String(), nil
 	case qt == dns.TypeA || qt == dns.TypeAAAA:
 		a, err := netip.ParseAddr(v)
 		if err != nil || a.Zone() != "" {
@@ -216,13 +273,15 @@ func formatDNS(t Target) string {
 }
 
 // probeDNS asks the target's server, or every resolver from resolv.conf at
-// once, for t.Name and t.QType. It passes on the first reply with rcode
-// NOERROR and at least one record of the asked type (after CNAMEs); when none
-// passes, the error names every server and what it answered.
+// once, for t.Name and each of queryTypes(t) at once. It passes on the
+// first reply with rcode NOERROR and at least one record of its type (after
+// CNAMEs); when none passes, the error names every server and what it
+// answered to each type.
 //
 // With answer=, a reply passes only if one of its records of the asked type
 // holds that value; via=, src= and family= say how the queries leave (and,
-// for family=, which of the resolvers are asked).
+// for family=, which of the resolvers are asked, and without type= which
+// family's records).
 func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	tm := newTiming()
 	sk := env.socketsFor(t)
@@ -237,9 +296,9 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 	if t.Server != "" {
 		servers, err = env.serverAddrs(ctx, rc, sk, t.Family, t.Server)
 		if err != nil {
-			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done("resolve")}
+			return Result{Err: FailureOf(err).With(fmt.Errorf("server %s: %w", t.Server, err)), Phases: tm.done(PhaseResolve)}
 		}
-		tm.mark("resolve")
+		tm.mark(PhaseResolve)
 	} else {
 		servers = rc.Servers
 		if t.Family != 0 {
@@ -250,15 +309,14 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 				}
 			}
 			if len(servers) == 0 {
-				return Result{Err: fail(CauseNoResolver, "query", "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
+				return Result{Err: fail(CauseNoResolver, PhaseQuery, "", fmt.Errorf("no IPv%d resolver in %s (family=%d)", t.Family, env.ResolvConf, t.Family)), Local: true}
 			}
 		}
 	}
 	res := Result{Local: allLoopback(servers), Dests: servers}
-	q := dns.Question{Name: t.Name, Qtype: t.QType, Qclass: dns.ClassINET}
-	// accept runs in askAll's goroutines, one per server: it must not
-	// write to anything they share.
-	ok, all := env.askAll(ctx, rc, sk, servers, q, func(r *dns.Msg) error {
+	// accept runs in askAll's goroutines, one per server and type: it
+	// must not write to anything they share.
+	outs := env.askTypes(ctx, rc, sk, servers, t.Name, queryTypes(t), func(q dns.Question, r *dns.Msg) error {
 		if r.Rcode != dns.RcodeSuccess {
 			return &rcodeError{r.Rcode}
 		}
@@ -268,26 +326,219 @@ func probeDNS(ctx context.Context, env *Env, t Target) Result {
 		}
 		return err
 	})
-	tm.mark("query")
+	tm.mark(PhaseQuery)
 	res.Phases = tm.snapshot()
-	if ok == nil {
-		f := joinServerErrors(all)
-		var err error = f
+	passed := slices.IndexFunc(outs, func(o typeOutcome) bool { return o.ok != nil })
+	if passed < 0 {
+		f, msg := typesFailure(outs)
+		err := error(msg)
 		if t.Server == "" && rc.Defaulted {
-			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+			err = &defaultedError{rc: rc, err: err}
 		}
-		res.Err = f.With(fmt.Errorf("query %q %s: %w", t.Name, qtypeString(t.QType), err))
+		res.Err = f.With(&queryError{name: t.Name, types: typesString(outs), err: err})
 		return res
 	}
-	rrs, _ := answers(ok.msg, q)
-	res.Detail = fmt.Sprintf("%s answered %s%s", ok.server, describeRRs(rrs), map[string]string{"tcp": " over tcp"}[ok.transport])
+	ok := outs[passed].ok
+	note := ""
 	if t.Answer != "" {
-		res.Detail += ", the expected " + t.Answer
+		note += ", the expected " + t.Answer
 	}
 	if sk != (sockets{}) {
-		res.Detail += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
+		note += sk.forResolver(ok.server.Addr()).pathNote(ok.server.Addr())
 	}
+	res.Detail = describeOutcomes(outs, passed, note)
 	return res
+}
+
+// queryError is the failure of a dns target's queries for name, of types
+// ("A", "A and AAAA").
+type queryError struct {
+	name  string
+	types string
+	err   error
+}
+
+func (e *queryError) Error() string {
+	return fmt.Sprintf("query %q %s: %v", e.name, e.types, e.err)
+}
+
+func (e *queryError) Unwrap() error { return e.err }
+
+// rootHint is the hint of a query for the root zone that a resolver
+// answered REFUSED or NXDOMAIN, if f is one: the default policy's dns:.
+// asks a question that a resolver serving only internal names (a dnsmasq
+// or a corporate resolver without upstream) declines, while it works for
+// the names it serves.
+func rootHint(f *Failure) string {
+	var q *queryError
+	if !errors.As(f.Err, &q) || q.name != "." || f.Phase != PhaseAnswer {
+		return ""
+	}
+	return "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only; " +
+		"name a target it serves instead, e.g. dns:HOST.YOUR.DOMAIN (on the command line, or in NETREADY_TARGETS)"
+}
+
+// typeOutcome is what the servers said to one query type of a target.
+type typeOutcome struct {
+	q   dns.Question
+	ok  *serverReply  // the first reply that passed; nil if none did
+	all []serverReply // every server's outcome (see askAll)
+	// cut: no reply had passed when the other type's answer had waited
+	// resolutionDelay for this one, and its queries were cancelled.
+	cut bool
+}
+
+// askTypes asks every server for name with each of types at once (askAll
+// per type). It returns once every type has an outcome, or
+// resolutionDelay after a reply of one type passed: the answer of the
+// other family, which a resolver that drops AAAA queries never sends,
+// adds to the report and must not hold the verdict (RFC 8305's wait for
+// the other family's answer). What is in flight then is cancelled.
+func (e *Env) askTypes(ctx context.Context, rc *ResolvConf, sk sockets, servers []netip.AddrPort, name string, types []uint16, accept func(dns.Question, *dns.Msg) error) []typeOutcome {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outs := make([]typeOutcome, len(types))
+	done := make(chan int, len(types))
+	for i, qt := range types {
+		q := dns.Question{Name: name, Qtype: qt, Qclass: dns.ClassINET}
+		outs[i].q = q
+		pool.Go(func() {
+			ok, all := e.askAll(ctx, rc, sk, servers, q, func(r *dns.Msg) error { return accept(q, r) })
+			outs[i].ok, outs[i].all = ok, all
+			done <- i
+		})
+	}
+	var delay <-chan time.Time
+	for pending := len(types); pending > 0; {
+		select {
+		case i := <-done:
+			pending--
+			if outs[i].ok != nil && delay == nil {
+				t := time.NewTimer(resolutionDelay)
+				defer t.Stop()
+				delay = t.C
+			}
+		case <-delay:
+			cancel()
+			for ; pending > 0; pending-- {
+				i := <-done
+				outs[i].cut = outs[i].ok == nil
+			}
+		}
+	}
+	return outs
+}
+
+// typesString names the types of outs: "A", "A and AAAA".
+func typesString(outs []typeOutcome) string {
+	names := make([]string, len(outs))
+	for i, o := range outs {
+		names[i] = qtypeString(o.q.Qtype)
+	}
+	return strings.Join(names, " and ")
+}
+
+// typesFailure is the failure of a target none of whose types passed: the
+// cause of the server and type that got furthest, and every server's
+// answer to each type ("10.213.1.1:53: A: rcode REFUSED, AAAA: no AAAA
+// records"), said once where the types fared alike. A server's "no
+// records" of one type says nothing of the others: while another type
+// failed otherwise at that server (no answer, an error, a blackhole), that
+// failure is why the name has no address there, and "no records" is its
+// cause only when it has none of any type.
+func typesFailure(outs []typeOutcome) (*Failure, error) {
+	if len(outs) == 1 {
+		f := joinServerErrors(outs[0].all)
+		return f, f
+	}
+	var (
+		all   []serverReply
+		fs    []*Failure
+		parts []string
+	)
+	otherwise := make([]bool, len(outs[0].all)) // by server: a type failed otherwise than without records
+	for _, o := range outs {
+		for i, r := range o.all {
+			if f := FailureOf(r.err); f != nil && f.Cause != CauseNoRecords {
+				otherwise[i] = true
+			}
+		}
+	}
+	for _, o := range outs {
+		all = append(all, o.all...)
+		for i, r := range o.all {
+			if f := FailureOf(r.err); !(otherwise[i] && f != nil && f.Cause == CauseNoRecords) {
+				fs = append(fs, f)
+			}
+		}
+	}
+	for i, r := range outs[0].all {
+		var (
+			texts  []string
+			cnames []string // where each type's CNAME chain ended, for NODATA
+		)
+		for _, o := range outs {
+			err := o.all[i].err
+			texts = append(texts, err.Error())
+			if nd := (*noDataError)(nil); errors.As(err, &nd) {
+				cnames = append(cnames, nd.cname)
+			}
+		}
+		switch {
+		case len(slices.Compact(slices.Clone(texts))) == 1:
+			parts = append(parts, fmt.Sprintf("%s: %s", r.server, texts[0]))
+		case len(cnames) == len(outs) && len(slices.Compact(cnames)) == 1:
+			// As noDataError says it, of every type: "no A or AAAA records".
+			text := "no " + strings.ReplaceAll(typesString(outs), " and ", " or ") + " records"
+			if cnames[0] != "" {
+				text += " (CNAME chain ends at " + cnames[0] + ")"
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", r.server, text))
+		default:
+			for j, o := range outs {
+				texts[j] = qtypeString(o.q.Qtype) + ": " + texts[j]
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", r.server, strings.Join(texts, ", ")))
+		}
+	}
+	se := &serversError{all: all, msg: strings.Join(parts, "; ")}
+	return furthest(fs).With(se), se
+}
+
+// describeOutcomes says what the servers answered to each type, the
+// passing one first, note after it, then what the Extended DNS Errors of
+// its reply say (edeNote): "10.213.1.1:53 answered 1 AAAA record (fd00::1)
+// over tcp; A: 10.213.1.1:53: no A records". A type that passed at the
+// same server is said with the first, its EDE note once if it is the
+// same.
+func describeOutcomes(outs []typeOutcome, passed int, note string) string {
+	answered := func(o typeOutcome) string {
+		rrs, _ := answers(o.ok.msg, o.q)
+		return describeRRs(rrs)
+	}
+	over := func(r *serverReply) string { return map[string]string{"tcp": " over tcp"}[r.transport] }
+	first := outs[passed]
+	parts := []string{fmt.Sprintf("%s answered %s", first.ok.server, answered(first))}
+	edes := []string{edeNote(first.ok.msg)}
+	var others []string
+	for i, o := range outs {
+		switch {
+		case i == passed:
+		case o.ok != nil && o.ok.server == first.ok.server && o.ok.transport == first.ok.transport:
+			parts[0] += " and " + answered(o)
+			if n := edeNote(o.ok.msg); !slices.Contains(edes, n) {
+				edes = append(edes, n)
+			}
+		case o.ok != nil:
+			others = append(others, fmt.Sprintf("%s answered %s%s%s", o.ok.server, answered(o), over(o.ok), edeNote(o.ok.msg)))
+		case o.cut:
+			others = append(others, fmt.Sprintf("no %s answer within %v", qtypeString(o.q.Qtype), resolutionDelay))
+		default:
+			others = append(others, qtypeString(o.q.Qtype)+": "+joinServerErrors(o.all).Error())
+		}
+	}
+	parts[0] += over(first.ok) + note + strings.Join(edes, "")
+	return strings.Join(append(parts, others...), "; ")
 }
 
 // answerValue is what answer= compares with rr's data (see Params.Answer).
@@ -345,7 +596,7 @@ func (e *wrongAnswerError) Error() string {
 }
 
 // done marks the last phase and returns all of them.
-func (tm *timing) done(name string) []Phase {
+func (tm *timing) done(name PhaseName) []Phase {
 	tm.mark(name)
 	return tm.snapshot()
 }

@@ -25,6 +25,7 @@ var testZone = []string{
 	"alias.test. 60 IN CNAME ready.test.",
 	"v6only.test. 60 IN AAAA ::1",
 	"dangling.test. 60 IN CNAME gone.test.",
+	"mx.test. 60 IN MX 10 mail.test.",
 }
 
 // Timeouts of the tests: long enough for a loaded machine running -race
@@ -46,6 +47,8 @@ func TestDNSServerTarget(t *testing.T) {
 		name     string
 		listen   string // where the server listens; "" for 127.0.0.1:0, "none" for nowhere
 		behavior dnstest.Behavior
+		types    map[uint16]dnstest.Behavior // behaviour for queries of a type, instead of behavior
+		held     bool                        // AAAA replies held until an A query was handled
 		delay    time.Duration
 		target   string // SERVER is the server's address
 		timeout  time.Duration
@@ -53,9 +56,15 @@ func TestDNSServerTarget(t *testing.T) {
 		udp, tcp int64
 	}{
 		{
-			name:   "A record",
+			name:   "an address: A and AAAA asked at once",
 			target: "dns://SERVER/ready.test",
 			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1)", phases: []string{"resolve", "query"}},
+			udp:    2,
+		},
+		{
+			name:   "A record",
+			target: "dns://SERVER/ready.test?type=A",
+			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4", phases: []string{"resolve", "query"}},
 			udp:    1,
 		},
 		{
@@ -65,8 +74,76 @@ func TestDNSServerTarget(t *testing.T) {
 			udp:    1,
 		},
 		{
-			name:   "CNAME chain followed to the A record",
-			target: "dns://SERVER/www.test",
+			name:   "an address of family 4 only",
+			target: "dns://SERVER/ready.test?family=4",
+			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1) over IPv4"},
+			udp:    1,
+		},
+		{
+			name:   "only an AAAA record, no type=",
+			held:   true,
+			target: "dns://SERVER/v6only.test",
+			want:   want{ok: true, detail: "SERVER answered 1 AAAA record (::1) over IPv4; A: SERVER: no A records"},
+			udp:    2,
+		},
+		{
+			name:   "A refused, AAAA answered",
+			types:  map[uint16]dnstest.Behavior{dns.TypeA: dnstest.Refused},
+			held:   true,
+			target: "dns://SERVER/ready.test",
+			want:   want{ok: true, detail: "SERVER answered 1 AAAA record (::1) over IPv4; A: SERVER: rcode REFUSED"},
+			udp:    2,
+		},
+		{
+			name:   "A dropped, AAAA answered: the A query is given up after the resolution delay",
+			types:  map[uint16]dnstest.Behavior{dns.TypeA: dnstest.Silent},
+			target: "dns://SERVER/ready.test",
+			want:   want{ok: true, detail: "SERVER answered 1 AAAA record (::1) over IPv4; no A answer within 50ms"},
+			udp:    2,
+		},
+		{
+			name:   "neither A nor AAAA records",
+			target: "dns://SERVER/mx.test",
+			want:   want{err: []string{`query "mx.test." A and AAAA: SERVER: no A or AAAA records`}, cause: CauseNoRecords},
+			udp:    2,
+		},
+		{
+			// No AAAA records says nothing of A: the refusal is why
+			// the name has no address.
+			name:   "A refused, AAAA without records",
+			types:  map[uint16]dnstest.Behavior{dns.TypeA: dnstest.Refused},
+			target: "dns://SERVER/mx.test",
+			want: want{
+				err:   []string{`query "mx.test." A and AAAA: SERVER: A: rcode REFUSED, AAAA: no AAAA records`},
+				cause: CauseResolverRefused,
+			},
+			udp: 2,
+		},
+		{
+			name:   "A without records, AAAA SERVFAIL",
+			types:  map[uint16]dnstest.Behavior{dns.TypeAAAA: dnstest.ServFail},
+			target: "dns://SERVER/mx.test",
+			want: want{
+				err:   []string{`query "mx.test." A and AAAA: SERVER: A: no A records, AAAA: rcode SERVFAIL`},
+				cause: CauseResolverServfail,
+			},
+			udp: 2,
+		},
+		{
+			name:   "answer= an IPv6 address: AAAA only",
+			target: "dns://SERVER/ready.test?answer=::1",
+			want:   want{ok: true, detail: "SERVER answered 1 AAAA record (::1), the expected ::1"},
+			udp:    1,
+		},
+		{
+			name:   "answer= an IPv4 address the A records do not hold",
+			target: "dns://SERVER/ready.test?answer=127.0.0.9",
+			want:   want{err: []string{`query "ready.test." A: SERVER: answered 127.0.0.1, not 127.0.0.9 (answer=)`}, cause: CauseWrongAnswer},
+			udp:    1,
+		},
+		{
+			name:   "CNAME chain followed to the address records",
+			target: "dns://SERVER/www.test?type=A",
 			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1)"},
 			udp:    1,
 		},
@@ -81,58 +158,72 @@ func TestDNSServerTarget(t *testing.T) {
 			listen: "[::1]:0",
 			target: "dns://SERVER/ready.test",
 			want:   want{ok: true, detail: "SERVER answered 1 A record (127.0.0.1)"},
-			udp:    1,
+			udp:    2,
 		},
 		{
 			name:   "NOERROR without records of the type",
-			target: "dns://SERVER/v6only.test",
+			target: "dns://SERVER/v6only.test?type=A",
 			want:   want{err: []string{`query "v6only.test." A: SERVER: no A records`}},
 			udp:    1,
 		},
 		{
 			name:   "CNAME chain to nothing",
 			target: "dns://SERVER/dangling.test",
-			want:   want{err: []string{"SERVER: no A records (CNAME chain ends at gone.test.)"}},
-			udp:    1,
+			want:   want{err: []string{`query "dangling.test." A and AAAA: SERVER: no A or AAAA records (CNAME chain ends at gone.test.)`}},
+			udp:    2,
 		},
 		{
 			name:   "name not in the zone",
 			target: "dns://SERVER/nope.test",
-			want:   want{err: []string{`query "nope.test." A: SERVER: rcode NXDOMAIN`}, hint: "the name does not exist"},
-			udp:    1,
+			want:   want{err: []string{`query "nope.test." A and AAAA: SERVER: rcode NXDOMAIN`}, hint: "the name does not exist"},
+			udp:    2,
 		},
 		{
 			name:     "NXDOMAIN",
 			behavior: dnstest.NXDomain,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			want:     want{err: []string{"SERVER: rcode NXDOMAIN"}, hint: "the name does not exist"},
+			udp:      1,
+		},
+		{
+			name:     "the root, REFUSED",
+			behavior: dnstest.Refused,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode REFUSED`}, hint: "this resolver does not resolve the root zone (dns:., of the default policy): it may serve internal names only"},
+			udp:      1,
+		},
+		{
+			name:     "the root, NXDOMAIN",
+			behavior: dnstest.NXDomain,
+			target:   "dns://SERVER/.",
+			want:     want{err: []string{`query "." NS: SERVER: rcode NXDOMAIN`}, hint: "name a target it serves instead, e.g. dns:HOST.YOUR.DOMAIN"},
 			udp:      1,
 		},
 		{
 			name:     "SERVFAIL",
 			behavior: dnstest.ServFail,
 			target:   "dns://SERVER/ready.test",
-			want:     want{err: []string{"SERVER: rcode SERVFAIL"}, hint: "could not get an answer upstream"},
-			udp:      1,
+			want:     want{err: []string{`query "ready.test." A and AAAA: SERVER: rcode SERVFAIL`}, hint: "could not get an answer upstream"},
+			udp:      2,
 		},
 		{
 			name:     "REFUSED",
 			behavior: dnstest.Refused,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			want:     want{err: []string{"SERVER: rcode REFUSED"}, hint: "access control"},
 			udp:      1,
 		},
 		{
 			name:     "wrong id first",
 			behavior: dnstest.WrongIDFirst,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			want:     want{ok: true, detail: "SERVER answered 1 A record"},
 			udp:      1,
 		},
 		{
 			name:     "only wrong ids",
 			behavior: dnstest.OnlyWrongID,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			timeout:  failTimeout,
 			want:     want{err: []string{"SERVER: i/o timeout (ignored 1 reply with a wrong id)"}, hint: "no answer from SERVER"},
 			udp:      1,
@@ -140,21 +231,21 @@ func TestDNSServerTarget(t *testing.T) {
 		{
 			name:     "wrong question first",
 			behavior: dnstest.WrongQuestionFirst,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			want:     want{ok: true, detail: "SERVER answered 1 A record"},
 			udp:      1,
 		},
 		{
 			name:     "malformed first",
 			behavior: dnstest.MalformedFirst,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			want:     want{ok: true, detail: "SERVER answered 1 A record"},
 			udp:      1,
 		},
 		{
 			name:     "only malformed",
 			behavior: dnstest.OnlyMalformed,
-			target:   "dns://SERVER/ready.test",
+			target:   "dns://SERVER/ready.test?type=A",
 			timeout:  failTimeout,
 			want:     want{err: []string{"SERVER: i/o timeout (ignored 1 malformed reply)"}},
 			udp:      1,
@@ -172,13 +263,13 @@ func TestDNSServerTarget(t *testing.T) {
 			behavior: dnstest.Silent,
 			target:   "dns://SERVER/ready.test",
 			timeout:  failTimeout,
-			want:     want{err: []string{`query "ready.test." A: SERVER: i/o timeout`}, hint: "no answer from SERVER"},
-			udp:      1,
+			want:     want{err: []string{`query "ready.test." A and AAAA: SERVER: i/o timeout`}, hint: "no answer from SERVER"},
+			udp:      2,
 		},
 		{
 			name:    "reply later than the timeout",
 			delay:   2 * failTimeout,
-			target:  "dns://SERVER/ready.test",
+			target:  "dns://SERVER/ready.test?type=A",
 			timeout: failTimeout,
 			want:    want{err: []string{"SERVER: i/o timeout"}, hint: "no answer from SERVER"},
 			udp:     1,
@@ -186,7 +277,7 @@ func TestDNSServerTarget(t *testing.T) {
 		{
 			name:   "reply within the timeout",
 			delay:  50 * time.Millisecond,
-			target: "dns://SERVER/ready.test",
+			target: "dns://SERVER/ready.test?type=A",
 			want:   want{ok: true, detail: "SERVER answered 1 A record"},
 			udp:    1,
 		},
@@ -195,7 +286,7 @@ func TestDNSServerTarget(t *testing.T) {
 			listen: "none",
 			target: "dns://SERVER/ready.test",
 			want: want{
-				err:  []string{`query "ready.test." A: SERVER: connection refused`},
+				err:  []string{`query "ready.test." A and AAAA: SERVER: connection refused`},
 				hint: "no resolver listens on SERVER: is the local resolver (dnsmasq, unbound) running?",
 			},
 		},
@@ -215,6 +306,12 @@ func TestDNSServerTarget(t *testing.T) {
 			}
 			if srv != nil {
 				srv.SetBehavior(tc.behavior)
+				for qt, b := range tc.types {
+					srv.SetTypeBehavior(qt, b)
+				}
+				if tc.held {
+					srv.HoldUntil(dns.TypeAAAA, dns.TypeA)
+				}
 				srv.SetDelay(tc.delay)
 				addr = srv.String()
 			}
@@ -261,7 +358,7 @@ func startResolvers(t testing.TB, n loopSubnet, rs []resolver) string {
 	return conf.String()
 }
 
-// TestDNSResolvConf probes dns:NAME targets, which ask every resolver of
+// TestIntegrationDNSResolvConf probes dns:NAME targets, which ask every resolver of
 // resolv.conf at once.
 func TestIntegrationDNSResolvConf(t *testing.T) {
 	roottest.Require(t) // resolvers listen on port 53 of loopback addresses
@@ -278,6 +375,12 @@ func TestIntegrationDNSResolvConf(t *testing.T) {
 			resolvers: []resolver{{}},
 			target:    "dns:ready.test",
 			want:      want{ok: true, detail: "127.213.{N}.1:53 answered 1 A record (127.0.0.1)", phases: []string{"query"}},
+		},
+		{
+			name:      "A",
+			resolvers: []resolver{{}},
+			target:    "dns:ready.test?type=A",
+			want:      want{ok: true, detail: "127.213.{N}.1:53 answered 1 A record (127.0.0.1) over IPv4"},
 		},
 		{
 			name:      "AAAA",
@@ -315,15 +418,24 @@ func TestIntegrationDNSResolvConf(t *testing.T) {
 				{zone: []string{"split.test. 60 IN A 127.0.0.7"}},
 				{zone: []string{"split.test. 60 IN AAAA ::7"}},
 			},
-			target: "dns:split.test",
+			target: "dns:split.test?type=A",
 			want:   want{ok: true, detail: "127.213.{N}.1:53 answered 1 A record (127.0.0.7)"},
+		},
+		{
+			name: "each family from another resolver",
+			resolvers: []resolver{
+				{zone: []string{"split.test. 60 IN A 127.0.0.7"}, behavior: dnstest.ServFail},
+				{zone: []string{"split.test. 60 IN AAAA ::7"}},
+			},
+			target: "dns:split.test",
+			want:   want{ok: true, detail: "127.213.{N}.2:53 answered 1 AAAA record (::7)"},
 		},
 		{
 			name:      "both failing",
 			resolvers: []resolver{{behavior: dnstest.ServFail}, {behavior: dnstest.Refused}},
 			target:    "dns:ready.test",
 			want: want{
-				err:  []string{`query "ready.test." A: 127.213.{N}.1:53: rcode SERVFAIL; 127.213.{N}.2:53: rcode REFUSED`},
+				err:  []string{`query "ready.test." A and AAAA: 127.213.{N}.1:53: rcode SERVFAIL; 127.213.{N}.2:53: rcode REFUSED`},
 				hint: "could not get an answer upstream",
 			},
 		},
@@ -340,8 +452,23 @@ func TestIntegrationDNSResolvConf(t *testing.T) {
 		{
 			name:      "no records of the type from either",
 			resolvers: []resolver{{}, {behavior: dnstest.NXDomain}},
-			target:    "dns:v6only.test",
+			target:    "dns:v6only.test?type=A",
 			want:      want{err: []string{"127.213.{N}.1:53: no A records; 127.213.{N}.2:53: rcode NXDOMAIN"}},
+		},
+		{
+			name:      "no address from either",
+			resolvers: []resolver{{}, {behavior: dnstest.NXDomain}},
+			target:    "dns:mx.test",
+			want: want{
+				err:   []string{`query "mx.test." A and AAAA: 127.213.{N}.1:53: no A or AAAA records; 127.213.{N}.2:53: rcode NXDOMAIN`},
+				cause: CauseNoRecords,
+			},
+		},
+		{
+			name:      "only an AAAA record, no type=",
+			resolvers: []resolver{{behavior: dnstest.NXDomain}, {}},
+			target:    "dns:v6only.test",
+			want:      want{ok: true, detail: "127.213.{N}.2:53 answered 1 AAAA record (::1)"},
 		},
 	}
 	for _, tc := range tests {
@@ -375,7 +502,7 @@ func TestDNSDefaultResolver(t *testing.T) {
 	}}.check(t, r)
 }
 
-// TestResolveHost resolves the hosts of tcp:// targets through the hosts
+// TestIntegrationResolveHost resolves the hosts of tcp:// targets through the hosts
 // file, the search list and ndots, and checks how many queries reached the
 // resolver.
 func TestIntegrationResolveHost(t *testing.T) {
@@ -583,7 +710,7 @@ func TestIntegrationResolveHost(t *testing.T) {
 	}
 }
 
-// TestDNSNotCached changes the zone, the behaviour of the resolver and
+// TestIntegrationDNSNotCached changes the zone, the behaviour of the resolver and
 // resolv.conf between rounds, each with a fresh Env, and checks that every
 // round sees the change.
 func TestIntegrationDNSNotCached(t *testing.T) {
@@ -653,8 +780,8 @@ func TestIntegrationDNSNotCached(t *testing.T) {
 			})
 		}
 	}
-	if udp, _ := second.Queries(); udp != 3 { // fresh.test. A, db.test. A and AAAA
-		t.Errorf("queries to the second resolver: got %d, want 3", udp)
+	if udp, _ := second.Queries(); udp != 4 { // fresh.test. and db.test., A and AAAA of each
+		t.Errorf("queries to the second resolver: got %d, want 4", udp)
 	}
 }
 
@@ -721,5 +848,47 @@ func TestResolveFailureIsLocal(t *testing.T) {
 		if r.OK || !r.Local || !strings.Contains(r.Err.Error(), "connection refused") {
 			t.Errorf("%s: got ok=%v local=%v err=%v, want a local failure to resolve", target, r.OK, r.Local, r.Err)
 		}
+	}
+}
+
+// TestRefusal: which failures of a name are a resolver's prompt "no",
+// asked again every second by wait (Failure.Refusal), and which stay on
+// the schedule. A target is refused only if every resolver said no at
+// once: one silent resolver beside them keeps it on the schedule.
+func TestRefusal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		resolvers []resolver
+		target    string
+		timeout   time.Duration
+		want      bool
+	}{
+		{"NXDOMAIN", []resolver{{}}, "dns:nope.test", passTimeout, true},
+		{"no records of the type", []resolver{{}}, "dns:v6only.test?type=A", passTimeout, true},
+		{"SERVFAIL", []resolver{{behavior: dnstest.ServFail}}, "dns:ready.test", passTimeout, true},
+		{"REFUSED", []resolver{{behavior: dnstest.Refused}}, "dns:ready.test", passTimeout, true},
+		{"port unreachable", []resolver{{dead: true}}, "dns:ready.test", passTimeout, true},
+		{"SERVFAIL and port unreachable", []resolver{{behavior: dnstest.ServFail}, {dead: true}}, "dns:ready.test", passTimeout, true},
+		{"a host name: NXDOMAIN", []resolver{{}}, "tcp://nope.test:9", passTimeout, true},
+		{"a host name: SERVFAIL", []resolver{{behavior: dnstest.ServFail}}, "tcp://ready.test:9", passTimeout, true},
+		{"silence", []resolver{{behavior: dnstest.Silent}}, "dns:ready.test", failTimeout, false},
+		{"NXDOMAIN and silence", []resolver{{}, {behavior: dnstest.Silent}}, "dns:nope.test", mixedTimeout, false},
+		{"a wrong answer", []resolver{{}}, "dns:ready.test?answer=127.0.0.9", passTimeout, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := newLoopSubnet()
+			env := loopbackEnv(t, startResolvers(t, n, tc.resolvers), "")
+			r := probeWithin(t, env, tc.target, tc.timeout)
+			f, ok := r.Err.(*Failure)
+			if !ok {
+				t.Fatalf("got result ok=%v err=%v, want a *Failure", r.OK, r.Err)
+			}
+			if got := f.Refusal(); got != tc.want {
+				t.Errorf("Refusal: got %v, want %v (cause %s: %v)", got, tc.want, f.Cause, f)
+			}
+		})
 	}
 }

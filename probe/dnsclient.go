@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -19,7 +20,9 @@ import (
 const ednsSize = 1232
 
 // What an exchange with a resolver reads, whatever the resolver sends: a
-// reply over a bound fails with response-too-large, naming it.
+// reply over a bound fails with response-too-large, naming it. The bounds
+// hold for every exchange of a query: over UDP, over TCP after a truncated
+// reply, and the path-MTU retry's (mtu.go).
 const (
 	// maxDNSMessage is the largest DNS message read, over UDP (the
 	// buffer of every datagram) and over TCP (where the 16-bit length
@@ -78,8 +81,10 @@ func plural(n int, one, many string) string {
 // "tcp").
 func exchange(ctx context.Context, s sockets, server netip.AddrPort, q dns.Question, retransmit time.Duration, attempts int) (*dns.Msg, string, error) {
 	m := newQuery(q)
-	r, err := exchangeUDP(ctx, s, server, m, retransmit, attempts)
-	if err != nil {
+	var h udpHedge // see mtu.go
+	h.watch(ctx, s, server, m, retransmit, attempts)
+	r, err := exchangeUDP(ctx, s, server, m, retransmit, attempts, &h)
+	if err = h.settle(err); err != nil {
 		return nil, "udp", err
 	}
 	if !r.Truncated {
@@ -102,46 +107,7 @@ func newQuery(q dns.Question) *dns.Msg {
 	return m
 }
 
-// abortOnDone makes blocking I/O on c return as soon as ctx is done, which a
-// deadline alone does not do for a cancellation. Call the returned stop.
-func abortOnDone(ctx context.Context, c net.Conn) (stop func() bool) {
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d)
-	}
-	return context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-}
-
-// ctxErr prefers ctx's error to the I/O error it caused.
-func ctxErr(ctx context.Context, err error) error {
-	if !errTimeout(err) || !ctxDone(ctx) {
-		return err
-	}
-	if ce := ctx.Err(); ce != nil && !errors.Is(ce, context.DeadlineExceeded) {
-		return ce
-	}
-	return errIOTimeout
-}
-
-// ctxDone reports whether ctx is done or its deadline has passed. A socket
-// deadline set to ctx's deadline (abortOnDone) can fire before ctx's own
-// timer does, so ctx.Err() alone may still be nil when the read times out.
-func ctxDone(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
-}
-
-// errIOTimeout is what every probe reports when its attempt ran out of time.
-var errIOTimeout error = timeoutError{}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string { return "i/o timeout" }
-func (timeoutError) Timeout() bool { return true }
-
-func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int) (*dns.Msg, error) {
+func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.Msg, retransmit time.Duration, attempts int, h *udpHedge) (*dns.Msg, error) {
 	if f := s.clear(server.Addr()); f != nil {
 		return nil, f
 	}
@@ -161,9 +127,11 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	var stats exchangeStats
 	buf := make([]byte, maxDNSMessage)
 	sent, resent := 0, false
+	var sentAt time.Time
 	for {
+		sentAt = time.Now()
 		if _, err := c.Write(query); err != nil {
-			return nil, ctxErr(ctx, err)
+			return nil, s.icmpOr(c, server, sentAt, cleanNetError(ctx, ctxErr(ctx, err)))
 		}
 		sent++
 		// Wait for the reply until the next retransmission is due or ctx
@@ -173,33 +141,65 @@ func exchangeUDP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		if next := time.Now().Add(retransmit); sent < attempts && retransmit > 0 && (readDL.IsZero() || next.Before(readDL)) {
 			readDL, retry = next, true
 		}
-		c.SetReadDeadline(readDL)
+		c.SetReadDeadline(h.before(readDL))
 		if ctx.Err() != nil {
 			return nil, ctxErr(ctx, context.DeadlineExceeded)
 		}
 		r, err := readMatching(c, m, buf, &stats)
+		if err != nil && h.passSplit(c, err, stats, readDL, query) {
+			r, err = readMatching(c, m, buf, &stats) // with a retry beside, maybe: see udpHedge
+		}
 		if err == nil {
 			return r, nil
 		}
 		if errors.Is(err, errTooManyReplies) {
-			return nil, fail(CauseResponseTooLarge, "query", server.String(),
+			return nil, fail(CauseResponseTooLarge, PhaseQuery, server.String(),
 				fmt.Errorf("%s, none the answer: netready examines %d per query at most", stats, maxReplies))
 		}
 		if retry && errTimeout(err) && ctx.Err() == nil {
 			continue // retransmit
 		}
-		if hostUnreachable(err) && !resent && ctx.Err() == nil {
-			// Dropped behind a neighbour entry that failed (IP_RECVERR
-			// says so): a new one asks at once.
-			resent = true
-			continue
-		}
 		err = cleanNetError(ctx, err)
+		if !errTimeout(err) {
+			err = s.icmpOr(c, server, sentAt, err)
+			if hostUnreachable(err) && !isFailure(err) && !resent && ctx.Err() == nil {
+				// Dropped behind a neighbour entry that failed (the
+				// local stack said so, no router did): a new one asks
+				// at once.
+				resent = true
+				continue
+			}
+		}
 		if s := stats.String(); s != "" {
 			err = fmt.Errorf("%w (%s)", err, s)
 		}
 		return nil, err
 	}
+}
+
+// icmpOr is err, the error of a send or receive on the UDP socket c to
+// server, or the failure that the ICMP error behind it names (read from
+// c's error queue): a router that has no route onward, a firewall that
+// rejects. sentAt is when the last query left.
+func (s sockets) icmpOr(c net.Conn, server netip.AddrPort, sentAt time.Time, err error) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return err
+	}
+	rc, rerr := sc.SyscallConn()
+	if rerr != nil {
+		return err
+	}
+	var e *icmpError
+	rc.Control(func(fd uintptr) { e = readErrQueue(int(fd)) })
+	if e == nil {
+		return err
+	}
+	e.After = time.Since(sentAt)
+	if f := s.fromICMP(e, server, PhaseQuery, err); f != nil {
+		return f
+	}
+	return err
 }
 
 // errTooManyReplies is readMatching's when it has examined maxReplies.
@@ -248,19 +248,25 @@ func exchangeTCP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 		return nil, err
 	}
 	defer c.Close()
-	stop := abortOnDone(ctx, c)
-	defer stop()
+	// The reply's time (tcpReplyTime) is the exchange's: its read
+	// deadline, and the budget of its path-MTU retry.
 	bound := time.Now().Add(tcpReplyTime)
-	if d, ok := ctx.Deadline(); !ok || bound.Before(d) {
-		c.SetDeadline(bound)
-	}
-	co := &dns.Conn{Conn: c}
+	rctx, cancel := context.WithDeadline(ctx, bound)
+	defer cancel()
+	stop := abortOnDone(rctx, c)
+	defer stop()
+	w := watchQuery(rctx, c, s, server, m) // see mtu.go
+	co := &dns.Conn{Conn: w}
 	if err := co.WriteMsg(m); err != nil {
-		return nil, ctxErr(ctx, err)
+		return nil, settleMTU(w, ctxErr(ctx, err), "")
 	}
-	r, err := readTCPMsg(ctx, c, bound, server)
-	if err != nil {
-		return nil, err
+	r, got, want, err := readTCPMsg(w)
+	if err = settleMTU(w, err, "over tcp, after a truncated reply over udp"); err != nil {
+		if got > 0 && errTimeout(err) && !ctxDone(ctx) && !time.Now().Before(bound) {
+			return nil, fail(CauseResponseTooLarge, PhaseQuery, server.String(),
+				fmt.Errorf("reply over tcp: %d of %d bytes after %s, the most netready waits for one", got, want, tcpReplyTime))
+		}
+		return nil, ctxErr(ctx, err)
 	}
 	if r.Id != m.Id {
 		return nil, fmt.Errorf("reply has id %d, want %d", r.Id, m.Id)
@@ -271,32 +277,29 @@ func exchangeTCP(ctx context.Context, s sockets, server netip.AddrPort, m *dns.M
 	return r, nil
 }
 
-// readTCPMsg reads one DNS message from c, a TCP connection to server
-// whose deadline is bound or ctx's: its length, then that many bytes. A
-// reply that has begun but is not whole at bound is trickling:
-// response-too-large.
-func readTCPMsg(ctx context.Context, c net.Conn, bound time.Time, server netip.AddrPort) (*dns.Msg, error) {
+// readTCPMsg reads one DNS message from c, a TCP connection: its length,
+// then that many bytes (maxDNSMessage at most), and nothing after it. got
+// is how many bytes came, whole message or not, of want (the length and
+// the message; 2 until the length is known).
+func readTCPMsg(c net.Conn) (r *dns.Msg, got, want int, err error) {
 	var length [2]byte
-	got, err := io.ReadFull(c, length[:])
-	var msg []byte
-	if err == nil {
-		msg = make([]byte, binary.BigEndian.Uint16(length[:])) // maxDNSMessage at most
-		var n int
-		n, err = io.ReadFull(c, msg)
-		got += n
-	}
+	want = len(length)
+	got, err = io.ReadFull(c, length[:])
 	if err != nil {
-		if got > 0 && errTimeout(err) && !ctxDone(ctx) && !time.Now().Before(bound) {
-			return nil, fail(CauseResponseTooLarge, "query", server.String(),
-				fmt.Errorf("reply over tcp: %d of %d bytes after %s, the most netready waits for one", got, len(msg)+2, tcpReplyTime))
-		}
-		return nil, ctxErr(ctx, err)
+		return nil, got, want, err
 	}
-	r := new(dns.Msg)
+	msg := make([]byte, binary.BigEndian.Uint16(length[:]))
+	want += len(msg)
+	n, err := io.ReadFull(c, msg)
+	got += n
+	if err != nil {
+		return nil, got, want, err
+	}
+	r = new(dns.Msg)
 	if err := r.Unpack(msg); err != nil {
-		return nil, fmt.Errorf("malformed reply over tcp: %w", err)
+		return nil, got, want, fmt.Errorf("malformed reply over tcp: %w", err)
 	}
-	return r, nil
+	return r, got, want, nil
 }
 
 // serverReply is one server's outcome in askAll.
@@ -323,10 +326,13 @@ func (e *Env) askAll(ctx context.Context, rc *ResolvConf, sk sockets, servers []
 			if err == nil {
 				err = accept(msg)
 			}
+			if err == nil {
+				err = checkBlocked(msg)
+			}
 			if f := ss.localFailure(err); f != nil {
 				err = f
 			} else if err != nil {
-				err = serverFailure(s, err)
+				err = e.withEDEs(serverFailure(s, err), msg)
 			}
 			all[i] = serverReply{server: s, msg: msg, transport: tr, err: err}
 			done <- i
@@ -358,37 +364,37 @@ func joinServerErrors(all []serverReply) *Failure {
 	}
 	se := &serversError{all: all, msg: strings.Join(parts, "; ")}
 	if len(fs) == 0 {
-		return fail(CauseOther, "query", "", se)
+		return fail(CauseOther, PhaseQuery, "", se)
 	}
 	return furthest(fs).With(se)
 }
 
 // serverFailure classifies what went wrong with one server: the exchange
-// (phase "query") or its reply (phase "answer").
+// (PhaseQuery) or its reply (PhaseAnswer).
 func serverFailure(server netip.AddrPort, err error) *Failure {
 	var (
 		rc *rcodeError
 		nd *noDataError
 		wa *wrongAnswerError
+		be *blockedError
 	)
 	switch {
+	case errors.As(err, &be):
+		return fail(CauseDNSBlocked, PhaseAnswer, server.String(), err)
 	case errors.As(err, &wa):
-		return fail(CauseWrongAnswer, "answer", server.String(), err)
+		return fail(CauseWrongAnswer, PhaseAnswer, server.String(), err)
 	case errors.As(err, &rc):
-		c := CauseResolverError
-		switch rc.rcode {
-		case dns.RcodeServerFailure:
-			c = CauseResolverServfail
-		case dns.RcodeRefused:
-			c = CauseResolverRefused
-		case dns.RcodeNameError:
-			c = CauseNXDomain
-		}
-		return fail(c, "answer", server.String(), err)
+		// A resolver's answer that the name is not there, or that it
+		// will not or cannot say, is a prompt "no" (see Refusal).
+		f := fail(rcodeCause(rc.rcode), PhaseAnswer, server.String(), err)
+		f.refused = f.Cause != CauseResolverError
+		return f
 	case errors.As(err, &nd):
-		return fail(CauseNoRecords, "answer", server.String(), err)
+		f := fail(CauseNoRecords, PhaseAnswer, server.String(), err)
+		f.refused = true
+		return f
 	}
-	return classify(err, "query", server)
+	return classify(err, PhaseQuery, server)
 }
 
 // serversError keeps the per-server errors.

@@ -24,7 +24,10 @@ import (
 // a probe asks the kernel ("ip route get", as this process's uid, via= and
 // src= honoured) where the packet would go, and fails at once — naming the
 // link — if that is a link without carrier, or (IPv6) if there is no source
-// address to send from while duplicate address detection runs.
+// address to send from while duplicate address detection runs: none at all,
+// or only a link-local one for a global destination while the link's global
+// address is tentative (the kernel would send from fe80::, which no router
+// forwards and which is not the address the host is getting).
 //
 // That costs nothing on a healthy host: the round reads the links (and,
 // for IPv6 destinations, the addresses) once, and asks for a route only
@@ -33,18 +36,20 @@ import (
 // guard is the round's view of the links and addresses, read once, for
 // the checks made before sending. It is safe for concurrent use.
 type guard struct {
-	h     *netlink.Handle
+	k     kernel
 	links func() (map[int]netlink.Link, bool) // by index; whether one lacks carrier
-	addrs func() bool                         // whether an IPv6 address is tentative
+	// addrs says whether an IPv6 address is tentative, and the links
+	// (by index) that have a global one tentative.
+	addrs func() (bool, map[int]bool)
 }
 
 // guard returns the round's guard.
 func (e *Env) guard() *guard {
 	e.guardOnce.Do(func() {
-		h := e.netlinkHandle()
-		e.grd = &guard{h: h}
+		k := e.kernel()
+		e.grd = &guard{k: k}
 		e.grd.links = sync.OnceValues(func() (map[int]netlink.Link, bool) {
-			all, err := retryDump(h.LinkList)
+			all, err := k.Links()
 			if err != nil {
 				return nil, false // the sends will say what is wrong
 			}
@@ -58,17 +63,24 @@ func (e *Env) guard() *guard {
 			}
 			return m, risky
 		})
-		e.grd.addrs = sync.OnceValue(func() bool {
-			addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V6) })
+		e.grd.addrs = sync.OnceValues(func() (bool, map[int]bool) {
+			addrs, err := k.Addrs(nil, netlink.FAMILY_V6)
 			if err != nil {
-				return false
+				return false, nil
 			}
+			some, global := false, map[int]bool{}
 			for _, a := range addrs {
-				if a.Flags&unix.IFA_F_TENTATIVE != 0 {
-					return true
+				switch d := dadOf(a); {
+				case d == dadRunning && globalAddr(a):
+					global[a.LinkIndex] = true
+					some = true
+				case d != dadDone:
+					// One that failed is tentative too, but not on
+					// its way: the path explains it.
+					some = true
 				}
 			}
-			return false
+			return some, global
 		})
 	})
 	return e.grd
@@ -84,7 +96,11 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 		return nil
 	}
 	links, risky := g.links()
-	if !risky && !(dst.Is6() && g.addrs()) {
+	tentative, tentativeGlobal := false, map[int]bool(nil)
+	if dst.Is6() {
+		tentative, tentativeGlobal = g.addrs()
+	}
+	if !risky && !tentative {
 		return nil
 	}
 	uid := uint32(os.Getuid()) // as the socket will be routed (ip rule uidrange)
@@ -92,7 +108,7 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	if s.src.IsValid() && s.src.Is4() == dst.Is4() {
 		opts.SrcAddr = s.src.AsSlice()
 	}
-	routes, err := g.h.RouteGetWithOptions(dst.AsSlice(), opts)
+	routes, err := g.k.RouteGet(dst, opts)
 	if err != nil || len(routes) == 0 || routes[0].Type == unix.RTN_LOCAL {
 		return nil
 	}
@@ -103,14 +119,28 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 	}
 	name := l.Attrs().Name
 	if f := linkUp(l); f != nil {
-		return fail(f.Cause, "link", name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
+		return fail(f.Cause, PhaseLink, name, fmt.Errorf("link %s (nothing sent to %s)", f, dst))
 	}
 	if dst.Is6() && r.Src == nil {
 		// No preferred source: every IPv6 address of the link is
 		// tentative (duplicate address detection) or missing.
-		return fail(CauseAddressTentative, "address", name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable IPv6 address yet (duplicate address detection; nothing sent to %s)", name, dst))
+	}
+	if dst.Is6() && !dst.IsLinkLocalUnicast() && r.Src.IsLinkLocalUnicast() && tentativeGlobal[r.LinkIndex] {
+		return fail(CauseAddressTentative, PhaseAddress, name, fmt.Errorf("%s has no usable global IPv6 address yet (duplicate address detection; nothing sent to %s from %s)", name, dst, r.Src))
 	}
 	return nil
+}
+
+// isLocal reports whether a is an address of this host: "ip route get A"
+// answers with a local route.
+func (s sockets) isLocal(a netip.Addr) bool {
+	var k kernel = netlinkKernel{&netlink.Handle{}}
+	if s.guard != nil {
+		k = s.guard.k
+	}
+	routes, err := k.RouteGet(a, nil)
+	return err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL
 }
 
 // hostUnreachable is the error of a connect or a query that waited behind
@@ -118,13 +148,19 @@ func (g *guard) clear(dst netip.Addr, s sockets) *Failure {
 // process may have left — or a router's "host unreachable".
 func hostUnreachable(err error) bool { return errors.Is(err, syscall.EHOSTUNREACH) }
 
-// recvErr asks for the ICMP errors and local errors of a UDP socket
-// (IP_RECVERR, IPV6_RECVERR), so that a query dropped behind a failed
-// neighbour entry fails with EHOSTUNREACH at once instead of meeting
-// silence.
-func recvErr(fd int, dst netip.Addr) error {
-	if dst.Unmap().Is4() {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+// recvErr turns the reporting of ICMP errors and local errors of socket fd
+// (IP_RECVERR, IPV6_RECVERR) on or off. On a UDP socket it makes a query
+// dropped behind a failed neighbour entry fail with EHOSTUNREACH at once
+// instead of meeting silence; on any socket it keeps each error, with who
+// sent it, in the socket's error queue (readErrQueue). Turning it off
+// empties the queue.
+func recvErr(fd int, dst netip.Addr, on bool) error {
+	v := 0
+	if on {
+		v = 1
 	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+	if dst.Unmap().Is4() {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, v)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, v)
 }

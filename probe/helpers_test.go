@@ -126,7 +126,7 @@ func (w want) check(t testing.TB, r Result) {
 	if w.phases != nil {
 		var got []string
 		for _, p := range r.Phases {
-			got = append(got, p.Name)
+			got = append(got, string(p.Name))
 		}
 		if !slices.Equal(got, w.phases) {
 			t.Errorf("Phases: got %q, want %q", got, w.phases)

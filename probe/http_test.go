@@ -166,7 +166,8 @@ func TestHTTP(t *testing.T) {
 		{
 			name:   "https to an http server",
 			target: "https://PLAIN/ok",
-			want:   want{err: []string{"request: http: server gave HTTP response to HTTPS client"}},
+			want: want{err: []string{"tls handshake: http: server gave HTTP response to HTTPS client"},
+				cause: CauseTLSFailed, hint: "the port speaks plain HTTP, not TLS: use http://"},
 		},
 		{
 			name:   "http to an https server",

@@ -2,15 +2,20 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
-	probing "github.com/prometheus-community/pro-bing"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 var icmpKind = KindDef{
@@ -19,7 +24,10 @@ var icmpKind = KindDef{
 	ManTitle: "icmp://HOST",
 	Man: `An echo reply comes back, over an unprivileged ICMP socket when
 net.ipv4.ping_group_range allows the process's group, else a raw socket (CAP_NET_RAW).
-Parameters: **via=** (the interface index of every request, IP_PKTINFO), **src=**, **family=**.`,
+Parameters: **via=**, **src=**, **family=**. An ICMP error that comes back instead (a router with no
+route onward, a firewall that rejects) is the failure, naming who sent it. The request is sent
+again every 500 ms until a reply comes; more than 1024 ICMP messages that are not a reply to
+one (a raw socket reads every ICMP message of the host) are **response-too-large**.`,
 	Authority: true,
 	Complete:  []string{"icmp://"},
 	parse:     parseICMP,
@@ -62,13 +70,18 @@ func parseICMP(raw, rest string) (Target, error) {
 	return t, nil
 }
 
-// maxEchoReplies is how many echo replies an ICMP probe reads: the first
-// ends it.
-const maxEchoReplies = 1
-
 // icmpInterval is how often an echo request is sent again while no reply
 // has come: the first one is often lost to ARP or neighbour discovery.
 const icmpInterval = 500 * time.Millisecond
+
+// maxEchoExamined is how many ICMP messages that are not a reply to its
+// requests one ping reads before it gives up with response-too-large. An
+// unprivileged socket gets only echo replies with its own id, so those are
+// replies to requests it never sent; a raw socket reads every ICMP message
+// the host receives (other pings' replies, echo requests, errors), so a
+// busy host's own traffic counts too: 1024 in a probe's few seconds is
+// far more than a host sees unless a flood reaches it.
+const maxEchoExamined = 1024
 
 // probeICMP resolves the host and passes when an echo reply comes back from
 // any of its addresses. It uses an unprivileged ICMP socket where
@@ -100,7 +113,7 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 		r := <-ch
 		if r.err == nil {
 			cancel()
-			res.Phases = tm.done("echo")
+			res.Phases = tm.done(PhaseEcho)
 			res.Detail = fmt.Sprintf("echo reply from %s in %s%s", r.addr, r.rtt.Round(time.Microsecond), socketsOf(t).pathNote(r.addr))
 			return res
 		}
@@ -109,13 +122,13 @@ func probeICMP(ctx context.Context, env *Env, t Target) Result {
 		if f := socketsOf(t).localFailure(err); f != nil {
 			err = f
 		} else if errors.As(err, &pe) {
-			err = fail(CauseICMPNotPermitted, "echo", "", err)
+			err = fail(CauseICMPNotPermitted, PhaseEcho, "", err)
 		} else {
-			err = classify(err, "echo", netip.AddrPortFrom(r.addr, 0))
+			err = classify(err, PhaseEcho, netip.AddrPortFrom(r.addr, 0))
 		}
 		errs = append(errs, err)
 	}
-	res.Phases = tm.done("echo")
+	res.Phases = tm.done(PhaseEcho)
 	res.Err = joinFailures(errs)
 	return res
 }
@@ -128,59 +141,221 @@ func (e *icmpPermissionError) Error() string {
 	return fmt.Sprintf("cannot open an ICMP socket: unprivileged ping is not allowed for this group by net.ipv4.ping_group_range (%v) and a raw socket needs CAP_NET_RAW (%v)", e.unpriv, e.raw)
 }
 
-// ping sends echo requests to a until one is answered or ctx ends, from
-// s's source address when it is of a's family. pro-bing does not bind its
-// socket to a device: via= sets the interface index of every request
-// (IP_PKTINFO, IPV6_PKTINFO), which routes it out through that interface
-// as SO_BINDTODEVICE would.
+// ping sends echo requests to a, one every icmpInterval, until one is
+// answered or ctx ends, from a socket bound as s says (via=:
+// SO_BINDTODEVICE; src= of a's family). It returns the round-trip time of
+// the first reply. The socket keeps the ICMP errors that come back for its
+// requests (IP_RECVERR): a router that has no route onward, a firewall
+// that rejects, are the attempt's failure, read from its error queue.
+//
+// netready makes its own echo requests, with golang.org/x/net/icmp for
+// the messages, rather than through pro-bing: the ICMP errors are the
+// point, and pro-bing neither sets options on its socket nor reads its
+// error queue.
 func ping(ctx context.Context, s sockets, a netip.Addr) (time.Duration, error) {
 	if f := s.clear(a); f != nil {
 		return 0, f
 	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return 0, errIOTimeout
+	}
+	e, err := openEcho(s, a)
+	if err != nil {
+		return 0, err
+	}
+	defer e.c.Close()
+	stop := abortOnDone(ctx, e.c)
+	defer stop()
+	return e.run(ctx, a)
+}
+
+// echoSocket is one ping's socket: an unprivileged ICMP socket (the
+// kernel sets the echo id and delivers only our replies), or a raw one
+// (we set the id, and read every ICMP message of the host).
+type echoSocket struct {
+	c   net.PacketConn
+	raw bool
+	v6  bool
+	id  int
+}
+
+// openEcho opens the socket of a ping to a: unprivileged where
+// net.ipv4.ping_group_range allows the process's group, else raw
+// (CAP_NET_RAW).
+func openEcho(s sockets, a netip.Addr) (*echoSocket, error) {
+	v6 := !a.Unmap().Is4()
+	family, proto := unix.AF_INET, unix.IPPROTO_ICMP
+	if v6 {
+		family, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+	}
 	var unprivErr error
-	for _, privileged := range []bool{false, true} {
-		p := probing.New(a.String())
-		p.SetIPAddr(&net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()})
-		p.SetPrivileged(privileged)
-		p.InterfaceName = s.via
-		if s.src.IsValid() && s.src.Is4() == a.Unmap().Is4() {
-			p.Source = s.src.String()
+	for _, raw := range []bool{false, true} {
+		typ := unix.SOCK_DGRAM
+		if raw {
+			typ = unix.SOCK_RAW
 		}
-		p.SetLogger(probing.NoopLogger{})
-		// One reply ends the probe (replies per probe: maxEchoReplies);
-		// pro-bing reads each datagram into a buffer of the echo's size,
-		// drops those that are not a reply to this probe, and keeps no
-		// record of each reply once told not to.
-		p.Count = maxEchoReplies
-		p.RecordRtts, p.RecordTTLs = false, false
-		p.Interval = icmpInterval
-		if dl, ok := ctx.Deadline(); ok {
-			// pro-bing panics on a timeout that is not positive (its
-			// time.NewTicker), which a deadline already passed gives.
-			if p.Timeout = time.Until(dl); p.Timeout <= 0 {
-				return 0, errIOTimeout
-			}
-		}
-		err := p.RunWithContext(ctx)
-		if err != nil && isPermission(err) {
-			if !privileged {
-				unprivErr = err
+		fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			if !raw {
+				unprivErr = os.NewSyscallError("socket", err)
 				continue
 			}
-			return 0, &icmpPermissionError{unpriv: unprivErr, raw: err}
+			return nil, &icmpPermissionError{unpriv: unprivErr, raw: os.NewSyscallError("socket", err)}
 		}
-		st := p.Statistics()
-		if st.PacketsRecv > 0 {
-			return st.MinRtt, nil
+		if err != nil {
+			return nil, os.NewSyscallError("socket", err)
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			return 0, cleanNetError(ctx, err)
+		if err := setupEcho(fd, s, a); err != nil {
+			unix.Close(fd)
+			return nil, err
 		}
-		return 0, fmt.Errorf("no echo reply (%s sent): %w", plural(st.PacketsSent, "request", "requests"), errIOTimeout)
+		f := os.NewFile(uintptr(fd), "icmp")
+		c, err := net.FilePacketConn(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return &echoSocket{c: c, raw: raw, v6: v6, id: os.Getpid() & 0xffff}, nil
 	}
 	panic("unreachable")
 }
 
-func isPermission(err error) bool {
-	return errors.Is(err, os.ErrPermission)
+// setupEcho sets fd's options before anything is sent: the ICMP errors
+// kept, the interface, the source address.
+func setupEcho(fd int, s sockets, a netip.Addr) error {
+	if err := recvErr(fd, a, true); err != nil {
+		return os.NewSyscallError("setsockopt IP_RECVERR", err)
+	}
+	if s.via != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, s.via); err != nil {
+			return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+s.via, err)
+		}
+	}
+	if s.src.IsValid() && s.src.Is4() == a.Unmap().Is4() {
+		var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: s.src.As4()}
+		if s.src.Is6() {
+			sa = &unix.SockaddrInet6{Addr: s.src.As16()}
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return os.NewSyscallError("bind", err)
+		}
+	}
+	return nil
+}
+
+// run sends the requests and reads until a reply to one of them comes.
+func (e *echoSocket) run(ctx context.Context, a netip.Addr) (time.Duration, error) {
+	dst := net.Addr(&net.UDPAddr{IP: a.AsSlice(), Zone: a.Zone()})
+	if e.raw {
+		dst = &net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()}
+	}
+	var (
+		sent     []time.Time // by sequence number
+		buf      [1500]byte
+		sentAt   time.Time
+		examined int // messages read that were no reply to ours
+	)
+	deadline, _ := ctx.Deadline()
+	for {
+		sentAt = time.Now()
+		if _, err := e.c.WriteTo(e.request(len(sent)), dst); err != nil {
+			return 0, e.icmpOr(a, sentAt, cleanNetError(ctx, err))
+		}
+		sent = append(sent, sentAt)
+		next := sentAt.Add(icmpInterval)
+		if !deadline.IsZero() && deadline.Before(next) {
+			next = deadline
+		}
+		e.c.SetReadDeadline(next)
+		for {
+			n, _, err := e.c.ReadFrom(buf[:])
+			if err != nil {
+				if errTimeout(err) && ctx.Err() == nil && !ctxDone(ctx) {
+					break // send the next request
+				}
+				err = cleanNetError(ctx, err)
+				if errTimeout(err) {
+					return 0, fmt.Errorf("no echo reply (%s sent): %w", plural(len(sent), "request", "requests"), err)
+				}
+				return 0, e.icmpOr(a, sentAt, err)
+			}
+			if seq, ok := e.reply(buf[:n]); ok && seq < len(sent) {
+				return time.Since(sent[seq]), nil
+			}
+			if examined++; examined >= maxEchoExamined {
+				what := "echo replies to requests it did not send, or malformed"
+				if e.raw {
+					what = "none a reply to ours (a raw socket reads every ICMP message of the host)"
+				}
+				return 0, fail(CauseResponseTooLarge, PhaseEcho, a.String(), fmt.Errorf("ping %s: %d ICMP messages, %s: netready examines %d per probe at most", a, examined, what, maxEchoExamined))
+			}
+		}
+	}
+}
+
+// request is echo request seq.
+func (e *echoSocket) request(seq int) []byte {
+	var typ icmp.Type = ipv4.ICMPTypeEcho
+	if e.v6 {
+		typ = ipv6.ICMPTypeEchoRequest
+	}
+	b, _ := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: e.id, Seq: seq, Data: []byte("netready")}}).Marshal(nil)
+	return b
+}
+
+// reply reports whether b, a message the socket read, is an echo reply to
+// one of our requests, and to which.
+func (e *echoSocket) reply(b []byte) (seq int, ok bool) {
+	proto, want := 1, icmp.Type(ipv4.ICMPTypeEchoReply)
+	wantType := byte(ipv4.ICMPTypeEchoReply)
+	if e.v6 {
+		proto, want, wantType = 58, ipv6.ICMPTypeEchoReply, byte(ipv6.ICMPTypeEchoReply)
+	}
+	if e.raw && !e.v6 && len(b) > 0 {
+		// A raw IPv4 socket reads the IP header too.
+		if hl := int(b[0]&0x0f) * 4; len(b) >= hl {
+			b = b[hl:]
+		}
+	}
+	if len(b) == 0 || b[0] != wantType {
+		return 0, false // not even parsed: most of what a raw socket reads
+	}
+	m, err := icmp.ParseMessage(proto, b)
+	if err != nil || m.Type != want {
+		return 0, false
+	}
+	echo, ok := m.Body.(*icmp.Echo)
+	if !ok || e.raw && echo.ID != e.id {
+		return 0, false // a raw socket reads every ping's replies
+	}
+	return echo.Seq, true
+}
+
+// icmpOr is err, the error of a send or receive on the ping's socket, or
+// the failure that the ICMP error behind it names. A raw socket receives
+// the errors of every ICMP socket's requests: only one about a request of
+// ours counts.
+func (e *echoSocket) icmpOr(a netip.Addr, sentAt time.Time, err error) error {
+	sc, ok := e.c.(syscall.Conn)
+	if !ok {
+		return err
+	}
+	rc, rerr := sc.SyscallConn()
+	if rerr != nil {
+		return err
+	}
+	var (
+		ie   *icmpError
+		data [8]byte
+		n    int
+	)
+	rc.Control(func(fd uintptr) { ie, n = readErrQueueData(int(fd), data[:]) })
+	if ie == nil || e.raw && (n < 6 || int(binary.BigEndian.Uint16(data[4:6])) != e.id) {
+		return err
+	}
+	ie.After = time.Since(sentAt)
+	if f := icmpFailure(ie, netip.AddrPortFrom(a, 0), PhaseEcho, (sockets{}).isLocal(ie.Offender), err); f != nil {
+		return f
+	}
+	return err
 }

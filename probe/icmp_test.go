@@ -10,8 +10,8 @@ import (
 )
 
 // TestICMPDeadlinePassed: an attempt whose deadline has already passed
-// fails as a timeout; pro-bing would panic on the non-positive timeout
-// (found when wait --timeout 1ms probed an icmp target).
+// fails as a timeout, sending nothing (found when wait --timeout 1ms
+// probed an icmp target: pro-bing, used then, panicked on the timeout).
 func TestICMPDeadlinePassed(t *testing.T) {
 	target, err := probe.Parse("icmp://127.0.0.1")
 	if err != nil {

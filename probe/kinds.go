@@ -73,6 +73,17 @@ func schemeList(form func(d *KindDef, s Kind) string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
+// schemes is every scheme, in the order of Kinds.
+func schemes() []string {
+	var ss []string
+	for _, d := range Kinds {
+		for _, s := range d.Schemes {
+			ss = append(ss, string(s))
+		}
+	}
+	return ss
+}
+
 // prefix is how a target of scheme s begins: "tcp://", or "dns:" for a
 // kind whose forms need no authority.
 func prefix(d *KindDef, s Kind) string {

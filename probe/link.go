@@ -47,12 +47,12 @@ func parseLink(raw, rest string) (Target, error) {
 // "ip link show; ip addr show scope global".
 func probeLink(_ context.Context, env *Env, t Target) Result {
 	res := Result{Local: true}
-	h := env.netlinkHandle()
+	k := env.kernel()
 	var links []netlink.Link
 	if t.Iface == LinkAny {
-		all, err := retryDump(h.LinkList)
+		all, err := k.Links()
 		if err != nil {
-			res.Err = linkFailure("", fmt.Errorf("list links: %w", netlinkErr(err)))
+			res.Err = linkFailure("", fmt.Errorf("list links: %w", err))
 			return res
 		}
 		for _, l := range all {
@@ -61,46 +61,26 @@ func probeLink(_ context.Context, env *Env, t Target) Result {
 			}
 		}
 		if len(links) == 0 {
-			res.Err = fail(CauseNoLink, "link", "", errors.New("no link other than loopback"))
+			res.Err = fail(CauseNoLink, PhaseLink, "", errors.New("no link other than loopback"))
 			return res
 		}
 	} else {
-		l, err := h.LinkByName(t.Iface)
+		l, err := k.LinkByName(t.Iface)
 		if err != nil {
-			var nf netlink.LinkNotFoundError
-			if errors.As(err, &nf) {
-				res.Err = fail(CauseNoLink, "link", t.Iface, fmt.Errorf("no link named %s", t.Iface))
+			if errors.Is(err, errNoLink) {
+				res.Err = fail(CauseNoLink, PhaseLink, t.Iface, fmt.Errorf("no link named %s", t.Iface))
 				return res
 			}
-			res.Err = linkFailure(t.Iface, fmt.Errorf("link %s: %w", t.Iface, netlinkErr(err)))
+			res.Err = linkFailure(t.Iface, fmt.Errorf("link %s: %w", t.Iface, err))
 			return res
 		}
 		links = []netlink.Link{l}
 	}
-	var (
-		why []string
-		fs  []*Failure
-	)
-	for _, l := range links {
-		detail, problem, err := linkReady(h, l, t.Family)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if problem == nil {
-			res.Detail = detail
-			return res
-		}
-		why = append(why, problem.Error())
-		fs = append(fs, problem)
+	prefix := ""
+	if t.Iface == LinkAny {
+		prefix = "no link is up with a global address: "
 	}
-	if t.Iface != LinkAny {
-		res.Err = fs[0]
-		return res
-	}
-	// The link that got furthest explains most.
-	f := furthest(fs)
-	res.Err = fail(f.Cause, f.Phase, f.Hop, fmt.Errorf("no link is up with a global address: %s", strings.Join(why, "; ")))
+	res.Detail, res.Err = tryEach(links, prefix, func(l netlink.Link) (string, *Failure, error) { return linkReady(k, l, t.Family) })
 	return res
 }
 
@@ -110,7 +90,7 @@ func linkFailure(iface string, err error) *Failure {
 	if errors.Is(err, errNetlinkRefused) {
 		c = CauseNetlinkRefused
 	}
-	return fail(c, "link", iface, err)
+	return fail(c, PhaseLink, iface, err)
 }
 
 // linkUp reports whether l is operationally up and, if not, why: a
@@ -121,7 +101,7 @@ func linkFailure(iface string, err error) *Failure {
 func linkUp(l netlink.Link) *Failure {
 	a := l.Attrs()
 	down := func(c Cause, state string) *Failure {
-		return fail(c, "link", a.Name, errors.New(a.Name+" "+state))
+		return fail(c, PhaseLink, a.Name, errors.New(a.Name+" "+state))
 	}
 	if a.Flags&net.FlagUp == 0 {
 		return down(CauseLinkDown, "is down (administratively)")
@@ -143,7 +123,7 @@ func linkUp(l netlink.Link) *Failure {
 // linkReady returns a description of a ready link, or what keeps it from
 // being ready. family, 4 or 6, counts only the addresses of that family (0:
 // either).
-func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, problem *Failure, err error) {
+func linkReady(k kernel, l netlink.Link, family int) (detail string, problem *Failure, err error) {
 	if f := linkUp(l); f != nil {
 		return "", f, nil
 	}
@@ -155,22 +135,22 @@ func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, pr
 	case 6:
 		nlFamily, global = netlink.FAMILY_V6, "global IPv6 address"
 	}
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(l, nlFamily) })
+	addrs, err := k.Addrs(l, nlFamily)
 	if err != nil {
-		return "", nil, linkFailure(name, fmt.Errorf("list addresses of %s: %w", name, netlinkErr(err)))
+		return "", nil, linkFailure(name, fmt.Errorf("list addresses of %s: %w", name, err))
 	}
 	var (
 		pending   []string
 		tentative bool
 	)
 	for _, a := range addrs {
-		if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IP.IsLinkLocalUnicast() {
+		if !globalAddr(a) {
 			continue
 		}
-		switch {
-		case a.Flags&unix.IFA_F_DADFAILED != 0:
+		switch dadOf(a) {
+		case dadFailed:
 			pending = append(pending, a.IPNet.String()+" failed duplicate address detection")
-		case a.Flags&unix.IFA_F_TENTATIVE != 0:
+		case dadRunning:
 			pending = append(pending, a.IPNet.String()+" tentative")
 			tentative = true
 		default:
@@ -179,46 +159,101 @@ func linkReady(h *netlink.Handle, l netlink.Link, family int) (detail string, pr
 	}
 	switch {
 	case tentative:
-		return "", fail(CauseAddressTentative, "link", name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressTentative, PhaseLink, name, fmt.Errorf("%s is up, no %s yet (%s)", name, global, strings.Join(pending, ", "))), nil
 	case len(pending) > 0:
 		// Only addresses another host holds: the conflict, not a
 		// configuration still under way, is what is wrong.
-		return "", fail(CauseAddressDADFailed, "link", name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
+		return "", fail(CauseAddressDADFailed, PhaseLink, name, fmt.Errorf("%s is up, no usable %s (%s)", name, global, strings.Join(pending, ", "))), nil
 	}
-	return "", fail(CauseNoAddress, "link", name, fmt.Errorf("%s is up, no %s", name, global)), nil
+	return "", fail(CauseNoAddress, PhaseLink, name, fmt.Errorf("%s is up, no %s", name, global)), nil
 }
 
-// errNetlinkRefused is a netlink request that failed because no netlink
-// socket could be opened: a sandbox that forbids AF_NETLINK (systemd's
-// RestrictAddressFamilies=, a seccomp filter) fails socket(2) with
-// EAFNOSUPPORT, which said alone reads like a network problem.
-var errNetlinkRefused = errors.New("netlink socket refused")
-
-// netlinkErr names the refusal in err, the error of a netlink request, when
-// the request's socket could not be opened. A netlink request itself never
-// fails with these errnos (an unknown family is EOPNOTSUPP), so they mean
-// socket(2) failed.
-func netlinkErr(err error) error {
-	if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
-		return fmt.Errorf("%w: %w", errNetlinkRefused, err)
+// ipv6Only returns the links that are up with a global IPv6 address, and
+// those addresses, when no link that is up has a global IPv4 address; nil
+// otherwise, or when the kernel cannot be asked.
+func ipv6Only(k kernel) (links, addrs []string) {
+	all, err := k.Links()
+	if err != nil {
+		return nil, nil
 	}
-	return err
-}
-
-// retryDump runs a netlink dump again when the kernel reports that it was
-// interrupted by a concurrent change (NLM_F_DUMP_INTR), which vishvananda/
-// netlink v1.3 returns as ErrDumpInterrupted with partial results.
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	const tries = 5
-	var (
-		out []T
-		err error
-	)
-	for range tries {
-		out, err = dump()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		as, err := k.Addrs(l, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, nil
+		}
+		has6 := false
+		for _, a := range as {
+			if !globalAddr(a) {
+				continue
+			}
+			if a.IP.To4() != nil {
+				return nil, nil
+			}
+			has6 = true
+			addrs = append(addrs, a.IPNet.String())
+		}
+		if has6 {
+			links = append(links, l.Attrs().Name)
 		}
 	}
-	return out, err
+	return links, addrs
+}
+
+// tryEach tries each candidate in turn (the links of link:any, the
+// families of route:default): try says what is ready (detail), what keeps
+// the candidate from being so (problem), or that it could not tell (err).
+// It returns the first detail, or the first err; else the problem of the
+// candidate that got furthest, saying prefix and every candidate's (a
+// lone candidate's problem as it is, without a prefix).
+func tryEach[C any](cs []C, prefix string, try func(C) (detail string, problem *Failure, err error)) (string, error) {
+	var (
+		why []string
+		fs  []*Failure
+	)
+	for _, c := range cs {
+		detail, problem, err := try(c)
+		if err != nil {
+			return "", err
+		}
+		if problem == nil {
+			return detail, nil
+		}
+		why = append(why, problem.Error())
+		fs = append(fs, problem)
+	}
+	if len(fs) == 1 && prefix == "" {
+		return "", fs[0]
+	}
+	return "", furthest(fs).With(errors.New(prefix + strings.Join(why, "; ")))
+}
+
+// globalAddr reports whether a reaches beyond its link: a global-scope
+// address that is not link-local (169.254.0.0/16 and fe80::/10 may be
+// given global scope by hand).
+func globalAddr(a netlink.Addr) bool {
+	return a.Scope == unix.RT_SCOPE_UNIVERSE && !a.IP.IsLinkLocalUnicast()
+}
+
+// dad is where IPv6 duplicate address detection stands for an address
+// (an IPv4 address is always dadDone): only once it is done may packets
+// leave from the address.
+type dad int
+
+const (
+	dadDone dad = iota
+	dadRunning
+	dadFailed // another host has the address
+)
+
+func dadOf(a netlink.Addr) dad {
+	switch {
+	case a.Flags&unix.IFA_F_DADFAILED != 0:
+		return dadFailed
+	case a.Flags&unix.IFA_F_TENTATIVE != 0:
+		return dadRunning
+	}
+	return dadDone
 }

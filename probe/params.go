@@ -231,6 +231,9 @@ func setParams(raw string, t *Target, kind Kind, query string) error {
 		k = strings.ToLower(k)
 		p := paramNamed(k)
 		if p == nil {
+			if s := Closest(k+"=", ParamNames(kind)); s != "" {
+				return &ParseError{raw, fmt.Sprintf("unknown query parameter %q (did you mean %s?)", k, s)}
+			}
 			return &ParseError{raw, fmt.Sprintf("unknown query parameter %q (%s takes %s)", k, article(kind)+" target", paramNames(kind))}
 		}
 		if err := setParam(raw, t, kind, p, v, seen); err != nil {

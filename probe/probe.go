@@ -1,25 +1,28 @@
 // Package probe parses netready's target URIs and probes them: one file per
-// kind (link, route, dns, tcp, http, tls, icmp). A probe makes one attempt
-// and returns a Result that says what happened; it never logs, retries or
-// sleeps. Deciding when to probe again, and whether the network is ready,
-// is the business of the callers (package gate and main), not of this one.
+// kind (link, route, dns, tcp, http, tls, icmp, clock; kinds.go is their
+// table). A probe makes one attempt and returns a Result that says what
+// happened, its failure's cause from one table (cause.go), explained by
+// the path to the destination (path.go, reading the kernel through
+// kernel.go); it never logs, retries or sleeps. Deciding when to probe
+// again, and whether the network is ready, is the business of the callers
+// (packages gate and probegate, and cli), not of this one.
 package probe
 
 import (
 	"context"
 	"crypto/x509"
-	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
 )
 
-// Phase is the time one step of an attempt took, such as "resolve",
-// "connect", "tls" or "request".
+// Phase is the time one step of an attempt took.
 type Phase struct {
-	Name     string
+	Name     PhaseName
 	Duration time.Duration
 }
 
@@ -73,6 +76,10 @@ type Env struct {
 	// either way.
 	Explain bool
 
+	// kern reads the kernel's network state; nil for netlinkKernel with
+	// Netlink. Tests replace it.
+	kern kernel
+
 	guardOnce sync.Once
 	grd       *guard // see guard.go
 
@@ -114,11 +121,15 @@ func (e *Env) clockState() (clockState, error) {
 // Resolvers returns the round's resolver configuration.
 func (e *Env) Resolvers() (*ResolvConf, error) { return e.resolvOnce() }
 
-func (e *Env) netlinkHandle() *netlink.Handle {
-	if e.Netlink != nil {
-		return e.Netlink
+// kernel is what the round reads the kernel's network state through.
+func (e *Env) kernel() kernel {
+	if e.kern != nil {
+		return e.kern
 	}
-	return &netlink.Handle{} // the zero Handle uses the process's namespace
+	if e.Netlink != nil {
+		return netlinkKernel{e.Netlink}
+	}
+	return netlinkKernel{&netlink.Handle{}} // the zero Handle uses the process's namespace
 }
 
 // Probe makes one attempt at t within ctx and returns its result. It blocks
@@ -132,13 +143,53 @@ func Probe(ctx context.Context, env *Env, t Target) Result {
 	if f := FailureOf(r.Err); f != nil {
 		if g := env.explainFailure(f, t, r.Dests); g != nil {
 			f = g
+		} else if g := env.explainNoResolver(f, t); g != nil {
+			f = g
 		}
+		f = boundTo(f, t)
 		r.Err, r.Cause, r.Hint = f, f.Cause, f.Hint()
+		if h := boundHint(t); h != "" && !strings.Contains(r.Hint, t.Via) {
+			if r.Hint == "" {
+				r.Hint = h
+			} else {
+				r.Hint += " (" + h + ")"
+			}
+		}
 	}
 	if env.Explain {
 		r.Paths = env.paths(r)
 	}
 	return r
+}
+
+// boundTo is f naming the interface or source address t's packets are
+// bound to (via=, src=) when f does not name it already: "no answer
+// through eth1" is another fault than "no answer".
+func boundTo(f *Failure, t Target) *Failure {
+	msg := f.Error()
+	var notes []string
+	if t.Via != "" && !strings.Contains(msg, t.Via) {
+		notes = append(notes, "through "+t.Via+" (via="+t.Via+")")
+	}
+	if t.Src.IsValid() && !strings.Contains(msg, t.Src.String()) {
+		notes = append(notes, "from "+t.Src.String()+" (src="+t.Src.String()+")")
+	}
+	if len(notes) == 0 {
+		return f
+	}
+	n := strings.Join(notes, ", ")
+	if errTimeout(f.Err) {
+		return f.With(fmt.Errorf("%w: no answer %s", f.Err, n))
+	}
+	return f.With(fmt.Errorf("%w, %s", f.Err, n))
+}
+
+// boundHint is what a hint adds for a target bound to an interface.
+func boundHint(t Target) string {
+	if t.Via == "" {
+		return ""
+	}
+	return "the probe leaves through " + t.Via + " only: is " + t.Via + " the link that reaches it?"
 }
 
 // Round probes every target once, all concurrently, each attempt bounded by
@@ -171,7 +222,7 @@ type timing struct {
 func newTiming() *timing { return &timing{last: time.Now()} }
 
 // mark ends the current phase, naming it.
-func (tm *timing) mark(name string) {
+func (tm *timing) mark(name PhaseName) {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	now := time.Now()
@@ -187,7 +238,7 @@ func (tm *timing) snapshot() []Phase {
 }
 
 // has reports whether a phase of that name was marked.
-func (tm *timing) has(name string) bool {
+func (tm *timing) has(name PhaseName) bool {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	for _, p := range tm.phases {
@@ -196,13 +247,4 @@ func (tm *timing) has(name string) bool {
 		}
 	}
 	return false
-}
-
-// errTimeout reports whether err is a deadline or timeout.
-func errTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }

@@ -44,7 +44,7 @@ const maxNameservers = 3
 func ReadResolvConf(path string) (*ResolvConf, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fail(CauseNoResolver, "resolve", path, fmt.Errorf("read resolver configuration: %w", err))
+		return nil, fail(CauseNoResolver, PhaseResolve, path, fmt.Errorf("read resolver configuration: %w", err))
 	}
 	rc := ParseResolvConf(data)
 	rc.Path = path
@@ -59,6 +59,34 @@ func (rc *ResolvConf) defaultReason() string {
 		return rc.Path + " does not exist"
 	}
 	return rc.Path + " names no nameserver"
+}
+
+// defaultedError is a failure of the resolvers glibc's default names
+// (loopback), asked because rc names none.
+type defaultedError struct {
+	rc  *ResolvConf
+	err error
+}
+
+func (e *defaultedError) Error() string {
+	return e.rc.defaultReason() + ", so the default was tried: " + e.err.Error()
+}
+
+func (e *defaultedError) Unwrap() error { return e.err }
+
+// defaultedHint is the hint of a failure of the default resolvers, if f
+// is one: the file is what is wrong, not a local resolver.
+func defaultedHint(f *Failure) string {
+	var d *defaultedError
+	if !errors.As(f.Err, &d) {
+		return ""
+	}
+	what := d.rc.Path + " names no nameserver"
+	if d.rc.Missing {
+		what = d.rc.Path + " does not exist"
+	}
+	return what + ", and no resolver runs on this host's loopback, the C library's default: " +
+		"has the network configuration (DHCP, networkd, NetworkManager) written it yet?"
 }
 
 // ParseResolvConf parses the contents of a resolv.conf file. It never fails:
@@ -176,4 +204,71 @@ func readHosts(path string) (map[string][]netip.Addr, error) {
 		}
 	}
 	return hosts, nil
+}
+
+// resolvedUplinks is where systemd-resolved writes the DNS servers it
+// knows of, whatever its stub's clients see in /etc/resolv.conf.
+const resolvedUplinks = "/run/systemd/resolve/resolv.conf"
+
+// explainNoResolver explains the failure f of t, a target that asked the
+// resolvers of the round's configuration, when there is no resolver to ask
+// at all: systemd-resolved's stub refuses because it knows of no DNS
+// server (resolvedUplinks names none), or, on a host whose only global
+// addresses are IPv6, resolv.conf names none and nothing listens on the
+// loopback default. On such a host the links are named: their resolvers
+// come from router advertisements (RDNSS) or DHCPv6. When the stub refuses
+// though it knows of servers, it asks none of a link that is not ready (an
+// IPv6 address still tentative): the first broken hop on the way to them
+// is the cause. It returns nil when none of that is the case.
+func (e *Env) explainNoResolver(f *Failure, t Target) *Failure {
+	if f.Cause != CauseResolverRefused && f.Cause != CauseResolverDown || !t.UsesResolvConf() || t.Kind == KindDNS && t.Server != "" {
+		return nil
+	}
+	rc, err := e.Resolvers()
+	if err != nil {
+		return nil
+	}
+	var (
+		why, hop     string
+		links, addrs []string
+	)
+	switch {
+	case rc.Defaulted && f.Refusal():
+		if links, addrs = ipv6Only(e.kernel()); len(links) == 0 {
+			return nil
+		}
+		why = rc.defaultReason() + " and nothing listens on the loopback default"
+	case len(rc.Servers) == 1 && rc.Servers[0].Addr() == systemdResolved && f.Phase == PhaseAnswer:
+		up, err := ReadResolvConf(resolvedUplinks)
+		if err != nil || up.Missing {
+			return nil
+		}
+		if !up.Defaulted {
+			return e.explainUplinks(f, up.Servers)
+		}
+		why = "systemd-resolved has no DNS server to ask (" + resolvedUplinks + " names none)"
+		hop = rc.Servers[0].String()
+		links, addrs = ipv6Only(e.kernel())
+	default:
+		return nil
+	}
+	if len(links) > 0 {
+		why += fmt.Sprintf("; %s has IPv6 only (%s), and no resolver came with it from router advertisements (RDNSS) or DHCPv6",
+			strings.Join(links, " and "), strings.Join(addrs, ", "))
+		hop = links[0]
+	}
+	return fail(CauseNoResolver, PhaseResolve, hop, fmt.Errorf("%s (%w)", why, f.Err))
+}
+
+// explainUplinks returns the failure of the first broken hop on the way to
+// one of servers, systemd-resolved's DNS servers, wrapping f, the refusal
+// of its stub; nil if the way to every one is clear.
+func (e *Env) explainUplinks(f *Failure, servers []netip.AddrPort) *Failure {
+	for _, d := range servers {
+		p := e.path(d, RoleResolver, sockets{})
+		if h := p.Broken(); h != nil {
+			return fail(h.Cause, h.Kind.phase(), h.Name, fmt.Errorf("systemd-resolved's DNS server %s: %s (%w)", d.Addr(), h.Detail, f.Err))
+		}
+	}
+	return nil
 }

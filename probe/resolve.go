@@ -83,8 +83,12 @@ func ofFamily(addrs []netip.Addr, family int) []netip.Addr {
 }
 
 // noSuchHost is errNoSuchHost for name, caused by NXDOMAIN or by no A and
-// no AAAA records.
-func noSuchHost(c Cause, name string) *Failure { return fail(c, "resolve", name, errNoSuchHost) }
+// no AAAA records: a resolver's prompt "no" (see Refusal).
+func noSuchHost(c Cause, name string) *Failure {
+	f := fail(c, PhaseResolve, name, errNoSuchHost)
+	f.refused = true
+	return f
+}
 
 // isServfail reports whether err is a lookup whose every server answered
 // SERVFAIL.
@@ -231,11 +235,11 @@ func (e *Env) resolveHost(ctx context.Context, t Target, host string, tm *timing
 		return nil, true, err
 	}
 	addrs, err = e.lookupHost(ctx, rc, s, t.Family, host)
-	tm.mark("resolve")
+	tm.mark(PhaseResolve)
 	if err != nil {
 		f := FailureOf(err)
 		if rc.Defaulted && !errors.Is(err, errNoSuchHost) {
-			err = fmt.Errorf("%s, so the default was tried: %w", rc.defaultReason(), err)
+			err = &defaultedError{rc: rc, err: err}
 		}
 		return nil, allLoopback(rc.Servers), f.With(&resolveError{host: host, err: err})
 	}

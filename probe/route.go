@@ -70,10 +70,10 @@ func parseRoute(raw, rest string) (Target, error) {
 // an address of this host that is the local route through lo.
 func probeRoute(_ context.Context, env *Env, t Target) Result {
 	res := Result{Local: true}
-	h := env.netlinkHandle()
-	links := linkCache{h: h}
+	k := env.kernel()
+	links := linkCache{k: k}
 	if t.Route == "" {
-		res.Detail, res.Err = routeTo(h, &links, t.Addr.AsSlice())
+		res.Detail, res.Err = routeTo(k, &links, t.Addr.AsSlice())
 		return res
 	}
 	var families []int
@@ -85,27 +85,68 @@ func probeRoute(_ context.Context, env *Env, t Target) Result {
 	default:
 		families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 	}
-	var (
-		why []string
-		fs  []*Failure
-	)
-	for _, fam := range families {
-		detail, problem, err := defaultRoute(h, &links, fam)
-		if err != nil {
-			res.Err = err
-			return res
+	var v6 *Failure // why IPv6 has no default route
+	res.Detail, res.Err = tryEach(families, "", func(fam int) (string, *Failure, error) {
+		detail, problem, err := defaultRoute(k, &links, fam)
+		if fam == netlink.FAMILY_V6 {
+			v6 = problem
 		}
-		if problem == nil {
-			res.Detail = detail
-			return res
-		}
-		why = append(why, problem.Error())
-		fs = append(fs, problem)
+		return detail, problem, err
+	})
+	f, ok := res.Err.(*Failure)
+	if !ok || f.Cause != CauseNoRoute {
+		return res
 	}
-	// A default route whose link is down says more than a missing one.
-	f := furthest(fs)
-	res.Err = fail(f.Cause, f.Phase, f.Hop, errors.New(strings.Join(why, "; ")))
+	if down := downLinks(k); len(down) > 0 {
+		// No route because no link is up: the kernel removes the routes
+		// of a link that goes down.
+		res.Err = fail(down[0].Cause, PhaseLink, down[0].Hop, fmt.Errorf("%s, and %s", f, describeDown(down)))
+		return res
+	}
+	// Of two missing, on a host with global IPv6 addresses only, the
+	// IPv6 one explains (no router advertisement on the link named);
+	// otherwise the network may as well be IPv4, waiting for DHCP.
+	if len(families) == 2 && f.Hop == "default" && v6 != nil && v6.Cause == CauseNoRoute && v6.Hop != "default" {
+		if links, _ := ipv6Only(k); len(links) > 0 {
+			res.Err = v6.With(f.Err)
+		}
+	}
 	return res
+}
+
+// downLinks is, when this host has links beside loopback and none is up,
+// why each is not ("ip link"); nil if one is up, or there is none.
+func downLinks(k kernel) []*Failure {
+	all, err := k.Links()
+	if err != nil {
+		return nil
+	}
+	var down []*Failure
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		f := linkUp(l)
+		if f == nil {
+			return nil
+		}
+		down = append(down, f)
+	}
+	return down
+}
+
+// describeDown says that the links down are down: "veth0, the only link,
+// is down (administratively)", "no link is up: eth0 is down (no carrier),
+// eth1 is down (administratively)".
+func describeDown(down []*Failure) string {
+	if len(down) == 1 {
+		return down[0].Hop + ", the only link," + strings.TrimPrefix(down[0].Error(), down[0].Hop)
+	}
+	s := make([]string, len(down))
+	for i, f := range down {
+		s[i] = f.Error()
+	}
+	return "no link is up: " + strings.Join(s, ", ")
 }
 
 func familyName(fam int) string {
@@ -117,12 +158,10 @@ func familyName(fam int) string {
 
 // defaultRoute looks for a usable default route of one family in every
 // table. It returns what keeps the family from having one in problem.
-func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, problem *Failure, err error) {
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	})
+func defaultRoute(k kernel, links *linkCache, fam int) (detail string, problem *Failure, err error) {
+	routes, err := k.Routes(fam)
 	if err != nil {
-		return "", nil, routeFailure("default", fmt.Errorf("list %s routes: %w", familyName(fam), netlinkErr(err)))
+		return "", nil, routeFailure("default", fmt.Errorf("list %s routes: %w", familyName(fam), err))
 	}
 	var (
 		down  []string
@@ -162,9 +201,71 @@ func defaultRoute(h *netlink.Handle, links *linkCache, fam int) (detail string, 
 	}
 	if len(down) > 0 {
 		// There is a default route; its link is what is wrong.
-		return "", fail(cause, "route", dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
+		return "", fail(cause, PhaseRoute, dev, errors.New("no usable "+familyName(fam)+" default route: "+strings.Join(down, "; "))), nil
 	}
-	return "", fail(CauseNoRoute, "route", "default", errors.New("no "+familyName(fam)+" default route")), nil
+	if fam == netlink.FAMILY_V6 {
+		if f := noRouterAdvertisement(k); f != nil {
+			return "", f, nil
+		}
+	}
+	return "", fail(CauseNoRoute, PhaseRoute, "default", errors.New("no "+familyName(fam)+" default route")), nil
+}
+
+// noRouterAdvertisement explains a missing IPv6 default route by the links
+// that would have one: an IPv6 default route comes from a router
+// advertisement with a router lifetime (the kernel's, or the network
+// manager's handling of it), so on links that are up with IPv6 none such
+// has given one. It names them and the global addresses they have, which
+// tell whether advertisements came at all (a SLAAC address) or not; nil
+// when no link is up with IPv6, or when some table has a unicast IPv6
+// default route (whatever its link's state: then a route is not what
+// advertisements failed to give, and a policy or via= is why it is not
+// taken).
+func noRouterAdvertisement(k kernel) *Failure {
+	routes, err := k.Routes(netlink.FAMILY_V6)
+	if err != nil {
+		return nil
+	}
+	for _, r := range routes {
+		if (r.Dst == nil || maskOnes(r.Dst) == 0) && r.Type == unix.RTN_UNICAST && r.Table != unix.RT_TABLE_LOCAL {
+			return nil
+		}
+	}
+	all, err := k.Links()
+	if err != nil {
+		return nil
+	}
+	var names, have []string
+	for _, l := range all {
+		if l.Attrs().Flags&net.FlagLoopback != 0 || linkUp(l) != nil {
+			continue
+		}
+		addrs, err := k.Addrs(l, netlink.FAMILY_V6)
+		if err != nil || len(addrs) == 0 {
+			continue // IPv6 is off on it
+		}
+		names = append(names, l.Attrs().Name)
+		for _, a := range addrs {
+			if globalAddr(a) {
+				have = append(have, a.IPNet.String())
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	addrs := "link-local addresses only"
+	if len(have) > 0 {
+		addrs = strings.Join(have, ", ")
+	}
+	return fail(CauseNoRoute, PhaseRoute, names[0], fmt.Errorf("no IPv6 default route: no router advertisement with a router lifetime has given one to %s (%s)",
+		strings.Join(names, " or "), addrs))
+}
+
+// maskOnes is the prefix length of n.
+func maskOnes(n *net.IPNet) int {
+	ones, _ := n.Mask.Size()
+	return ones
 }
 
 // routeFailure is a netlink request about a route that failed.
@@ -173,7 +274,7 @@ func routeFailure(hop string, err error) *Failure {
 	if errors.Is(err, errNetlinkRefused) {
 		c = CauseNetlinkRefused
 	}
-	return fail(c, "route", hop, err)
+	return fail(c, PhaseRoute, hop, err)
 }
 
 func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
@@ -193,29 +294,30 @@ func describeRoute(dst string, gw net.IP, l netlink.Link, table int) string {
 
 // routeTo is "ip route get ADDR": the route the kernel would use, which must
 // go out through a link that is up.
-func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
-	routes, err := h.RouteGet(addr)
+func routeTo(k kernel, links *linkCache, addr net.IP) (string, error) {
+	dst, _ := netip.AddrFromSlice(addr)
+	routes, err := k.RouteGet(dst, nil)
 	if err != nil {
-		if err := netlinkErr(err); errors.Is(err, errNetlinkRefused) {
+		if errors.Is(err, errNetlinkRefused) {
 			return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 		}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
+			return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s: %s", addr, errno.Error()))
 		}
 		return "", routeFailure(addr.String(), fmt.Errorf("route get %s: %w", addr, err))
 	}
 	if len(routes) == 0 {
-		return "", fail(CauseNoRoute, "route", addr.String(), fmt.Errorf("no route to %s", addr))
+		return "", fail(CauseNoRoute, PhaseRoute, addr.String(), fmt.Errorf("no route to %s", addr))
 	}
 	r := routes[0]
 	l, err := links.get(r.LinkIndex)
 	if err != nil {
-		return "", routeFailure(addr.String(), fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, netlinkErr(err)))
+		return "", routeFailure(addr.String(), fmt.Errorf("route to %s: link %d: %w", addr, r.LinkIndex, err))
 	}
 	desc := describeRoute(addr.String(), r.Gw, l, r.Table)
 	if f := linkUp(l); f != nil && l.Attrs().Flags&net.FlagLoopback == 0 {
-		return "", fail(f.Cause, "link", f.Hop, fmt.Errorf("%s, but %s", desc, f))
+		return "", fail(f.Cause, PhaseLink, f.Hop, fmt.Errorf("%s, but %s", desc, f))
 	}
 	return desc, nil
 }
@@ -224,7 +326,7 @@ func routeTo(h *netlink.Handle, links *linkCache, addr net.IP) (string, error) {
 // link show dev" for those few rather than a dump of every link, since a
 // failing route target is re-checked every --local-interval.
 type linkCache struct {
-	h     *netlink.Handle
+	k     kernel
 	links map[int]netlink.Link
 }
 
@@ -232,7 +334,7 @@ func (c *linkCache) get(index int) (netlink.Link, error) {
 	if l, ok := c.links[index]; ok {
 		return l, nil
 	}
-	l, err := c.h.LinkByIndex(index)
+	l, err := c.k.LinkByIndex(index)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +25,10 @@ import (
 type sockets struct {
 	via string
 	src netip.Addr
+	// small clamps the segments of TCP connections to a size every path
+	// carries (TCP_MAXSEG before connect), for the retry of an exchange
+	// that stalled (see mtu.go).
+	small bool
 	// guard checks a path before anything is sent on it; nil checks
 	// nothing (see guard.go).
 	guard *guard
@@ -57,8 +64,18 @@ func (s sockets) forResolver(server netip.Addr) sockets {
 
 // dialer returns a dialer for network ("tcp" or "udp") to dst whose
 // sockets are bound as s says; a source address of the other family than
-// dst's is left out (the kernel would refuse it).
+// dst's is left out (the kernel would refuse it). UDP sockets report ICMP
+// errors (IP_RECVERR): a query refused or dropped on the way fails at once,
+// and its socket's error queue says who refused it.
 func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
+	return s.dialerKeeping(network, dst, nil)
+}
+
+// dialerKeeping is dialer, and when keep is not nil its socket also reports
+// ICMP errors and leaves a duplicate of its descriptor in *keep (-1 if
+// none was made): net's dialer closes a socket whose connect failed, and
+// with it the error queue that says why. The caller closes *keep.
+func (s sockets) dialerKeeping(network string, dst netip.Addr, keep *int) *net.Dialer {
 	d := &net.Dialer{}
 	if s.src.IsValid() && s.src.Is4() == dst.Unmap().Is4() {
 		switch network {
@@ -68,8 +85,8 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 			d.LocalAddr = &net.UDPAddr{IP: s.src.AsSlice()}
 		}
 	}
-	via, udp := s.via, network == "udp"
-	if via == "" && !udp {
+	via, recverr, small := s.via, network == "udp" || keep != nil, s.small && network == "tcp"
+	if via == "" && !recverr && !small {
 		return d
 	}
 	d.Control = func(_, _ string, c syscall.RawConn) error {
@@ -81,9 +98,23 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 					return
 				}
 			}
-			if udp {
-				if err := recvErr(int(fd), dst); err != nil {
+			if recverr {
+				if err := recvErr(int(fd), dst, true); err != nil {
 					serr = os.NewSyscallError("setsockopt IP_RECVERR", err)
+					return
+				}
+			}
+			if keep != nil {
+				dup, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+				if err != nil {
+					serr = os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+					return
+				}
+				*keep = dup
+			}
+			if small {
+				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, smallMSS(dst)); err != nil {
+					serr = os.NewSyscallError("setsockopt TCP_MAXSEG", err)
 				}
 			}
 		}); err != nil {
@@ -92,6 +123,30 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 		return serr
 	}
 	return d
+}
+
+// dialTCP connects to ap with a socket made as s says, and returns, when
+// the connect fails, the ICMP error that failed it (nil if none came:
+// a reset, a timeout, a local error). A connected socket goes back to
+// TCP's usual handling of ICMP errors (soft errors, RFC 1122) once the
+// handshake is over.
+func (s sockets) dialTCP(ctx context.Context, ap netip.AddrPort) (net.Conn, *icmpError, error) {
+	keep := -1
+	start := time.Now()
+	c, err := s.dialerKeeping("tcp", ap.Addr(), &keep).DialContext(ctx, "tcp", ap.String())
+	if keep < 0 {
+		return c, nil, err
+	}
+	defer unix.Close(keep)
+	if err == nil {
+		recvErr(keep, ap.Addr(), false)
+		return c, nil, nil
+	}
+	e := readErrQueue(keep)
+	if e != nil {
+		e.After = time.Since(start)
+	}
+	return nil, e, err
 }
 
 // localFailure explains err when it is of this host's own making: the
@@ -103,13 +158,20 @@ func (s sockets) dialer(network string, dst netip.Addr) *net.Dialer {
 func (s sockets) localFailure(err error) *Failure {
 	switch {
 	case s.via != "" && errors.Is(err, unix.ENODEV):
-		return fail(CauseNoLink, "link", s.via, fmt.Errorf("no link named %s (via=%s)", s.via, s.via))
+		return fail(CauseNoLink, PhaseLink, s.via, fmt.Errorf("no link named %s (via=%s)", s.via, s.via))
 	case s.src.IsValid() && errors.Is(err, unix.EADDRNOTAVAIL):
-		return fail(CauseNoAddress, "link", s.src.String(), fmt.Errorf("%s is not a usable address of this host yet (src=%s)", s.src, s.src))
-	case s.via != "" && errors.Is(err, unix.EPERM):
-		return fail(CauseOther, "link", s.via, fmt.Errorf("binding to %s (via=%s): %w: SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7", s.via, s.via, err))
+		return fail(CauseNoAddress, PhaseLink, s.src.String(), fmt.Errorf("%s is not a usable address of this host yet (src=%s)", s.src, s.src))
+	case s.via != "" && errors.Is(err, unix.EPERM) && bindToDeviceErr(err):
+		return fail(CauseOther, PhaseLink, s.via, fmt.Errorf("binding to %s (via=%s): %w: SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7", s.via, s.via, err))
 	}
 	return nil
+}
+
+// bindToDeviceErr reports whether err is the failure of SO_BINDTODEVICE
+// itself, not of a send through the device.
+func bindToDeviceErr(err error) bool {
+	var se *os.SyscallError
+	return errors.As(err, &se) && strings.HasPrefix(se.Syscall, "setsockopt SO_BINDTODEVICE")
 }
 
 // checkVia checks, before any packet is sent, that the interface via=
@@ -140,7 +202,7 @@ func (s sockets) checkVia() *Failure {
 		return nil
 	}
 	down := func(c Cause, state string) *Failure {
-		return fail(c, "link", s.via, fmt.Errorf("%s %s (via=%s)", s.via, state, s.via))
+		return fail(c, PhaseLink, s.via, fmt.Errorf("%s %s (via=%s)", s.via, state, s.via))
 	}
 	switch flags := ifr.Uint16(); {
 	case flags&unix.IFF_UP == 0:

@@ -94,6 +94,10 @@ func Parse(raw string) (Target, error) {
 			// "db.internal:5432": a host and port without a scheme.
 			return Target{}, &ParseError{raw, fmt.Sprintf("missing scheme (did you mean tcp://%s?)", raw)}
 		}
+		if s := Closest(scheme, schemes()); s != "" {
+			// "tpc://db:5432": the target as it was meant.
+			return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (did you mean %s:%s?)", scheme, s, rest)}
+		}
 		return Target{}, &ParseError{raw, fmt.Sprintf("unknown scheme %q (want %s)", scheme, schemeList(func(_ *KindDef, s Kind) string { return string(s) }))}
 	}
 	t, err := d.parse(raw, rest)

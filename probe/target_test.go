@@ -46,13 +46,13 @@ func validTargetCases() []validTargetCase {
 		{"route IPv4-mapped IPv6", "route:::ffff:192.0.2.1", probe.Target{Kind: probe.KindRoute, Addr: ip("::ffff:192.0.2.1")}, "route:::ffff:192.0.2.1"},
 
 		// dns:NAME
-		{"dns name", "dns:example.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
-		{"dns fully qualified name", "dns:example.com.", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
-		{"dns upper-case scheme", "DNS:example.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
+		{"dns name", "dns:example.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: probe.QTypeAddress}, "dns:example.com"},
+		{"dns fully qualified name", "dns:example.com.", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: probe.QTypeAddress}, "dns:example.com"},
+		{"dns upper-case scheme", "DNS:example.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: probe.QTypeAddress}, "dns:example.com"},
 		{"dns type AAAA", "dns:example.com?type=AAAA", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeAAAA}, "dns:example.com?type=AAAA"},
 		{"dns type lower case", "dns:example.com?type=aaaa", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeAAAA}, "dns:example.com?type=AAAA"},
 		{"dns parameter name upper case", "dns:example.com?TYPE=mx", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeMX}, "dns:example.com?type=MX"},
-		{"dns type A is the default", "dns:example.com?type=A", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
+		{"dns type A is strict, not the default", "dns:example.com?type=A", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com?type=A"},
 		{"dns RFC 3597 type of a known type", "dns:example.com?type=TYPE65", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeHTTPS}, "dns:example.com?type=HTTPS"},
 		{"dns RFC 3597 type lower case", "dns:example.com?type=type28", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeAAAA}, "dns:example.com?type=AAAA"},
 		{"dns RFC 3597 type of an unknown type", "dns:example.com?type=TYPE4000", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: 4000}, "dns:example.com?type=TYPE4000"},
@@ -61,27 +61,27 @@ func validTargetCases() []validTargetCase {
 		{"dns root type A", "dns:.?type=A", probe.Target{Kind: probe.KindDNS, Name: ".", QType: dns.TypeA}, "dns:.?type=A"},
 		{"dns name type NS", "dns:example.com?type=NS", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeNS}, "dns:example.com?type=NS"},
 		{"dns RFC 4501 class and type", "dns:example.com?class=IN;type=AAAA", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeAAAA}, "dns:example.com?type=AAAA"},
-		{"dns RFC 4501 lower-case class", "dns:example.com?class=in;type=A", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
+		{"dns RFC 4501 lower-case class", "dns:example.com?class=in;type=A", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com?type=A"},
 		{"dns ampersand separator", "dns:example.com?type=TXT&class=IN", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeTXT}, "dns:example.com?type=TXT"},
-		{"dns empty query", "dns:example.com?", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
+		{"dns empty query", "dns:example.com?", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: probe.QTypeAddress}, "dns:example.com"},
 		{"dns underscore labels", "dns:_sip._tcp.example.com?type=SRV", probe.Target{Kind: probe.KindDNS, Name: "_sip._tcp.example.com.", QType: dns.TypeSRV}, "dns:_sip._tcp.example.com?type=SRV"},
-		{"dns percent-escaped name", "dns:exa%6Dple.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: dns.TypeA}, "dns:example.com"},
-		{"dns escaped percent sign", "dns:a%25b.example", probe.Target{Kind: probe.KindDNS, Name: "a%b.example.", QType: dns.TypeA}, "dns:a%25b.example"},
-		{"dns label of 63 bytes", "dns:" + long63 + ".com", probe.Target{Kind: probe.KindDNS, Name: long63 + ".com.", QType: dns.TypeA}, "dns:" + long63 + ".com"},
-		{"dns name of 253 bytes", "dns:" + name253, probe.Target{Kind: probe.KindDNS, Name: name253 + ".", QType: dns.TypeA}, "dns:" + name253},
-		{"dns name of 253 bytes and a final dot", "dns:" + name253 + ".", probe.Target{Kind: probe.KindDNS, Name: name253 + ".", QType: dns.TypeA}, "dns:" + name253},
+		{"dns percent-escaped name", "dns:exa%6Dple.com", probe.Target{Kind: probe.KindDNS, Name: "example.com.", QType: probe.QTypeAddress}, "dns:example.com"},
+		{"dns escaped percent sign", "dns:a%25b.example", probe.Target{Kind: probe.KindDNS, Name: "a%b.example.", QType: probe.QTypeAddress}, "dns:a%25b.example"},
+		{"dns label of 63 bytes", "dns:" + long63 + ".com", probe.Target{Kind: probe.KindDNS, Name: long63 + ".com.", QType: probe.QTypeAddress}, "dns:" + long63 + ".com"},
+		{"dns name of 253 bytes", "dns:" + name253, probe.Target{Kind: probe.KindDNS, Name: name253 + ".", QType: probe.QTypeAddress}, "dns:" + name253},
+		{"dns name of 253 bytes and a final dot", "dns:" + name253 + ".", probe.Target{Kind: probe.KindDNS, Name: name253 + ".", QType: probe.QTypeAddress}, "dns:" + name253},
 
 		// dns://SERVER[:PORT]/NAME
-		{"dns server IPv4", "dns://192.0.2.53/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: dns.TypeA}, "dns://192.0.2.53/example.com"},
-		{"dns server default port dropped", "dns://192.0.2.53:53/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: dns.TypeA}, "dns://192.0.2.53/example.com"},
-		{"dns server IPv4 and port", "dns://192.0.2.53:5353/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:5353", Name: "example.com.", QType: dns.TypeA}, "dns://192.0.2.53:5353/example.com"},
-		{"dns server IPv6", "dns://[2001:db8::53]/example.com", probe.Target{Kind: probe.KindDNS, Server: "[2001:db8::53]:53", Name: "example.com.", QType: dns.TypeA}, "dns://[2001:db8::53]/example.com"},
+		{"dns server IPv4", "dns://192.0.2.53/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: probe.QTypeAddress}, "dns://192.0.2.53/example.com"},
+		{"dns server default port dropped", "dns://192.0.2.53:53/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: probe.QTypeAddress}, "dns://192.0.2.53/example.com"},
+		{"dns server IPv4 and port", "dns://192.0.2.53:5353/example.com", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:5353", Name: "example.com.", QType: probe.QTypeAddress}, "dns://192.0.2.53:5353/example.com"},
+		{"dns server IPv6", "dns://[2001:db8::53]/example.com", probe.Target{Kind: probe.KindDNS, Server: "[2001:db8::53]:53", Name: "example.com.", QType: probe.QTypeAddress}, "dns://[2001:db8::53]/example.com"},
 		{"dns server IPv6 and port", "dns://[2001:db8::53]:5353/example.com?type=AAAA", probe.Target{Kind: probe.KindDNS, Server: "[2001:db8::53]:5353", Name: "example.com.", QType: dns.TypeAAAA}, "dns://[2001:db8::53]:5353/example.com?type=AAAA"},
 		{"dns server IPv6 default port dropped", "dns://[2001:db8::53]:53/.", probe.Target{Kind: probe.KindDNS, Server: "[2001:db8::53]:53", Name: ".", QType: dns.TypeNS}, "dns://[2001:db8::53]/."},
 		{"dns server loopback", "dns://127.0.0.53/.", probe.Target{Kind: probe.KindDNS, Server: "127.0.0.53:53", Name: ".", QType: dns.TypeNS}, "dns://127.0.0.53/."},
-		{"dns server host name", "dns://ns1.example.net/example.com", probe.Target{Kind: probe.KindDNS, Server: "ns1.example.net:53", Name: "example.com.", QType: dns.TypeA}, "dns://ns1.example.net/example.com"},
+		{"dns server host name", "dns://ns1.example.net/example.com", probe.Target{Kind: probe.KindDNS, Server: "ns1.example.net:53", Name: "example.com.", QType: probe.QTypeAddress}, "dns://ns1.example.net/example.com"},
 		{"dns server RFC 4501 example", "dns://ns1.example.net:5353/www.example.com?class=IN;type=TXT", probe.Target{Kind: probe.KindDNS, Server: "ns1.example.net:5353", Name: "www.example.com.", QType: dns.TypeTXT}, "dns://ns1.example.net:5353/www.example.com?type=TXT"},
-		{"dns server upper-case scheme", "DNS://192.0.2.53/example.com.", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: dns.TypeA}, "dns://192.0.2.53/example.com"},
+		{"dns server upper-case scheme", "DNS://192.0.2.53/example.com.", probe.Target{Kind: probe.KindDNS, Server: "192.0.2.53:53", Name: "example.com.", QType: probe.QTypeAddress}, "dns://192.0.2.53/example.com"},
 
 		// tcp://
 		{"tcp host name", "tcp://db.internal:5432", probe.Target{Kind: probe.KindTCP, Host: "db.internal", Port: "5432"}, "tcp://db.internal:5432"},
@@ -121,8 +121,8 @@ func validParamCases() []validTargetCase {
 	tcp := func(p P) probe.Target {
 		return probe.Target{Kind: probe.KindTCP, Host: "db.internal", Port: "5432", Params: p}
 	}
-	dnsA := func(p P) probe.Target {
-		return probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeA, Params: p}
+	dnsAddr := func(p P) probe.Target {
+		return probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: probe.QTypeAddress, Params: p}
 	}
 	http := func(kind probe.Kind, host string, p P) probe.Target {
 		return probe.Target{Kind: kind, Host: host, Params: p}
@@ -143,15 +143,19 @@ func validParamCases() []validTargetCase {
 		{"tls via and ca", "tls://example.com:443?ca=/etc/ssl/private-ca.pem&via=eth1", probe.Target{Kind: probe.KindTLS, Host: "example.com", Port: "443", Params: P{Via: "eth1", CA: "/etc/ssl/private-ca.pem"}}, "tls://example.com:443?ca=/etc/ssl/private-ca.pem&via=eth1"},
 		{"icmp family and src", "icmp://gateway.internal?family=4&src=192.0.2.2", probe.Target{Kind: probe.KindICMP, Host: "gateway.internal", Params: P{Family: 4, Src: ip("192.0.2.2")}}, "icmp://gateway.internal?family=4&src=192.0.2.2"},
 		{"icmp IPv6 via", "icmp://[2001:db8::1]?via=eth0", probe.Target{Kind: probe.KindICMP, Host: "2001:db8::1", Params: P{Via: "eth0"}}, "icmp://[2001:db8::1]?via=eth0"},
-		{"dns via", "dns:vpn.internal?via=tun0", dnsA(P{Via: "tun0"}), "dns:vpn.internal?via=tun0"},
-		{"dns server family", "dns://ns.internal/vpn.internal?family=6", probe.Target{Kind: probe.KindDNS, Server: "ns.internal:53", Name: "vpn.internal.", QType: dns.TypeA, Params: P{Family: 6}}, "dns://ns.internal/vpn.internal?family=6"},
+		{"dns via", "dns:vpn.internal?via=tun0", dnsAddr(P{Via: "tun0"}), "dns:vpn.internal?via=tun0"},
+		{"dns server family", "dns://ns.internal/vpn.internal?family=6", probe.Target{Kind: probe.KindDNS, Server: "ns.internal:53", Name: "vpn.internal.", QType: probe.QTypeAddress, Params: P{Family: 6}}, "dns://ns.internal/vpn.internal?family=6"},
 
 		// answer=
-		{"dns answer A", "dns:vpn.internal?answer=10.8.0.1", dnsA(P{Answer: "10.8.0.1"}), "dns:vpn.internal?answer=10.8.0.1"},
+		{"dns answer an IPv4 address", "dns:vpn.internal?answer=10.8.0.1", dnsAddr(P{Answer: "10.8.0.1"}), "dns:vpn.internal?answer=10.8.0.1"},
+		{"dns answer an IPv6 address", "dns:vpn.internal?answer=FD00::0:1", dnsAddr(P{Answer: "fd00::1"}), "dns:vpn.internal?answer=fd00::1"},
+		{"dns answer an IPv4-mapped address", "dns:vpn.internal?answer=::ffff:10.8.0.1", dnsAddr(P{Answer: "::ffff:10.8.0.1"}), "dns:vpn.internal?answer=::ffff:10.8.0.1"},
+		{"dns answer and family agree", "dns:vpn.internal?answer=fd00::1&family=6", dnsAddr(P{Answer: "fd00::1", Family: 6}), "dns:vpn.internal?answer=fd00::1&family=6"},
+		{"dns answer A", "dns:vpn.internal?type=A&answer=10.8.0.1", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeA, Params: P{Answer: "10.8.0.1"}}, "dns:vpn.internal?type=A&answer=10.8.0.1"},
 		{"dns answer before type", "dns:vpn.internal?answer=FD00::0:1;type=AAAA", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeAAAA, Params: P{Answer: "fd00::1"}}, "dns:vpn.internal?type=AAAA&answer=fd00::1"},
 		{"dns answer CNAME", "dns:vpn.internal?type=CNAME&answer=Gw.Internal", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeCNAME, Params: P{Answer: "gw.internal."}}, "dns:vpn.internal?type=CNAME&answer=gw.internal."},
 		{"dns answer TXT with spaces", "dns:vpn.internal?type=TXT&answer=v%3D1%20ok", probe.Target{Kind: probe.KindDNS, Name: "vpn.internal.", QType: dns.TypeTXT, Params: P{Answer: "v=1 ok"}}, "dns:vpn.internal?type=TXT&answer=v=1%20ok"},
-		{"dns answer and via", "dns://10.8.0.53/vpn.internal?via=tun0&answer=10.8.0.1", probe.Target{Kind: probe.KindDNS, Server: "10.8.0.53:53", Name: "vpn.internal.", QType: dns.TypeA, Params: P{Via: "tun0", Answer: "10.8.0.1"}}, "dns://10.8.0.53/vpn.internal?answer=10.8.0.1&via=tun0"},
+		{"dns answer and via", "dns://10.8.0.53/vpn.internal?via=tun0&answer=10.8.0.1", probe.Target{Kind: probe.KindDNS, Server: "10.8.0.53:53", Name: "vpn.internal.", QType: probe.QTypeAddress, Params: P{Via: "tun0", Answer: "10.8.0.1"}}, "dns://10.8.0.53/vpn.internal?answer=10.8.0.1&via=tun0"},
 
 		// status=, body=, proxy=, ca= and the URL's own query
 		{"http status", "http://example.com/generate_204?status=204", http(probe.KindHTTP, "example.com", P{Status: []probe.StatusRange{{204, 204}}}), "http://example.com/generate_204?status=204"},
@@ -183,7 +187,9 @@ func invalidParamCases() []invalidTargetCase {
 		{"route any parameter", "route:default?family=4", "a route target takes no family= parameter"},
 		{"route unknown name", "route:10.0.0.1?x", `unknown query parameter "x" (a route target takes none)`},
 		{"icmp unknown", "icmp://192.0.2.1?ttl=3", `unknown query parameter "ttl" (an icmp target takes family=, via= or src=)`},
-		{"dns unknown lists answer", "dns:x.internal?ansver=1", `unknown query parameter "ansver" (a dns target takes type=, class=, answer=, family=, via= or src=)`},
+		{"dns unknown lists answer", "dns:x.internal?expect=1", `unknown query parameter "expect" (a dns target takes type=, class=, answer=, family=, via= or src=)`},
+		{"dns mistyped answer", "dns:x.internal?ansver=1", `unknown query parameter "ansver" (did you mean answer=?)`},
+		{"tcp swapped letters", "tcp://db:5432?famliy=6", `unknown query parameter "famliy" (did you mean family=?)`},
 		// wrong kind
 		{"tcp answer", "tcp://db.internal:5432?answer=10.0.0.1", "a tcp target takes no answer= parameter (answer= is for dns targets)"},
 		{"tcp status", "tcp://db.internal:5432?status=200", "a tcp target takes no status= parameter (status= is for http or https targets)"},
@@ -235,9 +241,13 @@ func invalidParamCases() []invalidTargetCase {
 		{"proxy path", "https://example.com/?proxy=http://p:3128/x", "proxy=: a proxy's URL has nothing after the host and port"},
 		{"ca empty", "https://example.com/?ca=", "ca=: empty file name"},
 		{"answer empty", "dns:x.internal?answer=", "answer=: empty answer"},
-		{"answer not an address", "dns:x.internal?answer=gw.internal", `answer=: "gw.internal" is not an IP address`},
+		{"answer not an address", "dns:x.internal?answer=gw.internal", `answer=: "gw.internal" is not an IP address (without type=, the answer is an address)`},
+		{"answer not an address of type A", "dns:x.internal?type=A&answer=gw.internal", `answer=: "gw.internal" is not an IP address`},
+		{"answer with a zone", "dns:x.internal?answer=fe80::1%25eth0", `answer=: "fe80::1%eth0" is not an IP address`},
+		{"answer and family disagree", "dns:x.internal?answer=fd00::1&family=4", "answer=fd00::1 is an IPv6 address, but family=4"},
+		{"family and answer disagree", "dns:x.internal?family=6&answer=10.0.0.1", "answer=10.0.0.1 is an IPv4 address, but family=6"},
 		{"answer of the other family", "dns:x.internal?type=AAAA&answer=10.0.0.1", "answer=: 10.0.0.1 is not an address of type AAAA"},
-		{"answer IPv6 for A", "dns:x.internal?answer=fd00::1", "answer=: fd00::1 is not an address of type A"},
+		{"answer IPv6 for A", "dns:x.internal?type=A&answer=fd00::1", "answer=: fd00::1 is not an address of type A"},
 		{"answer bad name", "dns:x.internal?type=CNAME&answer=a..b", `answer=: DNS name "a..b" has an empty label`},
 		{"clock empty", "clock:", `unknown clock state "" (want clock:synced)`},
 		{"clock other state", "clock:SYNCED", `unknown clock state "SYNCED" (want clock:synced)`},
@@ -262,7 +272,9 @@ func invalidTargetCases() []invalidTargetCase {
 		{"empty", "", "missing scheme"},
 		{"missing scheme", "example.com", "missing scheme"},
 		{"empty scheme", ":example.com", "missing scheme"},
-		{"unknown scheme", "ftp://example.com", `unknown scheme "ftp"`},
+		{"unknown scheme", "ftp://example.com", `unknown scheme "ftp" (want link, route, dns, tcp, http, https, tls, icmp or clock)`},
+		{"mistyped scheme", "tpc://db.internal:5432", `unknown scheme "tpc" (did you mean tcp://db.internal:5432?)`},
+		{"mistyped scheme without authority", "rotue:default", `unknown scheme "rotue" (did you mean route:default?)`},
 		{"host and port without scheme", "db.internal:5432", `missing scheme (did you mean tcp://db.internal:5432?)`},
 
 		// link:
@@ -544,6 +556,10 @@ func FuzzParseTarget(f *testing.F) {
 		"dns:x?type=ANY;class=IN&type=CAA",
 		"dns:x?;;&&",
 		"dns:x?type=A=B",
+		"dns:x?answer=::ffff:10.0.0.1&family=4",
+		"dns:x?family=6&answer=10.0.0.1",
+		"dns:x?answer=fd00::1&type=AAAA&family=6",
+		"dns:.?answer=fd00::1",
 		"dns://a/b/c",
 		"dns://a?b/c",
 		"icmp://[",

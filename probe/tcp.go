@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 var tcpKind = KindDef{
@@ -78,8 +79,8 @@ func (e *Env) connect(ctx context.Context, t Target, tm *timing) (c net.Conn, de
 	if err != nil {
 		return nil, e.resolverAddrs(), local, err
 	}
-	c, err = dialFirst(ctx, e.socketsFor(t), addrs, port)
-	tm.mark("connect")
+	c, err = dialFirst(ctx, e.socketsFor(t).inAttempt(ctx), addrs, port)
+	tm.mark(PhaseConnect)
 	if err != nil {
 		return nil, withPort(addrs, port), local, err
 	}
@@ -133,17 +134,20 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 				ch <- res{nil, f}
 				return
 			}
+			start := time.Now()
 			c, err := s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
-			if err != nil && hostUnreachable(err) && ctx.Err() == nil {
-				// Queued behind a neighbour entry that failed, maybe
-				// one another process left: a new one asks at once.
-				c, err = s.dialer("tcp", a).DialContext(ctx, "tcp", ap.String())
+			var icmp *icmpError
+			if err != nil && icmpShaped(err) && ctx.Err() == nil {
+				c, icmp, err = s.redialTCP(ctx, ap, err, time.Since(start))
 			}
 			if err != nil {
+				de := &dialError{ap.String(), cleanNetError(ctx, err)}
 				if f := s.localFailure(err); f != nil {
 					err = f
+				} else if f := s.fromICMP(icmp, ap, PhaseConnect, de); f != nil {
+					err = f
 				} else {
-					err = classify(&dialError{ap.String(), cleanNetError(ctx, err)}, "connect", ap)
+					err = classify(de, PhaseConnect, ap)
 				}
 			}
 			ch <- res{c, err}
@@ -169,6 +173,40 @@ func dialFirst(ctx context.Context, s sockets, addrs []netip.Addr, port string) 
 		return won, nil
 	}
 	return nil, joinFailures(byFamily(errs))
+}
+
+// icmpShaped reports whether err, the failure of a connect, is one an
+// ICMP error can cause (icmp_err_convert in the kernel): network or host
+// unreachable, administratively prohibited, port unreachable (or a TCP
+// reset: the errno does not tell them apart), time exceeded.
+func icmpShaped(err error) bool {
+	for _, e := range []error{syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ECONNREFUSED, syscall.EACCES, syscall.EHOSTDOWN, syscall.ENONET, syscall.ENOPROTOOPT} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// redialTCP connects to ap once more after a connect that failed with
+// first, after took, with a socket that keeps the ICMP error that fails it
+// (IP_RECVERR must be asked for before the error comes; a connect that
+// passes should not pay for asking). It returns the connection if this one
+// is established, or the ICMP error and this attempt's error, or first
+// when this attempt learnt nothing: no ICMP error came within a few times
+// what the first one took (a router may rate-limit its errors), or the
+// network changed in between and this attempt failed otherwise.
+//
+// A connect queued behind a neighbour entry that failed (maybe one another
+// process left) is asked again at once this way too: a new entry asks.
+func (s sockets) redialTCP(ctx context.Context, ap netip.AddrPort, first error, took time.Duration) (net.Conn, *icmpError, error) {
+	rctx, cancel := context.WithTimeout(ctx, 4*took+250*time.Millisecond)
+	defer cancel()
+	c, icmp, err := s.dialTCP(rctx, ap)
+	if err != nil && icmp == nil {
+		return nil, nil, first
+	}
+	return c, icmp, err
 }
 
 // byFamily orders the errors of one target's addresses by family, IPv4
@@ -228,23 +266,6 @@ func (e *multiError) Error() string {
 }
 
 func (e *multiError) Unwrap() []error { return e.errs }
-
-// cleanNetError strips the "dial tcp 1.2.3.4:5->...: " prefix that *net.OpError
-// repeats, keeping the syscall error, and turns an expired ctx into
-// errIOTimeout.
-func cleanNetError(ctx context.Context, err error) error {
-	if errTimeout(err) && ctxDone(ctx) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return ctxErr(ctx, context.DeadlineExceeded)
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		if se := (*os.SyscallError)(nil); errors.As(oe.Err, &se) {
-			return se.Err // a syscall.Errno: "connection refused"
-		}
-		return oe.Err
-	}
-	return err
-}
 
 func allLoopbackAddrs(addrs []netip.Addr) bool {
 	for _, a := range addrs {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -20,7 +22,8 @@ var tlsKind = KindDef{
 	Man: `A TLS handshake succeeds and the certificate verifies for HOST (against **ca=**, or the
 system's roots). A certificate not valid yet, or expired, is reported with the system clock's
 reading; while the kernel says the clock is not synchronised, the cause is **tls-clock**.
-Parameters: **ca=**, **via=**, **src=**, **family=**.`,
+A handshake that stalls is tried again beside it with small segments: if that one passes, the
+cause is **mtu-blackhole**. Parameters: **ca=**, **via=**, **src=**, **family=**.`,
 	Authority: true,
 	Complete:  []string{"tls://"},
 	parse:     parseHostPort(KindTLS),
@@ -92,17 +95,19 @@ func probeTLS(ctx context.Context, env *Env, t Target) Result {
 	roots := env.RootCAs
 	if t.CA != "" {
 		if roots, err = readCA(t.CA); err != nil {
-			return Result{Err: fail(CauseOther, "tls", t.CA, fmt.Errorf("ca=: %w", err)), Phases: tm.snapshot(), Local: local}
+			return Result{Err: fail(CauseOther, PhaseTLS, t.CA, fmt.Errorf("ca=: %w", err)), Phases: tm.snapshot(), Local: local}
 		}
 	}
-	tc := tls.Client(c, tlsConfig(t.Host, roots))
+	w := env.watch(ctx, c, t) // see mtu.go
+	tc := tls.Client(w, tlsConfig(t.Host, roots))
 	err = tc.HandshakeContext(ctx)
-	tm.mark("tls")
+	tm.mark(PhaseTLS)
 	res := Result{Phases: tm.snapshot(), Local: local, Dests: dests}
 	if err != nil {
-		res.Err = tlsError(ctx, env, err, time.Now())
+		res.Err = settleMTU(w, tlsError(ctx, env, err, time.Now()), "tls handshake")
 		return res
 	}
+	settleMTU(w, nil, "")
 	st := tc.ConnectionState()
 	leaf := st.PeerCertificates[0]
 	res.Detail = fmt.Sprintf("%s, certificate for %s valid until %s", tls.VersionName(st.Version),
@@ -145,13 +150,13 @@ func tlsError(ctx context.Context, env *Env, err error, now time.Time) error {
 			what = fmt.Sprintf("expired at %s", c.NotAfter.UTC().Format(time.RFC3339))
 		}
 		if clock, cerr := env.clockState(); cerr == nil && !clock.synced {
-			return fail(CauseTLSClock, "tls", clockHop, fmt.Errorf("tls: certificate for %s %s, and the system clock, which reads %s, is not synchronised (adjtimex: %s)",
+			return fail(CauseTLSClock, PhaseTLS, clockHop, fmt.Errorf("tls: certificate for %s %s, and the system clock, which reads %s, is not synchronised (adjtimex: %s)",
 				leafName(c), what, now.UTC().Format(time.RFC3339), clock.describe()))
 		}
 		if now.Before(c.NotBefore) {
-			return fail(CauseTLSClock, "tls", leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
+			return fail(CauseTLSClock, PhaseTLS, leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
 		}
-		return fail(CauseTLSExpired, "tls", leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
+		return fail(CauseTLSExpired, PhaseTLS, leafName(c), fmt.Errorf("tls: certificate for %s %s", leafName(c), what))
 	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
@@ -159,24 +164,57 @@ func tlsError(ctx context.Context, env *Env, err error, now time.Time) error {
 		if issuer == "" { // say "O=Acme Co" rather than ""
 			issuer = ua.Cert.Issuer.String()
 		}
-		return fail(CauseTLSUntrusted, "tls", issuer, fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", issuer))
+		return fail(CauseTLSUntrusted, PhaseTLS, issuer, fmt.Errorf("tls: certificate signed by an unknown authority (issuer %q)", issuer))
 	}
 	var hn x509.HostnameError
 	if errors.As(err, &hn) {
 		// Not err: its message starts with "tls: failed to verify
 		// certificate: " already.
-		return fail(CauseTLSNameMismatch, "tls", hn.Host, fmt.Errorf("tls: %w", hn))
+		return fail(CauseTLSNameMismatch, PhaseTLS, hn.Host, fmt.Errorf("tls: %w", hn))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || ctx.Err() != nil {
-		return fail(CauseTimeout, "tls", "", fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)))
+		return fail(CauseTimeout, PhaseTLS, "", fmt.Errorf("tls handshake: %w", ctxErr(ctx, context.DeadlineExceeded)))
+	}
+	if speaksHTTP(err) {
+		return fail(CauseTLSFailed, PhaseTLS, "", fmt.Errorf("tls handshake: %w (the reply starts %q: plain HTTP)", err, httpStart(err)))
 	}
 	err = cleanNetError(ctx, err)
 	c := CauseTLSFailed
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
 		c = CauseReset
 	}
-	return fail(c, "tls", "", fmt.Errorf("tls handshake: %w", err))
+	return fail(c, PhaseTLS, "", fmt.Errorf("tls handshake: %w", err))
+}
+
+// speaksHTTP reports whether err is a handshake that met a plain-HTTP
+// server: the first bytes of its reply to the ClientHello are a status
+// line ("HTTP/1.1 400 Bad Request") or, from a server that took the hello
+// for an HTTP/0.9 request (Python's http.server), an HTML page.
+func speaksHTTP(err error) bool {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	s := strings.ToLower(httpStart(err))
+	return strings.HasPrefix(s, "http/") || strings.HasPrefix(s, "<!doc") || strings.HasPrefix(s, "<html")
+}
+
+// httpStart is the start of a reply that was not a TLS record, if err is
+// a handshake that met one.
+func httpStart(err error) string {
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) {
+		return ""
+	}
+	return string(rh.RecordHeader[:])
+}
+
+// plainHTTPHint is the hint of a handshake that met a plain-HTTP server.
+func plainHTTPHint(f *Failure) string {
+	if speaksHTTP(f.Err) {
+		return "the port speaks plain HTTP, not TLS: use http://"
+	}
+	return ""
 }
 
 // isTLSError reports whether err came from the TLS layer: a failed

@@ -26,6 +26,10 @@ func TestTLS(t *testing.T) {
 	expired := tlsServer(t, ca.Leaf(t, now.Add(-2*day), now.Add(-day), "127.0.0.1"))
 	ssh := plainServer(t, "SSH-2.0-OpenSSH_9.6\r\n", false)
 	hangup := plainServer(t, "", false)
+	// A plain-HTTP server answers a ClientHello with a status line, or,
+	// taking it for an HTTP/0.9 request, with a page alone (Python's).
+	http11 := plainServer(t, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false)
+	http09 := plainServer(t, "<!DOCTYPE HTML>\n<html lang=\"en\"><head><title>Error response</title></head></html>\n", false)
 	reset := plainServer(t, "", true)
 	_, mute, _ := net.SplitHostPort(muteServer(t))
 	_, dead, _ := net.SplitHostPort(deadTCPPort(t))
@@ -115,6 +119,25 @@ func TestTLS(t *testing.T) {
 			want:   want{err: []string{"tls handshake: tls: first record does not look like a TLS handshake"}},
 		},
 		{
+			name:   "plain HTTP: a status line",
+			target: "tls://127.0.0.1:HTTP11",
+			roots:  ca.Pool(),
+			want: want{err: []string{`tls handshake: tls: first record does not look like a TLS handshake (the reply starts "HTTP/": plain HTTP)`},
+				cause: CauseTLSFailed, hint: "the port speaks plain HTTP, not TLS: use http://"},
+		},
+		{
+			name:   "plain HTTP: a page alone",
+			target: "tls://127.0.0.1:HTTP09",
+			roots:  ca.Pool(),
+			want:   want{err: []string{`(the reply starts "<!DOC": plain HTTP)`}, cause: CauseTLSFailed, hint: "the port speaks plain HTTP, not TLS: use http://"},
+		},
+		{
+			name:   "https:// to a page alone",
+			target: "https://127.0.0.1:HTTP09/",
+			roots:  ca.Pool(),
+			want:   want{err: []string{`plain HTTP`}, cause: CauseTLSFailed, hint: "the port speaks plain HTTP, not TLS: use http://"},
+		},
+		{
 			name:   "hangs up",
 			target: "tls://127.0.0.1:HANGUP",
 			roots:  ca.Pool(),
@@ -140,7 +163,7 @@ func TestTLS(t *testing.T) {
 			want:   want{err: []string{"connect 127.0.0.1:DEAD: connection refused"}, hint: "nothing is listening"},
 		},
 	}
-	sub := strings.NewReplacer("VALID", valid, "EARLY", early, "EXPIRED", expired, "SSH", ssh,
+	sub := strings.NewReplacer("VALID", valid, "EARLY", early, "EXPIRED", expired, "SSH", ssh, "HTTP11", http11, "HTTP09", http09,
 		"HANGUP", hangup, "RESET", reset, "MUTE", mute, "DEAD", dead)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,9 +8,18 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+)
+
+// NotProbed is what the report, wait's progress and watch's /ready say of
+// a target whose first attempt has not ended; --on-change's
+// NETREADY_CAUSES writes it as one word, NotProbedCause.
+const (
+	NotProbed      = "not probed yet"
+	NotProbedCause = "not-probed-yet"
 )
 
 // Target is one row: a target as the user wrote it and its last attempt.
@@ -145,35 +154,189 @@ func JSON(w io.Writer, o Outcome) error {
 // Text writes o as a table, one row per target: target, ok or FAIL,
 // latency, and what was found or, for a failure, its cause and what went
 // wrong, with a hint on its own line where there is one; then, where the
-// target has them (check --explain), its paths hop by hop.
-func Text(w io.Writer, o Outcome) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tRESULT\tLATENCY\tDETAIL")
+// target has them (check --explain), its paths hop by hop. It is
+// Style{}.Text: no colour, rows as long as they are.
+func Text(w io.Writer, o Outcome) error { return Style{}.Text(w, o) }
+
+// Style is how a table is laid out for where it is shown.
+type Style struct {
+	// Width, if positive, is the width of the terminal: the DETAIL column
+	// is wrapped at word boundaries to fit it (a word longer than the
+	// column alone is cut), and when the first three columns leave it too
+	// narrow, the details go on lines of their own under each row.
+	Width int
+	// Color marks FAIL, ok, the cause words and the verdict with ANSI
+	// colours.
+	Color bool
+}
+
+// minDetail is the narrowest DETAIL column worth keeping beside the
+// others: narrower, the details go under each row, across the width.
+const minDetail = 24
+
+// row is one line of the table before layout: three cells and the detail,
+// with what the detail's continuation lines start with once wrapped.
+type row struct {
+	cells  [3]string
+	detail string
+	cont   string // prefix of the detail's continuation lines
+	cause  string // a cause word the detail starts with, to colour
+	status string // "ok" or "FAIL" in cells[1], to colour
+}
+
+// Text writes o as a table (see the package function Text), laid out for s.
+func (s Style) Text(w io.Writer, o Outcome) error {
+	rows := []row{{cells: [3]string{"TARGET", "RESULT", "LATENCY"}, detail: "DETAIL"}}
 	for _, t := range o.Targets {
-		status, detail := "ok", t.Detail
+		status, detail, cause := "ok", oneLine(t.Detail), ""
 		if !t.OK {
 			status = "FAIL"
 			if t.Err != nil {
-				detail = t.Err.Error()
+				detail = oneLine(t.Err.Error())
 			}
 			if t.Cause != "" {
-				detail = t.Cause + ": " + detail
+				detail, cause = t.Cause+": "+detail, t.Cause
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, status, Duration(t.Latency), oneLine(detail))
+		rows = append(rows, row{cells: [3]string{t.Name, status, Duration(t.Latency)}, detail: detail, cause: cause, status: status})
 		if !t.OK && t.Hint != "" {
-			fmt.Fprintf(tw, "\t\t\thint: %s\n", oneLine(t.Hint))
+			rows = append(rows, row{detail: "hint: " + oneLine(t.Hint), cont: "      "})
 		}
 		for _, p := range t.Paths {
-			writePath(tw, p)
+			rows = append(rows, pathRows(p)...)
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	var widths [3]int
+	for _, r := range rows {
+		for i, c := range r.cells {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c)+2)
+		}
+	}
+	left := widths[0] + widths[1] + widths[2]
+	detailWidth, under := 0, false
+	if s.Width > 0 {
+		detailWidth = s.Width - left
+		if detailWidth < minDetail {
+			// The details go under their row, indented, across the width.
+			detailWidth, under = max(s.Width-4, minDetail), true
+		}
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		var lines []string
+		if detailWidth > 0 {
+			lines = wrap(r.detail, detailWidth, r.cont)
+		} else {
+			lines = []string{r.detail}
+		}
+		if r.cause != "" && s.Color && strings.HasPrefix(lines[0], r.cause) {
+			lines[0] = s.paint(causeColor, r.cause) + lines[0][len(r.cause):]
+		}
+		head := ""
+		for j, c := range r.cells {
+			cell := c + strings.Repeat(" ", widths[j]-utf8.RuneCountInString(c))
+			if j == 1 && r.status != "" {
+				cell = s.paint(statusColor[r.status], c) + strings.Repeat(" ", widths[j]-len(c))
+			}
+			head += cell
+		}
+		switch {
+		case !under:
+			b.WriteString(head + lines[0] + "\n")
+			for _, l := range lines[1:] {
+				b.WriteString(strings.Repeat(" ", left) + l + "\n")
+			}
+		case i == 0:
+			b.WriteString(strings.TrimRight(head, " ") + "\n") // DETAIL heads nothing here
+		default:
+			if r.cells != [3]string{} {
+				b.WriteString(strings.TrimRight(head, " ") + "\n")
+			}
+			for _, l := range lines {
+				if l != "" {
+					b.WriteString("    " + l + "\n")
+				}
+			}
+		}
+	}
+	b.WriteString(s.summary(o) + "\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	_, err := fmt.Fprintln(w, Summary(o))
-	return err
+	return nil
 }
+
+// ANSI colours (SGR parameters).
+const (
+	causeColor = "33"   // yellow
+	failColor  = "1;31" // bold red
+	okColor    = "32"   // green
+)
+
+var statusColor = map[string]string{"ok": okColor, "FAIL": failColor}
+
+// paint wraps text in the SGR sequence of color if s says so.
+func (s Style) paint(color, text string) string {
+	if !s.Color || color == "" {
+		return text
+	}
+	return "\033[" + color + "m" + text + "\033[0m"
+}
+
+// Paint is text in color (an SGR parameter: "33" yellow, "1;31" bold
+// red, "32" green), or text alone without Color.
+func (s Style) Paint(color, text string) string { return s.paint(color, text) }
+
+// The colours of a cause word and of a verdict, for others that show them.
+const (
+	CauseColor    = causeColor
+	NotReadyColor = failColor
+	ReadyColor    = okColor
+)
+
+// summary is Summary with its verdict coloured.
+func (s Style) summary(o Outcome) string {
+	line := Summary(o)
+	verdict, rest, _ := strings.Cut(line, ":")
+	color := okColor
+	if !o.Ready {
+		color = failColor
+	}
+	return s.paint(color, verdict) + ":" + rest
+}
+
+// wrap cuts text into lines of at most width columns at spaces, cont
+// starting every line after the first; a word longer than a line is cut.
+// The spaces between words are kept, but for those where a line breaks.
+func wrap(text string, width int, cont string) []string {
+	var lines []string
+	line, n, empty := "", 0, true // the line so far, its width, whether it holds a word
+	contWidth := utf8.RuneCountInString(cont)
+	for _, m := range wordRE.FindAllStringSubmatch(text, -1) {
+		space, w := m[1], []rune(m[2])
+		if empty {
+			space = ""
+		}
+		if !empty && n+len(space)+len(w) <= width {
+			line, n = line+space+m[2], n+len(space)+len(w)
+			continue
+		}
+		if !empty {
+			lines = append(lines, line)
+			line, n = cont, contWidth
+		}
+		for n+len(w) > width && width > n {
+			k := width - n
+			lines = append(lines, line+string(w[:k]))
+			line, n, w = cont, contWidth, w[k:]
+		}
+		line, n, empty = line+string(w), n+len(w), false
+	}
+	return append(lines, line)
+}
+
+// wordRE is a word and the spaces before it.
+var wordRE = regexp.MustCompile(`( *)(\S+)`)
 
 // Summary is one line: "ready: 3/3 targets pass (12.3ms)" or "not ready: ...".
 func Summary(o Outcome) string {
@@ -210,14 +373,14 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// writePath writes a path as a tree in the DETAIL column: the destination,
-// then each hop with its state and how long reading it took.
-func writePath(tw io.Writer, p Path) {
-	fmt.Fprintf(tw, "\t\t\t%s %s\n", p.Role, p.Dest)
+// pathRows are the rows of a path, a tree in the DETAIL column: the
+// destination, then each hop with its state and how long reading it took.
+func pathRows(p Path) []row {
+	rows := []row{{detail: p.Role + " " + p.Dest}}
 	for i, h := range p.Hops {
-		branch := "├─"
+		branch, cont := "├─", "│       "
 		if i == len(p.Hops)-1 {
-			branch = "└─"
+			branch, cont = "└─", "        "
 		}
 		state := "ok  "
 		if !h.OK {
@@ -234,6 +397,7 @@ func writePath(tw io.Writer, p Path) {
 		if h.Cause != "" {
 			line += " [" + h.Cause + "]"
 		}
-		fmt.Fprintf(tw, "\t\t\t%s (%s)\n", line, Duration(h.Took))
+		rows = append(rows, row{detail: fmt.Sprintf("%s (%s)", line, Duration(h.Took)), cont: cont})
 	}
+	return rows
 }

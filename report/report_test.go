@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func mixedOutcome() report.Outcome {
 			{
 				Name: "dns:.", OK: false, Latency: 3001 * time.Millisecond,
 				Err:      errors.New("dns 127.0.0.53:53: query \".\" NS: connection refused"),
-				Cause:    "resolver-refused",
+				Cause:    "resolver-down",
 				Hint:     "127.0.0.53:53 connection refused — is systemd-resolved running?",
 				Attempts: 1,
 				Phases:   []report.Phase{{Name: "query", Duration: 1500 * time.Microsecond}},
@@ -190,7 +191,7 @@ func TestJSON(t *testing.T) {
 					map[string]any{"target": "link:any", "ok": true, "latency_ms": 0.21, "attempts": 1.0, "detail": "eth0 up with 192.0.2.10/24"},
 					map[string]any{"target": "route:default", "ok": true, "latency_ms": 12.3, "attempts": 1.0, "detail": "default via 192.0.2.1 dev eth0"},
 					map[string]any{"target": "dns:.", "ok": false, "latency_ms": 3001.0, "attempts": 1.0, "error": "dns 127.0.0.53:53: query \".\" NS: connection refused",
-						"cause": "resolver-refused", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
+						"cause": "resolver-down", "hint": "127.0.0.53:53 connection refused — is systemd-resolved running?", "phases": []any{map[string]any{"name": "query", "ms": 1.5}}},
 					map[string]any{"target": "TCP://db.internal:5432", "ok": false, "latency_ms": 45.6, "attempts": 1.0, "error": "tcp db.internal:5432: connect:\n\tconnection timed out",
 						"cause": "filtered", "phases": []any{map[string]any{"name": "resolve", "ms": 0.6}, map[string]any{"name": "connect", "ms": 45.0}}},
 				},
@@ -394,5 +395,89 @@ func TestJSONPaths(t *testing.T) {
 	}
 	if n := len(doc.Targets[1].Paths[0].Hops); n != 5 {
 		t.Errorf("passing target: got %d hops, want 5, the resolver last", n)
+	}
+}
+
+// TestTextWidth: at a terminal's width, the DETAIL column wraps at word
+// boundaries and every line fits; no word of the input is cut or lost
+// unless longer than the column; too narrow a column sends the details
+// under each row.
+func TestTextWidth(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		o     report.Outcome
+		width int
+	}{
+		{"not_ready_80", mixedOutcome(), 80},
+		{"explained_80", explainedOutcome(), 80},
+		{"not_ready_60", mixedOutcome(), 60},
+		{"not_ready_40", mixedOutcome(), 40},
+		{"long_word_80", report.Outcome{Targets: []report.Target{{
+			Name: "https://registry.internal/health", Latency: 3 * time.Millisecond, Cause: "http-status",
+			Err: errors.New("HTTP 404 Not Found from https://registry.internal/v2/library/a-very-long-image-name-without-any-space-in-it/manifests/latest"),
+		}}}, 80},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := (report.Style{Width: tc.width}).Text(&buf, tc.o); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (run go test ./report -update to create it): %v", err)
+			}
+			if got := buf.String(); got != string(want) {
+				t.Errorf("got\n%s\nwant (%s)\n%s", got, golden, want)
+			}
+			for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+				if n := len([]rune(line)); n > tc.width {
+					t.Errorf("line of %d columns, over %d: %q", n, tc.width, line)
+				}
+			}
+			// The words of the unwrapped table, in order: wrapping only
+			// moved them (DETAIL heads no column when the details go
+			// under the rows).
+			var plain bytes.Buffer
+			report.Text(&plain, tc.o)
+			// A word longer than a line is cut: compare what is not space.
+			words := func(s string) string {
+				return strings.Join(slices.DeleteFunc(strings.Fields(strings.ReplaceAll(s, "│", "")), func(w string) bool { return w == "DETAIL" }), "")
+			}
+			if got, want := words(buf.String()), words(plain.String()); got != want {
+				t.Errorf("words differ from the unwrapped table:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestTextColor: with Color, FAIL is bold red, ok green, a cause word
+// yellow and the verdict coloured; without it, no escape at all.
+func TestTextColor(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (report.Style{Color: true}).Text(&buf, mixedOutcome()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"\033[1;31mFAIL\033[0m", "\033[32mok\033[0m", "\033[33mresolver-down\033[0m: dns 127.0.0.53:53", "\033[1;31mnot ready\033[0m: 2/4 targets pass",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("got\n%q\nwant it to contain %q", out, want)
+		}
+	}
+	// The columns stay aligned: without the escapes, the plain table.
+	var plain bytes.Buffer
+	report.Text(&plain, mixedOutcome())
+	if got := regexp.MustCompile("\033\\[[0-9;]*m").ReplaceAllString(out, ""); got != plain.String() {
+		t.Errorf("without its escapes, got\n%s\nwant\n%s", got, plain.String())
+	}
+	if strings.Contains(plain.String(), "\033") {
+		t.Errorf("an escape without Color:\n%q", plain.String())
 	}
 }

@@ -69,7 +69,11 @@ fi
 
 cd "$cache/debs"
 # "'URI' FILE SIZE HASH" for each package; FILE is NAME_VERSION_ARCH.deb.
-mapfile -t files < <(apt-get download --print-uris "${pkgs[@]}" | awk '{print $2}')
+# Asked from an empty directory: apt-get leaves out of the list a file the
+# current directory already holds (one another set of packages shares).
+empty=$(mktemp -d)
+mapfile -t files < <(cd "$empty" && apt-get download --print-uris "${pkgs[@]}" | awk '{print $2}')
+rmdir "$empty"
 if [ ${#files[@]} -ne ${#pkgs[@]} ]; then
 	echo "container-root: apt-get download --print-uris ${pkgs[*]} named ${#files[@]} files for ${#pkgs[@]} packages" >&2
 	exit 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs, from Debian's repositories, what the fleet tests (issue 11) run
-# besides Go, and only what is missing:
+# Installs, from Debian's repositories, what the fleet tests (metrics, the image,
+# other architectures, proxies, Kubernetes examples) run besides Go, and only what is missing:
 #   prometheus                the server and promtool (check rules, test
 #                             rules, check metrics)
 #   prometheus-node-exporter  reads the textfile netready watch writes

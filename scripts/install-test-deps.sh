@@ -5,7 +5,13 @@
 # the packaging tests systemd (systemd-analyze verify/security), man-db, rpm
 # (rpm -qlp) and init-system-helpers (deb-systemd-helper); for the end-to-end
 # tests systemd-container (systemd-nspawn boots the host's /usr); nftables
-# for the fault test of a blackholed port.
+# for the fault test of a blackholed port; man-db's man and lexgrog check
+# the man page; curl prints README's sample of /ready; lintian and rpmlint,
+# which check the packages as a distribution would, and cpio (rpm2cpio comes
+# with rpm) to list and unpack the .rpm's payload; diffoscope-minimal, which
+# shows what differs when two builds are not byte-identical; tmux, the
+# terminal the terminal tests drive (a server on a socket of their own,
+# nothing of the user's).
 # Only what is missing is installed; dnsmasq-base ships the binary without a
 # system service, so nothing starts listening on the host.
 # The network stacks the end-to-end tests boot (systemd-resolved,
@@ -22,11 +28,18 @@ declare -A pkg=(
 	[sysctl]=procps
 	[systemd-analyze]=systemd
 	[man]=man-db
+	[lexgrog]=man-db
+	[curl]=curl
 	[rpm]=rpm
 	[deb-systemd-helper]=init-system-helpers
 	[systemd-nspawn]=systemd-container
 	[nsenter]=util-linux
 	[nft]=nftables
+	[lintian]=lintian
+	[rpmlint]=rpmlint
+	[cpio]=cpio
+	[diffoscope]=diffoscope-minimal
+	[tmux]=tmux
 )
 missing=()
 for cmd in "${!pkg[@]}"; do

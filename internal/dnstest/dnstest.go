@@ -22,7 +22,9 @@ type Behavior int32
 
 const (
 	// Answer replies from the zone: NOERROR with the records, or NXDOMAIN
-	// for a name the zone does not have.
+	// for a name the zone does not have. Over UDP, a reply larger than
+	// the query's EDNS buffer (512 bytes without EDNS) is truncated, with
+	// TC set, as a real server's is.
 	Answer Behavior = iota
 	// WrongIDFirst sends a reply with a wrong id, then the right reply.
 	WrongIDFirst
@@ -56,10 +58,21 @@ type Server struct {
 	udpQ     atomic.Int64
 	tcpQ     atomic.Int64
 
+	hookMu sync.Mutex // held while onQuery runs: one query at a time
 	mu     sync.Mutex
 	zone   map[string][]dns.RR // by lower-case owner name
 	rcodes map[string]int      // names answered with an rcode, whatever the zone says
 	types  map[uint16]Behavior // behaviour for queries of a type, instead of behavior
+	// after[t] is closed once a query of type t was handled (see
+	// HoldUntil), sent[t] says it is; held[t] is the type whose reply a
+	// query of type t waits for.
+	after  map[uint16]chan struct{}
+	sent   map[uint16]bool
+	held   map[uint16]uint16
+	edes   []*dns.EDNS0_EDE // extended errors added to every reply
+	signed bool             // answer as a signed zone's authoritative server
+	// onQuery, if set, sees each query before it is answered.
+	onQuery func(q *dns.Msg)
 }
 
 // Start listens on addr ("127.0.0.1:0", "[::1]:0") for UDP and TCP and
@@ -90,7 +103,8 @@ func Start(t testing.TB, addr string, zone ...string) *Server {
 // leave that transport out. The server stops when the test ends.
 func Serve(t testing.TB, pc net.PacketConn, l net.Listener, zone ...string) *Server {
 	t.Helper()
-	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{}}
+	s := &Server{zone: map[string][]dns.RR{}, rcodes: map[string]int{}, types: map[uint16]Behavior{},
+		after: map[uint16]chan struct{}{}, sent: map[uint16]bool{}, held: map[uint16]uint16{}}
 	s.AddRecords(t, zone...)
 	var servers []*dns.Server
 	start := func(srv *dns.Server) {
@@ -151,11 +165,63 @@ func (s *Server) SetTypeBehavior(qtype uint16, b Behavior) {
 	s.types[qtype] = b
 }
 
+// HoldUntil makes the server hold its replies to queries of type qtype
+// until it has handled a query of type first (10 s at most): a test
+// that needs the answer of one family to arrive before the other's makes
+// it so, instead of hoping. It must be called before the queries arrive.
+func (s *Server) HoldUntil(qtype, first uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[qtype] = first
+	if s.after[first] == nil {
+		s.after[first] = make(chan struct{})
+	}
+}
+
+// SetExtendedError makes every later reply carry an Extended DNS Error
+// option (RFC 8914) with code and text, in an OPT record, after those set
+// before (ClearExtendedErrors removes them all). The rcode and the answer
+// stay the behaviour's.
+func (s *Server) SetExtendedError(code uint16, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.edes = append(s.edes, &dns.EDNS0_EDE{InfoCode: code, ExtraText: text})
+}
+
+// ClearExtendedErrors makes later replies carry no Extended DNS Error.
+func (s *Server) ClearExtendedErrors() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.edes = nil
+}
+
+// SetSigned makes the server answer as the authoritative server of a
+// signed zone, for a validating resolver: replies are authoritative (AA),
+// echo the query's EDNS0 OPT record with its DO bit, and, to a query with
+// DO set, carry the RRSIG records of the zone that cover each answer's
+// name and type. The zone's records (DNSKEY, RRSIG) are the caller's:
+// Sign makes them.
+func (s *Server) SetSigned(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signed = on
+}
+
 // SetBehavior changes how every later query is treated.
 func (s *Server) SetBehavior(b Behavior) { s.behavior.Store(int32(b)) }
 
 // SetDelay makes the server wait d before each reply.
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// OnQuery makes f see each later query before it is answered, one at a
+// time: f may change the server's behaviour or zone (not through OnQuery),
+// and the change applies to the reply to that query. A test can so change
+// what the server says at an exact query, not at a moment.
+func (s *Server) OnQuery(f func(q *dns.Msg)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onQuery = f
+}
 
 // Queries returns how many queries arrived over UDP and over TCP.
 func (s *Server) Queries() (udp, tcp int64) { return s.udpQ.Load(), s.tcpQ.Load() }
@@ -174,15 +240,36 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	if d := time.Duration(s.delay.Load()); d > 0 {
 		time.Sleep(d)
 	}
+	s.hookMu.Lock()
+	s.mu.Lock()
+	f := s.onQuery
+	s.mu.Unlock()
+	if f != nil {
+		f(q)
+	}
+	s.hookMu.Unlock()
 	b := Behavior(s.behavior.Load())
+	var wait <-chan struct{}
 	if len(q.Question) == 1 {
+		qt := q.Question[0].Qtype
 		s.mu.Lock()
-		if tb, ok := s.types[q.Question[0].Qtype]; ok {
+		if tb, ok := s.types[qt]; ok {
 			b = tb
 		}
+		if first, ok := s.held[qt]; ok {
+			wait = s.after[first]
+		}
 		s.mu.Unlock()
+		defer s.handled(qt)
+	}
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	r := s.reply(q, b)
+	s.addOPT(q, r)
 	switch b {
 	case Silent:
 		return
@@ -210,8 +297,51 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 			r.Answer, r.Ns, r.Extra = nil, nil, nil
 			r.Truncated = true
 		}
+	default:
+		if udp {
+			// As every real server: a reply over UDP larger than the
+			// client's EDNS buffer (512 bytes without EDNS) is cut
+			// short, with TC set.
+			size := dns.MinMsgSize
+			if o := q.IsEdns0(); o != nil {
+				size = int(o.UDPSize())
+			}
+			r.Truncate(size)
+		}
 	}
 	w.WriteMsg(r)
+}
+
+// handled records that a query of type qtype was handled (answered, or
+// dropped as its behaviour says), releasing the replies HoldUntil holds
+// for it.
+func (s *Server) handled(qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.after[qtype]; c != nil && !s.sent[qtype] {
+		s.sent[qtype] = true
+		close(c)
+	}
+}
+
+// addOPT gives r the OPT record that the extended errors or the signed
+// zone need.
+func (s *Server) addOPT(q, r *dns.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	qopt := q.IsEdns0()
+	if len(s.edes) == 0 && (!s.signed || qopt == nil) {
+		return
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(dns.DefaultMsgSize)
+	if qopt != nil && qopt.Do() {
+		opt.SetDo()
+	}
+	for _, e := range s.edes {
+		opt.Option = append(opt.Option, e)
+	}
+	r.Extra = append(r.Extra, opt)
 }
 
 func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
@@ -236,6 +366,8 @@ func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
 	qq := q.Question[0]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.Authoritative = s.signed
+	dnssecOK := s.signed && q.IsEdns0() != nil && q.IsEdns0().Do()
 	name := strings.ToLower(qq.Name)
 	if rc, ok := s.rcodes[name]; ok {
 		r.Rcode = rc
@@ -257,12 +389,34 @@ func (s *Server) reply(q *dns.Msg, b Behavior) *dns.Msg {
 				next = strings.ToLower(cn.Target)
 			}
 		}
+		if dnssecOK {
+			r.Answer = append(r.Answer, signatures(rrs, r.Answer)...)
+		}
 		if next == "" {
 			break
 		}
 		rrs = s.zone[next]
 	}
 	return r
+}
+
+// signatures are the RRSIG records among rrs, the records at one name,
+// that cover a type of that name in answer.
+func signatures(rrs, answer []dns.RR) []dns.RR {
+	var sigs []dns.RR
+	for _, rr := range rrs {
+		sig, ok := rr.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		for _, a := range answer {
+			if a.Header().Rrtype == sig.TypeCovered && strings.EqualFold(a.Header().Name, sig.Header().Name) {
+				sigs = append(sigs, sig)
+				break
+			}
+		}
+	}
+	return sigs
 }
 
 // ResolvConf returns resolv.conf contents naming the servers.

@@ -1,6 +1,7 @@
 // Package netnstest makes network namespaces for tests: named namespaces
 // (ip netns add), veth pairs created directly inside them, sockets opened
-// inside them, and commands run inside them. Nothing it does touches the
+// inside them, commands run inside them, and the kernel's announcements of
+// their link, address and route changes, timed (Monitor). Nothing it does touches the
 // host's own namespace: links are created in the test's namespaces, never
 // moved out of the host's. Everything is removed when the test ends.
 //

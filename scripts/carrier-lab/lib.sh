@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # lib.sh -- the bench-peers sandbox (shared/bench-peers/lib.sh, sourced as is)
-# plus IPv6, for the issue-12 carrier research. With IPV6=1 both namespaces
+# plus IPv6, for the research on links whose carrier comes late. With IPV6=1 both namespaces
 # also get addresses in fd00:213::/64 (link prefix fd00:213::/120: A fd00:213::2, B's gateway fd00:213::1, B's lo
 # fd00:213::200 and ::201), a TCP listener on [fd00:213::200]:8080 and dnsmasq
 # on fd00:213::200 as well. Addresses are added "nodad" (so is networkd's

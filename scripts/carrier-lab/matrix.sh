@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the issue-12 carrier matrix: each line "ENV... -- WAITER" of $1 is one
+# Runs the carrier matrix: each line "ENV... -- WAITER" of $1 is one
 # s1-route-late.sh run; summary lines are appended to $2.
 set -uo pipefail
 cd "$(dirname "$0")"

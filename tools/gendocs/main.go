@@ -1,11 +1,14 @@
 // Command gendocs writes netready's man page, netready(8), and its bash,
 // zsh and fish completions from the command-line definition itself (package
-// cli and the table of target kinds), so that neither can disagree with
-// --help. It runs at build time, on the build host: the netready binary
+// cli: its flags and tables of exit codes, variables and examples; package
+// probe: the table of target kinds), so that neither can disagree with
+// --help; and it writes the sections of README.md that list the same
+// things. It runs at build time, on the build host: the netready binary
 // carries no document generator, and a binary built for another
 // architecture need not run to be documented.
 //
-//	cd tools && go run ./gendocs -o DIR
+//	cd tools && go run ./gendocs -o DIR [FILE...]   # all four files, or those named
+//	cd tools && go run ./gendocs -readme ../README.md
 package main
 
 import (
@@ -13,10 +16,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 
+	"github.com/cpuguy83/go-md2man/v2/md2man"
 	"github.com/urfave/cli/v2"
 
 	nrcli "github.com/netready/netready/cli"
@@ -24,36 +29,57 @@ import (
 )
 
 // manSection is the section netready's man page is installed in: it is a
-// system administration command (netready(8)), as urfave/cli's ToMan
-// assumes; the units' Documentation= must agree.
+// system administration command (netready(8)); the units' Documentation=
+// must agree.
 const manSection = 8
 
 func main() {
-	out := flag.String("o", ".", "directory to write netready.8, netready.bash, _netready and netready.fish into")
+	out := flag.String("o", ".", "directory to write netready.8, netready.bash, _netready and netready.fish (or the FILEs named) into")
+	readme := flag.String("readme", "", "rewrite the generated sections of this README.md instead")
 	flag.Parse()
-	if err := generate(*out); err != nil {
+	err := func() error {
+		if *readme != "" {
+			return updateREADME(*readme)
+		}
+		return generate(*out, flag.Args()...)
+	}()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "gendocs: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-// generate writes the man page and the completions into dir.
-func generate(dir string) error {
+// newApp is netready's command-line definition as a run sees it: with the
+// help flags it adds.
+func newApp() *cli.App {
 	app := nrcli.App()
-	app.Setup() // as a run would: the help flags join the definition
-	page, err := manPage(app)
-	if err != nil {
-		return fmt.Errorf("man page: %w", err)
+	app.Setup()
+	return app
+}
+
+// generate writes the man page and the completions into dir: all of them,
+// or only the files named.
+func generate(dir string, only ...string) error {
+	app := newApp()
+	files := map[string]func() (string, error){
+		"netready.8":    func() (string, error) { return manPage(app) },
+		"netready.bash": func() (string, error) { return completion(app, "bash") },
+		"_netready":     func() (string, error) { return completion(app, "zsh") },
+		"netready.fish": func() (string, error) { return completion(app, "fish") },
 	}
-	files := map[string]string{"netready.8": page}
-	for file, shell := range map[string]string{"netready.bash": "bash", "_netready": "zsh", "netready.fish": "fish"} {
-		script, err := completion(app, shell)
-		if err != nil {
-			return fmt.Errorf("%s completion: %w", shell, err)
+	for _, name := range only {
+		if files[name] == nil {
+			return fmt.Errorf("no file %q to generate (want netready.8, netready.bash, _netready or netready.fish)", name)
 		}
-		files[file] = script
 	}
-	for name, content := range files {
+	for name, make := range files {
+		if len(only) > 0 && !slices.Contains(only, name) {
+			continue
+		}
+		content, err := make()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err
 		}
@@ -61,23 +87,162 @@ func generate(dir string) error {
 	return nil
 }
 
-// manExtra are the sections of the man page that --help leaves out, in
-// the Markdown that urfave/cli's ToMan renders (a level-one heading becomes
-// a section).
-const manExtra = `
+// option is a flag as one or more commands have it: the same names,
+// value, meaning and default.
+type option struct {
+	nrcli.FlagDoc
+	Commands []string
+}
 
+// optionGroup is every form of one flag: --timeout is check's with one
+// meaning and default, wait's with another.
+type optionGroup struct {
+	Name  string
+	Forms []option
+}
+
+// options lists the flags of the visible commands, in the order of the
+// commands and of their flags, each with its forms.
+func options(app *cli.App) []optionGroup {
+	var groups []optionGroup
+	for _, cmd := range app.VisibleCommands() {
+		for _, d := range nrcli.FlagDocs(cmd) {
+			i := slices.IndexFunc(groups, func(g optionGroup) bool { return g.Name == d.Name })
+			if i < 0 {
+				groups = append(groups, optionGroup{Name: d.Name})
+				i = len(groups) - 1
+			}
+			g := &groups[i]
+			j := slices.IndexFunc(g.Forms, func(o option) bool {
+				return o.Synopsis() == d.Synopsis() && o.Usage == d.Usage && o.Default == d.Default && slices.Equal(o.Env, d.Env)
+			})
+			if j < 0 {
+				g.Forms = append(g.Forms, option{FlagDoc: d})
+				j = len(g.Forms) - 1
+			}
+			g.Forms[j].Commands = append(g.Forms[j].Commands, cmd.Name)
+		}
+	}
+	return groups
+}
+
+// exitGroup is the rows of the table of exit codes that share their codes.
+type exitGroup struct {
+	Codes string // "126, 127"
+	Rows  []nrcli.ExitDoc
+}
+
+func exitGroups() []exitGroup {
+	var groups []exitGroup
+	for _, r := range nrcli.ExitCodes() {
+		codes := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(r.Codes)), ", "), "[]")
+		if len(groups) == 0 || groups[len(groups)-1].Codes != codes {
+			groups = append(groups, exitGroup{Codes: codes})
+		}
+		groups[len(groups)-1].Rows = append(groups[len(groups)-1].Rows, r)
+	}
+	return groups
+}
+
+// md escapes text for Markdown: what the help prints as it is.
+func md(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// mdIndent is md for the definition of a list: its later paragraphs
+// indented, so that they stay in the definition.
+func mdIndent(s string) string {
+	return strings.ReplaceAll(md(s), "\n\n", "\n\n    ")
+}
+
+// manFlag is a flag as a man page's term: **--timeout** *DURATION*.
+func manFlag(d nrcli.FlagDoc) string {
+	s := "**--" + d.Name + "**"
+	if d.Short != "" {
+		s = "**-" + d.Short + "**, " + s
+	}
+	if d.Placeholder != "" {
+		s += " *" + md(d.Placeholder) + "*"
+	}
+	return s
+}
+
+// forCommands is "check, wait: " before a meaning, or "" when every
+// command that probes has it.
+func forCommands(cmds []string) string {
+	if slices.Equal(cmds, []string{"check", "wait", "watch"}) {
+		return ""
+	}
+	return "*" + strings.Join(cmds, "*, *") + "*: "
+}
+
+// withDefault is a flag's meaning followed by its default, if any.
+func withDefault(o option) string {
+	s := md(o.Usage)
+	if o.Default != "" {
+		s += " (default: " + md(o.Default) + ")"
+	}
+	return s
+}
+
+// manTemplate is the man page in the Markdown md2man renders (after the
+// title block, "#" and "##" are sections, "###" subsections), sections in
+// the order of man-pages(7): NAME, SYNOPSIS, DESCRIPTION, COMMANDS,
+// OPTIONS, TARGETS (a subsection per kind), ENVIRONMENT, FILES, EXIT
+// STATUS, EXAMPLES, SEE ALSO.
+const manTemplate = `% netready {{.Section}}
+
+# NAME
+
+netready - {{md .App.Usage}}
+
+# SYNOPSIS
+{{range .Commands}}
+**netready {{.Name}}**{{if .Flags}} [*FLAGS*]{{end}}{{if .ArgsUsage}} {{md .ArgsUsage}}{{end}}
+{{end}}
+# DESCRIPTION
+
+{{md .App.Description}}
+
+{{.Pacing}}
+
+# COMMANDS
+{{range .Commands}}
+**{{.Name}}**
+: {{md .Usage}}.{{if .Description}} {{mdIndent .Description}}{{end}}
+{{end}}
+# OPTIONS
+
+A flag may come before or after the targets. Every flag can also be set by a variable
+(see ENVIRONMENT); a flag on the command line wins.
+{{range .Options}}
+{{manFlag (index .Forms 0).FlagDoc}}
+: {{range $i, $o := .Forms}}{{if $i}} {{end}}{{forCommands $o.Commands}}{{withDefault $o}}.{{end}}
+{{end}}
+**-h**, **--help**
+: show the help of netready or of a command, as **netready help** [*COMMAND*] does.
+{{range .RootOptions}}
+{{manFlag .}}
+: before any command: {{md .Usage}}.
+{{end}}
 # TARGETS
 
 Targets are URIs given as arguments (or in NETREADY_TARGETS). A malformed target is a
 usage error (exit 2) whose message names it, before any probing. Reports name each target
 as written.
-
 {{range .Kinds}}
-## {{.ManTitle}}
+### {{md .ManTitle}}
 
 {{.Man}}
 {{end}}
-## Parameters
+### Parameters
 
 A query string refines a target: **tcp://db.internal:5432?via=eth1&family=6**. A parameter
 that the kind does not take, one given twice, or a value that can never be valid is a usage
@@ -85,131 +250,208 @@ error naming the target and the parameter; an interface or a source address that
 exist yet is not (the target fails, naming it, and **wait** waits for it). Values are
 percent-decoded.
 {{range .Params}}
-**{{.Syntax}}** ({{kinds .Kinds}})
-: {{.Help}}
+**{{md .Syntax}}** ({{kinds .Kinds}})
+: {{md .Help}}
 {{end}}
 Host names in tcp, http, tls and icmp targets are resolved on every attempt (hosts file,
 then resolv.conf), never cached.
 
-# EXIT STATUS
-
-**0** ready (every target passes; with --any, one does). **1** not ready (check: some
-target fails; wait: at --timeout). **2** usage error. **126**, **127** the command after
-**--** cannot be executed, or is not found. **130**, **143** interrupted by SIGINT,
-SIGTERM. After **wait -- CMD**, the exit status is CMD's own.
-
 # ENVIRONMENT
 
-Every flag can be set from the environment; a flag on the command line wins.
-{{range .Env}}
-**{{.Env}}**
-: {{.Usage}}
+A variable sets a flag of the commands that have it; a flag on the command line wins. A
+boolean variable takes 1/0, true/false, yes/no or on/off.
+{{range .Options}}{{$g := .}}{{range (index .Forms 0).Env}}
+**{{md .}}**
+: sets **--{{$g.Name}}**: {{range $i, $o := $g.Forms}}{{if $i}} {{end}}{{forCommands $o.Commands}}{{withDefault $o}}.{{end}}
+{{end}}{{end}}{{range .Env}}
+**{{join .Names "**, **"}}**
+: {{forCommands .Commands}}{{md .Meaning}}.
 {{end}}
-**NETREADY_TARGETS**
-: the targets, separated by spaces, when none are given as arguments.
-
-**SSL_CERT_FILE**, **SSL_CERT_DIR**
-: trust roots for https and tls targets instead of the system's (ca= overrides them).
-
-**HTTPS_PROXY**, **HTTP_PROXY**, **NO_PROXY** (or lower case)
-: the proxy of http and https targets, unless proxy= says otherwise.
-
-# EXAMPLES
-
-In a systemd unit:
-
-    ExecStartPre=/usr/bin/netready wait --timeout 60s dns:api.example.com tcp://db.internal:5432
-
-In a script, replacing netready with the command once ready:
-
-    netready wait https://registry.internal/health -- ./deploy.sh
-
-What is wrong with the network right now:
-
-    netready check
-
-The default policy, as JSON:
-
-    netready check --json link:any route:default dns:.
-
 # FILES
 
 */etc/resolv.conf*, */etc/hosts*
+: the resolvers and the host names, unless --resolv-conf and --hosts-file name others.
 
 */etc/default/netready*
 : the environment of **netready-wait-online.service**, which holds network-online.target
-back until netready wait succeeds.
+back until netready wait succeeds, and of **netready-watch.service**.
 
 */usr/share/doc/netready/examples*
 : a drop-in gating one service with ExecStartPre=, a unit ordered after
-network-online.target, and the ICMP options.
+network-online.target, the ICMP options, Prometheus rules and Kubernetes manifests.
 
+# EXIT STATUS
+{{range .Exit}}
+**{{.Codes}}**
+: {{range $i, $r := .Rows}}{{if $i}} {{end}}{{forCommands $r.Commands}}{{md $r.Meaning}}.{{end}}
+{{end}}
+# EXAMPLES
+{{range .Examples}}
+{{md .What}}
+
+    {{.Line}}
+{{end}}
 # SEE ALSO
 
 systemd-networkd-wait-online(8), NetworkManager-wait-online.service(8), systemd.special(7),
 resolv.conf(5)
 `
 
-type envDoc struct{ Env, Usage string }
-
-// envDocs lists every NETREADY_* variable of the visible commands, once.
-func envDocs(app *cli.App) []envDoc {
-	seen := map[string]bool{}
-	var docs []envDoc
-	for _, cmd := range app.Commands {
-		for _, f := range cmd.Flags {
-			df, ok := f.(cli.DocGenerationFlag)
-			if !ok {
-				continue
-			}
-			for _, e := range df.GetEnvVars() {
-				if !seen[e] {
-					seen[e] = true
-					docs = append(docs, envDoc{e, "--" + f.Names()[0] + ": " + df.GetUsage()})
-				}
+// manPage is netready(8), in roff.
+func manPage(app *cli.App) (string, error) {
+	var commands []*cli.Command
+	for _, c := range app.VisibleCommands() {
+		commands = append(commands, c)
+	}
+	var examples []nrcli.Example
+	for _, c := range commands {
+		for _, e := range nrcli.Examples(c.Name) {
+			if !slices.ContainsFunc(examples, func(x nrcli.Example) bool { return x.Line == e.Line }) {
+				examples = append(examples, e)
 			}
 		}
 	}
-	slices.SortFunc(docs, func(a, b envDoc) int { return strings.Compare(a.Env, b.Env) })
-	return docs
-}
-
-// synopsis is the man page's SYNOPSIS: one line per command, where
-// urfave/cli would print only the root's own flags.
-const synopsis = "```" + `
-netready check [FLAGS] [TARGET...]
-netready wait [FLAGS] [TARGET...] [-- COMMAND [ARG...]]
-netready watch [FLAGS] [TARGET...]
-netready version
-` + "```\n"
-
-// init gives urfave/cli's man page template netready's SYNOPSIS, and drops
-// the "Usage" block it would print after the description, which the
-// synopsis says already. If a new urfave/cli changed the template, the
-// replacements miss and TestManPage says so.
-func init() {
-	t := cli.MarkdownDocTemplate
-	t = strings.Replace(t, "{{ .App.Name }}\n{{ if .SynopsisArgs }}\n```\n{{ range $v := .SynopsisArgs }}{{ $v }}{{ end }}```\n{{ end }}", synopsis, 1)
-	t = strings.Replace(t, "**Usage**:\n\n```{{ if .App.UsageText }}\n{{ .App.UsageText }}\n{{ else }}\n{{ .App.Name }} [GLOBAL OPTIONS] command [COMMAND OPTIONS] [ARGUMENTS...]\n{{ end }}```\n", "", 1)
-	cli.MarkdownDocTemplate = t
-}
-
-func manPage(app *cli.App) (string, error) {
-	var extra strings.Builder
-	if err := template.Must(template.New("man").Funcs(template.FuncMap{"kinds": probe.KindList}).Parse(manExtra)).Execute(&extra, struct {
-		Env    []envDoc
-		Kinds  []*probe.KindDef
-		Params []probe.ParamDoc
-	}{envDocs(app), probe.Kinds, probe.ParamDocs()}); err != nil {
+	t := template.Must(template.New("man").Funcs(template.FuncMap{
+		"md":          md,
+		"mdIndent":    mdIndent,
+		"kinds":       probe.KindList,
+		"join":        strings.Join,
+		"manFlag":     manFlag,
+		"forCommands": forCommands,
+		"withDefault": withDefault,
+	}).Parse(manTemplate))
+	var b strings.Builder
+	err := t.Execute(&b, struct {
+		Section     int
+		App         *cli.App
+		Pacing      string
+		Commands    []*cli.Command
+		Options     []optionGroup
+		RootOptions []nrcli.FlagDoc
+		Kinds       []*probe.KindDef
+		Params      []probe.ParamDoc
+		Env         []nrcli.EnvDoc
+		Exit        []exitGroup
+		Examples    []nrcli.Example
+	}{
+		manSection, app,
+		"Between failed rounds, **wait** and **watch** back off exponentially (" + nrcli.BackoffSchedule() +
+			"), and re-probe at once when the kernel reports a link, address or route change or " +
+			"resolv.conf changes. A failing target's report names the first broken hop on its path " +
+			"(the route, the link, the address, the gateway, the resolver) with a cause word and a hint.",
+		commands, options(app), nrcli.FlagDocs(&cli.Command{Flags: app.Flags}), probe.Kinds, probe.ParamDocs(), nrcli.EnvDocs(""), exitGroups(), examples,
+	})
+	if err != nil {
 		return "", err
 	}
-	doc := *app
-	doc.Description = "netready probes what a service needs from the network: a link with an address, a route, " +
-		"a DNS resolver that answers, a TCP/HTTP/TLS/ICMP endpoint. **check** probes every target once and reports; " +
-		"**wait** probes in rounds until all pass, backing off exponentially between failed rounds and re-probing at " +
-		"once when the kernel reports a link, address or route change or resolv.conf changes. With no target, the " +
-		"policy is **" + strings.Join(nrcli.DefaultTargets, " ") + "**" + extra.String()
-	return doc.ToManWithSection(manSection)
+	page := string(md2man.Render([]byte(b.String())))
+	// No hyphenation (a metric's or a variable's name cut in two is
+	// misread: md2man's .nh comes before .TH, which undoes it) and a
+	// ragged right margin, after the title.
+	th, rest, ok := strings.Cut(page, "\n.SH ")
+	if !ok || !strings.Contains(th, ".TH ") {
+		return "", fmt.Errorf("md2man wrote no .TH before the first section")
+	}
+	return th + "\n.nh\n.ad l\n.SH " + rest, nil
+}
+
+// readmeSections are the sections of README.md that gendocs writes,
+// between "<!-- gendocs:NAME -->" and "<!-- /gendocs:NAME -->".
+func readmeSections(app *cli.App) map[string]string {
+	var flags strings.Builder
+	flags.WriteString("| flag | commands | default | variable | meaning |\n|---|---|---|---|---|\n")
+	for _, g := range options(app) {
+		for _, o := range g.Forms {
+			def := "—"
+			if o.Default != "" {
+				def = "`" + o.Default + "`"
+			}
+			names := "`--" + o.Name
+			if o.Placeholder != "" {
+				names += " " + o.Placeholder
+			}
+			names += "`"
+			if o.Short != "" {
+				names = "`-" + o.Short + "`, " + names
+			}
+			fmt.Fprintf(&flags, "| %s | %s | %s | `%s` | %s |\n", names, strings.Join(o.Commands, ", "), def, strings.Join(o.Env, "`, `"), cell(o.Usage))
+		}
+	}
+	var env strings.Builder
+	env.WriteString("| variable | commands | meaning |\n|---|---|---|\n")
+	for _, g := range options(app) {
+		for _, e := range g.Forms[0].Env {
+			var cmds []string
+			for _, o := range g.Forms {
+				cmds = append(cmds, o.Commands...)
+			}
+			fmt.Fprintf(&env, "| `%s` | %s | sets `--%s` |\n", e, strings.Join(cmds, ", "), g.Name)
+		}
+	}
+	for _, d := range nrcli.EnvDocs("") {
+		fmt.Fprintf(&env, "| `%s` | %s | %s |\n", strings.Join(d.Names, "`, `"), strings.Join(d.Commands, ", "), cell(d.Meaning))
+	}
+	var exit strings.Builder
+	exit.WriteString("| code | command | meaning |\n|---|---|---|\n")
+	for _, g := range exitGroups() {
+		for _, r := range g.Rows {
+			fmt.Fprintf(&exit, "| %s | %s | %s |\n", g.Codes, strings.Join(r.Commands, ", "), cell(r.Meaning))
+		}
+	}
+	var causes strings.Builder
+	causes.WriteString("| cause | where | what it means |\n|---|---|---|\n")
+	for _, d := range probe.CauseDocs() {
+		fmt.Fprintf(&causes, "| `%s` | %s | %s |\n", d.Cause, d.Area, cell(d.Doc))
+	}
+	return map[string]string{"flags": flags.String(), "environment": env.String(), "exit-status": exit.String(), "causes": causes.String()}
+}
+
+// cell escapes text for a cell of a Markdown table.
+func cell(s string) string { return strings.NewReplacer("|", "\\|", "*", "\\*").Replace(s) }
+
+var sectionRE = regexp.MustCompile(`(?s)(<!-- gendocs:([a-z-]+) -->\n).*?(<!-- /gendocs:([a-z-]+) -->)`)
+
+// generatedREADME is readme with its generated sections written anew. A
+// section gendocs does not know, or one left open, is an error.
+func generatedREADME(readme string) (string, error) {
+	sections := readmeSections(newApp())
+	seen := map[string]bool{}
+	var err error
+	out := sectionRE.ReplaceAllStringFunc(readme, func(m string) string {
+		g := sectionRE.FindStringSubmatch(m)
+		name := g[2]
+		content, ok := sections[name]
+		switch {
+		case g[4] != name:
+			err = fmt.Errorf("section %q closed as %q", name, g[4])
+		case !ok:
+			err = fmt.Errorf("no section %q to generate", name)
+		}
+		seen[name] = true
+		return g[1] + content + g[3]
+	})
+	if err != nil {
+		return "", err
+	}
+	for name := range sections {
+		if !seen[name] {
+			return "", fmt.Errorf("README has no section %q (<!-- gendocs:%s --> ... <!-- /gendocs:%s -->)", name, name, name)
+		}
+	}
+	return out, nil
+}
+
+// updateREADME rewrites the generated sections of the README at path.
+func updateREADME(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, err := generatedREADME(string(b))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
 }
 
 // commandWords returns the visible commands and, for each, its flags.

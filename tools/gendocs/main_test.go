@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	nrcli "github.com/netready/netready/cli"
 	"github.com/netready/netready/probe"
@@ -89,16 +92,15 @@ func TestBashCompletion(t *testing.T) {
 func TestManPage(t *testing.T) {
 	page := generated(t, "netready.8")
 	for _, s := range []string{
-		`.TH netready 8`, ".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH EXAMPLES", ".SH TARGETS",
-		"NETREADY_PROBE_TIMEOUT", "NETREADY_BACKOFF_INITIAL", "NETREADY_TARGETS",
-		".SH SYNOPSIS\n.EX\nnetready check [FLAGS] [TARGET...]\nnetready wait [FLAGS] [TARGET...] [-- COMMAND [ARG...]]\n",
+		`.TH netready 8`,
+		"NETREADY_PROBE_TIMEOUT", "NETREADY_BACKOFF_INITIAL", "NETREADY_TARGETS", "NETREADY_EXPLAIN", "NETREADY_EXTEND_TIMEOUT",
+		"\\fBnetready check\\fP [\\fIFLAGS\\fP] [TARGET...]",
+		"\\fBnetready wait\\fP [\\fIFLAGS\\fP] [TARGET...] [-- CMD [ARGS...]]",
+		nrcli.BackoffSchedule(),
 	} {
 		if !strings.Contains(page, s) {
 			t.Errorf("man page lacks %q", s)
 		}
-	}
-	if strings.Contains(page, "Usage") {
-		t.Errorf("man page has a Usage block: the SYNOPSIS says it")
 	}
 	// Every parameter has its entry.
 	for _, p := range probe.ParamDocs() {
@@ -106,23 +108,271 @@ func TestManPage(t *testing.T) {
 			t.Errorf("man page lacks the parameter %s", p.Syntax)
 		}
 	}
-	// Every kind of the table has its section.
+	// Every kind of the table is a subsection of TARGETS.
+	_, targets, _ := strings.Cut(page, "\n.SH TARGETS\n")
+	targets, _, _ = strings.Cut(targets, "\n.SH ")
 	for _, k := range probe.Kinds {
-		if !strings.Contains(page, ".SH "+k.ManTitle+"\n") {
-			t.Errorf("man page lacks the section %q", k.ManTitle)
+		if !strings.Contains(targets, ".SS "+k.ManTitle+"\n") {
+			t.Errorf("man page lacks the subsection %q of TARGETS", k.ManTitle)
 		}
 	}
-	// Every flag of every command is in the page as urfave/cli renders a
-	// flag (in bold, with its dashes), since both come from the same
-	// definition.
-	app := nrcli.App()
-	app.Setup()
-	cmds, flags := commandWords(app)
-	for _, c := range cmds {
-		for _, f := range flags[c] {
-			if !strings.Contains(page, `\fB`+f) && !strings.Contains(page, ", "+f) {
-				t.Errorf("man page lacks flag %s of %s", f, c)
+	// Every flag of every command is in the page, in bold with its
+	// dashes, and every variable.
+	app := newApp()
+	for _, cmd := range app.VisibleCommands() {
+		for _, d := range nrcli.FlagDocs(cmd) {
+			if !strings.Contains(page, `\fB--`+d.Name+`\fP`) {
+				t.Errorf("man page lacks flag --%s of %s", d.Name, cmd.Name)
+			}
+			for _, e := range d.Env {
+				if !strings.Contains(page, `\fB`+e+`\fP`) {
+					t.Errorf("man page lacks variable %s of --%s", e, d.Name)
+				}
 			}
 		}
 	}
+}
+
+// The sections come in the conventional order.
+func TestManPageSections(t *testing.T) {
+	page := generated(t, "netready.8")
+	var got []string
+	for _, line := range strings.Split(page, "\n") {
+		if h, ok := strings.CutPrefix(line, ".SH "); ok {
+			got = append(got, strings.Trim(h, `"`))
+		}
+	}
+	want := []string{"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "TARGETS", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"}
+	i := 0
+	for _, h := range got {
+		if i < len(want) && h == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("got sections %q, want %q in this order", got, want)
+	}
+	if !slices.Contains(got, "FILES") {
+		t.Errorf("got sections %q, want FILES too", got)
+	}
+}
+
+// A variable that means one thing for check and another for wait says
+// both, with each command's default.
+func TestManPageEnvironmentPerCommand(t *testing.T) {
+	page := manText(t)
+	_, env, _ := strings.Cut(page, "\nENVIRONMENT\n")
+	env, _, _ = strings.Cut(env, "\nFILES\n")
+	env = strings.Join(strings.Fields(env), " ")
+	for _, s := range []string{
+		"NETREADY_TIMEOUT sets --timeout: check: give up after this long in all (0: no limit beyond --probe-timeout). wait: give up after this long (0: wait forever) (default: 2m).",
+		"NETREADY_QUIET sets --quiet: check, wait: print nothing; the exit status says it all. watch: print no transitions",
+		"NETREADY_EXPLAIN sets --explain: check:",
+		"NETREADY_EXTEND_TIMEOUT sets --extend-timeout: wait:",
+		"NETREADY_TARGETS the targets",
+		"yes/no",
+	} {
+		if !strings.Contains(env, s) {
+			t.Errorf("ENVIRONMENT lacks %q:\n%s", s, env)
+		}
+	}
+	_, desc, _ := strings.Cut(page, "\nDESCRIPTION\n")
+	desc, _, _ = strings.Cut(desc, "\nCOMMANDS\n")
+	if !strings.Contains(desc, "watch") {
+		t.Errorf("DESCRIPTION does not mention watch:\n%s", desc)
+	}
+}
+
+// manText is the man page as man(1) formats it for an 80-column terminal.
+// man-db's man is also the check: with --warnings, groff's warnings about
+// the page go to stderr, and there must be none.
+func manText(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "netready.8")
+	if err := os.WriteFile(file, []byte(generated(t, "netready.8")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("man", "--warnings", "-l", file)
+	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MAN_KEEP_FORMATTING=", "LC_ALL=C.UTF-8", "MANPAGER=cat", "PAGER=cat")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("man --warnings -l %s: %v\n%s", file, err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("man --warnings: %s", stderr.String())
+	}
+	// man prints bold and underlining with backspaces when its output is
+	// not a terminal, unless told not to: take them out.
+	return regexp.MustCompile(".\b").ReplaceAllString(stdout.String(), "")
+}
+
+// man-db's checks: man formats the page without a warning, lexgrog reads
+// its NAME section (what mandb and apropos index).
+func TestManPageManDB(t *testing.T) {
+	text := manText(t)
+	if !strings.Contains(text, "netready - wait until the network is actually usable") {
+		t.Errorf("man's text lacks the NAME line:\n%s", text)
+	}
+	file := filepath.Join(t.TempDir(), "netready.8")
+	if err := os.WriteFile(file, []byte(generated(t, "netready.8")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("lexgrog", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("lexgrog %s: %v\n%s", file, err, out)
+	}
+	if want := file + `: "netready - wait until the network is actually usable"` + "\n"; string(out) != want {
+		t.Errorf("lexgrog: got %q, want %q", out, want)
+	}
+	for i, line := range strings.Split(text, "\n") {
+		if n := utf8.RuneCountInString(line); n > 80 {
+			t.Errorf("line %d of the formatted page is %d columns: %q", i+1, n, line)
+		}
+	}
+}
+
+// README's generated sections are what gendocs writes now ("make docs"
+// writes them).
+func TestREADMEGenerated(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := generatedREADME(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(b) {
+		t.Errorf("README.md's generated sections are out of date: run make docs\n%s", diffLines(string(b), got))
+	}
+}
+
+// Where README's prose names a flag's default, "`--flag` (default X", X
+// is that flag's default (one of them, for a flag whose default depends on
+// the command), and the backoff schedule it writes is the one the defaults
+// make.
+func TestREADMEDefaults(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	defaults := map[string][]string{}
+	for _, g := range options(newApp()) {
+		for _, o := range g.Forms {
+			defaults[g.Name] = append(defaults[g.Name], o.Default)
+		}
+	}
+	mentions := regexp.MustCompile("`--([a-z-]+)[^`]*` \\(default ([^ ),;]+)").FindAllStringSubmatch(readme, -1)
+	if len(mentions) < 4 {
+		t.Errorf("got %d defaults named in README's prose, want the 4 or more it names", len(mentions))
+	}
+	for _, m := range mentions {
+		if !slices.Contains(defaults[m[1]], m[2]) {
+			t.Errorf("README says %q: --%s's default is %q", m[0], m[1], defaults[m[1]])
+		}
+	}
+	if !strings.Contains(readme, nrcli.BackoffSchedule()) {
+		t.Errorf("README does not write the backoff schedule as the defaults make it, %q", nrcli.BackoffSchedule())
+	}
+}
+
+// README's first screen is a quick start, then its contents; usage comes
+// before the internals, which are CONTRIBUTING.md's.
+func TestREADMEShape(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	at := map[string]int{}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			at[l] = i + 1
+		}
+	}
+	if n := at["## Quick start"]; n == 0 || n > 12 {
+		t.Errorf("## Quick start at line %d, want it in the first screen (line 12 at most)", n)
+	}
+	for _, s := range []string{"netready check\n", "netready check --explain", "ExecStartPre=/usr/bin/netready wait", " -- ./deploy.sh", "dpkg -i"} {
+		i := strings.Index(string(b), s)
+		if i < 0 || strings.Count(string(b)[:i], "\n") > 45 {
+			t.Errorf("the quick start's first 45 lines lack %q", s)
+		}
+	}
+	for _, order := range [][2]string{{"## Quick start", "## Contents"}, {"## Contents", "## Usage"}, {"## Usage", "## Install"}, {"## Usage", "## Build and test"}} {
+		if at[order[0]] == 0 || at[order[1]] == 0 || at[order[0]] > at[order[1]] {
+			t.Errorf("got %s at line %d and %s at line %d, want both, in this order", order[0], at[order[0]], order[1], at[order[1]])
+		}
+	}
+	for _, internal := range []string{"## Run the tests", "## Layout", "Startup cost", "init-cost.sh"} {
+		if strings.Contains(string(b), internal) {
+			t.Errorf("README has %q: the internals are CONTRIBUTING.md's", internal)
+		}
+	}
+}
+
+// Every NETREADY_* variable netready's code names (but those it sets for
+// --on-change's command) is in the man page's ENVIRONMENT and README's
+// table of variables.
+func TestEnvironmentComplete(t *testing.T) {
+	read := map[string]bool{}
+	literal := regexp.MustCompile(`"(NETREADY_[A-Z_]+)"`)
+	for _, dir := range []string{"cli", "probe", "gate", "netwatch", "backoff", "report", "metrics", "."} {
+		files, err := filepath.Glob(filepath.Join("../..", dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+				read[m[1]] = true
+			}
+		}
+	}
+	if !read["NETREADY_TARGETS"] || !read["NETREADY_EXPLAIN"] {
+		t.Fatalf("found %v in the code, want NETREADY_TARGETS and NETREADY_EXPLAIN among them", read)
+	}
+	page := generated(t, "netready.8")
+	_, env, _ := strings.Cut(page, "\n.SH ENVIRONMENT\n")
+	env, _, _ = strings.Cut(env, "\n.SH ")
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "<!-- gendocs:environment -->")
+	table, _, _ = strings.Cut(table, "<!-- /gendocs:environment -->")
+	for v := range read {
+		if !strings.Contains(env, `\fB`+v+`\fP`) {
+			t.Errorf("the man page's ENVIRONMENT lacks %s", v)
+		}
+		if !strings.Contains(table, "`"+v+"`") {
+			t.Errorf("README's table of variables lacks %s", v)
+		}
+	}
+}
+
+// diffLines shows the first lines where a and b differ.
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, x, y)
+		}
+	}
+	return ""
 }
