@@ -144,14 +144,12 @@ func (e *icmpPermissionError) Error() string {
 // ping sends echo requests to a, one every icmpInterval, until one is
 // answered or ctx ends, from a socket bound as s says (via=:
 // SO_BINDTODEVICE; src= of a's family). It returns the round-trip time of
-// the first reply. The socket keeps the ICMP errors that come back for its
-// requests (IP_RECVERR): a router that has no route onward, a firewall
-// that rejects, are the attempt's failure, read from its error queue.
-//
-// netready makes its own echo requests, with golang.org/x/net/icmp for
-// the messages, rather than through pro-bing: the ICMP errors are the
-// point, and pro-bing neither sets options on its socket nor reads its
-// error queue.
+// the first reply; maxEchoExamined messages that are no reply end it with
+// response-too-large. The socket keeps the ICMP errors that come back for
+// its requests (IP_RECVERR): a router that has no route onward, a firewall
+// that rejects, are the attempt's failure, read from its error queue. So
+// the socket is netready's own, options set before anything is sent, with
+// golang.org/x/net/icmp for the messages only.
 func ping(ctx context.Context, s sockets, a netip.Addr) (time.Duration, error) {
 	if f := s.clear(a); f != nil {
 		return 0, f

@@ -10,8 +10,8 @@ import (
 )
 
 // TestICMPDeadlinePassed: an attempt whose deadline has already passed
-// fails as a timeout, sending nothing (found when wait --timeout 1ms
-// probed an icmp target: pro-bing, used then, panicked on the timeout).
+// fails as a timeout, sending nothing (wait --timeout 1ms leaves an icmp
+// target such an attempt).
 func TestICMPDeadlinePassed(t *testing.T) {
 	target, err := probe.Parse("icmp://127.0.0.1")
 	if err != nil {
