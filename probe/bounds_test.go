@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -524,5 +525,36 @@ func BenchmarkHTTPHostile(b *testing.B) {
 				cancel()
 			}
 		})
+	}
+}
+
+// TestBoundsDocumented: the man page's sections of the kinds and README
+// give the bounds as the constants set them.
+func TestBoundsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, c := range []struct{ where, text, want string }{
+		{"http's man text", httpKind.Man, fmt.Sprintf("Headers over %d KiB", maxResponseHeader>>10)},
+		{"http's man text", httpKind.Man, "more than five informational responses"},
+		{"http's man text", httpKind.Man, "first 64 KiB match"},
+		{"icmp's man text", icmpKind.Man, fmt.Sprintf("again every %d ms", icmpInterval.Milliseconds())},
+		{"icmp's man text", icmpKind.Man, fmt.Sprintf("more than %d ICMP messages", maxEchoExamined)},
+		{"README", string(readme), fmt.Sprintf("headers take %d KiB at most", maxResponseHeader>>10)},
+		{"README", string(readme), "five informational (1xx) responses"},
+		{"README", string(readme), fmt.Sprintf("a body is read to %d KiB", maxBody>>10)},
+		{"README", string(readme), fmt.Sprintf("A DNS query examines %d datagrams", maxReplies)},
+		{"README", string(readme), fmt.Sprintf("whole within %s of connecting", strings.TrimSuffix(tcpReplyTime.String(), "s")+" s")},
+		{"README", string(readme), fmt.Sprintf("reads %d messages at most", maxEchoExamined)},
+		{"README", string(readme), fmt.Sprintf("one every %d ms", icmpInterval.Milliseconds())},
+	} {
+		if !strings.Contains(flat(c.text), c.want) {
+			t.Errorf("%s does not say %q", c.where, c.want)
+		}
+	}
+	if maxInformational != 5 || maxDNSMessage != 64<<10-1 {
+		t.Errorf("maxInformational %d, maxDNSMessage %d: the documents say five and 64 KiB", maxInformational, maxDNSMessage)
 	}
 }
