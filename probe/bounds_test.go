@@ -540,6 +540,8 @@ func TestBoundsDocumented(t *testing.T) {
 		{"http's man text", httpKind.Man, fmt.Sprintf("Headers over %d KiB", maxResponseHeader>>10)},
 		{"http's man text", httpKind.Man, "more than five informational responses"},
 		{"http's man text", httpKind.Man, "first 64 KiB match"},
+		{"dns's man text", dnsKind.Man, fmt.Sprintf("ignored, %d at most per query", maxReplies)},
+		{"dns's man text", dnsKind.Man, fmt.Sprintf("whole within %d s of connecting", int(tcpReplyTime.Seconds()))},
 		{"icmp's man text", icmpKind.Man, fmt.Sprintf("again every %d ms", icmpInterval.Milliseconds())},
 		{"icmp's man text", icmpKind.Man, fmt.Sprintf("more than %d ICMP messages", maxEchoExamined)},
 		{"README", string(readme), fmt.Sprintf("headers take %d KiB at most", maxResponseHeader>>10)},

@@ -29,7 +29,9 @@ resolve to an address: A and AAAA are asked at once (only the type of **family=*
 **answer=**'s address, when given), records of either family pass, and the report names the
 family that answered and what the other said; the root **.** is asked NS. With **type=**, only
 that type is asked, and only its records pass. Replies must match the query's id and
-question; others are ignored. A truncated UDP reply is retried over TCP. A query met by silence
+question; others are ignored, 64 at most per query (more are **response-too-large**). A
+truncated UDP reply is retried over TCP, where the reply must be whole within 5 s of connecting
+(else, begun, it is **response-too-large**). A query met by silence
 is asked again beside it with a 512-byte EDNS buffer: if a truncated reply comes, the cause is
 **mtu-blackhole**. Any other rcode fails with its name.
 Extended DNS Errors (RFC 8914) in a reply are reported with their code, name and text; a
