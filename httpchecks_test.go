@@ -1,12 +1,14 @@
 package main
 
 // What an http(s) or tls target checks of the answer: status=, body=,
-// captive portals, ca=, and a certificate out of its validity while the
-// clock is not synchronised.
+// captive portals, ca=, a certificate out of its validity while the clock
+// is not synchronised, and the bounds on a response (here through the
+// path-MTU watch that every connection beyond loopback gets).
 
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +45,13 @@ func TestIntegrationHTTPChecks(t *testing.T) {
 	})
 	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "query="+r.URL.RawQuery) })
+	mux.HandleFunc("/huge-headers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Fill", strings.Repeat("a", 200<<10))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/long-body", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.Repeat("x", 64<<10)+"tail")
+	})
 	l.serveHTTP(t, serverIP4+":80", mux, nil)
 
 	ca, other := certtest.NewCA(t), certtest.NewCA(t)
@@ -88,6 +97,11 @@ func TestIntegrationHTTPChecks(t *testing.T) {
 		// the clock
 		"tls://server.test:8443?ca=" + caFile,
 		"https://server.test:8443/ok?ca=" + caFile,
+		// bounds: headers over 100 KiB, and a body read to 64 KiB only
+		u + "/huge-headers",
+		"https://server.test/huge-headers?ca=" + caFile,
+		u + "/long-body?body=%5Ex",
+		u + "/long-body?body=tail",
 	}
 	wants := []want{
 		pass().showing("HTTP 204 No Content"),
@@ -110,6 +124,10 @@ func TestIntegrationHTTPChecks(t *testing.T) {
 		fail("certificate signed by an unknown authority").because("tls-untrusted"),
 		fail("tls: certificate for server.test expired at").because(expiredCause),
 		fail("tls: certificate for server.test expired at").because(expiredCause),
+		fail("response headers larger than 100 KiB, the most netready reads").because("response-too-large"),
+		fail("response headers larger than 100 KiB, the most netready reads").because("response-too-large"),
+		pass().showing("body matches"),
+		fail(`HTTP 200 OK, but the body (65536 bytes) does not match "tail"`).because("http-body"),
 	}
 	if !synced {
 		wants[18] = wants[18].hinting("the clock is not synchronised yet")
