@@ -260,6 +260,14 @@ func TestIntegrationSoak(t *testing.T) {
 	}
 	start := time.Now()
 	c := l.client.HTTPClient()
+	// Each watcher serves before the scrapes begin: a scrape that finds
+	// the port not yet listened on says nothing of the server under load.
+	for _, w := range ws {
+		poll(t, "/metrics of the "+w.name+" watcher", 10*time.Millisecond, func() bool {
+			code, _ := get(c, "http://"+w.addr+"/metrics")
+			return code == 200
+		})
+	}
 
 	// The scrapes: /metrics and /ready of each, 20 times a second each.
 	var (
