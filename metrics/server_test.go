@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // serveTest serves a handler that answers "ok" on 127.0.0.1 through Serve
@@ -160,4 +162,163 @@ func TestServeLimits(t *testing.T) {
 	if took := time.Since(start); err == nil || isTimeout(err) || took < readHeaderTimeout-time.Second {
 		t.Errorf("a request never finished: got %v after %s, want the connection closed after %s", err, took, readHeaderTimeout)
 	}
+}
+
+// queued is how many bytes wait unread in the receive queue of c, the
+// server's end of a connection (SIOCINQ).
+func queued(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(*limitedConn).Conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestConnLimitWholeRequests: a connection whose request has arrived whole
+// keeps its place while the server has not yet read it (it waits in the
+// receive queue) and after it has read it, before the request begins; the
+// slow ones are closed in its stead, oldest first; with none left to
+// close, the new connection is.
+func TestConnLimitWholeRequests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lim := newConnLimit(ln, 3)
+	// conn dials, sends what, and returns the client's and the server's
+	// ends once the server's receive queue holds all of it.
+	conn := func(what string) (client, server net.Conn) {
+		t.Helper()
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		if _, err := io.WriteString(client, what); err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan net.Conn, 1)
+		go func() {
+			c, err := lim.Accept()
+			if err != nil {
+				c = nil
+			}
+			ch <- c
+		}()
+		select {
+		case server = <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: not admitted within 5s", what)
+		}
+		if server == nil {
+			t.Fatalf("%q: Accept failed", what)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for queued(t, server) < len(what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: %d bytes queued after 5s, want %d", what, queued(t, server), len(what))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(time.Millisecond) // an order of arrival
+		return client, server
+	}
+	const whole, start = "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n"
+	wholeC, wholeS := conn(whole)
+	slow1, _ := conn(start)
+	slow2, _ := conn(start)
+
+	conn(start)
+	if !closed(slow1) {
+		t.Errorf("the oldest slow connection is open, want it closed for the new one")
+	}
+	// The server reads the request whole; it has not begun (no StateActive).
+	if _, err := wholeS.Read(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	conn(start)
+	if !closed(slow2) {
+		t.Errorf("the second slow connection is open, want it closed for the next one")
+	}
+	wholeC.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := wholeC.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Errorf("the connection with a whole request: %v, want it open", err)
+	}
+	if n := lim.open(); n != 3 {
+		t.Errorf("open connections: %d, want 3", n)
+	}
+}
+
+// TestConnLimitSplitBlankLine: a request whose blank line is split, its
+// first bytes read by the server and the last waiting in the queue, has
+// arrived whole; once every place holds a whole request, a new connection
+// is closed at once.
+func TestConnLimitSplitBlankLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lim := newConnLimit(ln, 1)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := lim.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = "GET / HTTP/1.1\r\nHost: x\r\n\r"
+	io.WriteString(client, first)
+	buf := make([]byte, 64)
+	n := 0
+	for n < len(first) {
+		m, err := server.Read(buf[n:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += m
+	}
+	io.WriteString(client, "\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for queued(t, server) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the last byte not queued after 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	lim.mu.Lock()
+	got := lim.whole(server.(*limitedConn))
+	lim.mu.Unlock()
+	if !got {
+		t.Fatalf("a request with \"\\r\\n\\r\" read and \"\\n\" queued: not whole, want whole")
+	}
+
+	other, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	accepted := make(chan struct{})
+	go func() {
+		lim.Accept() // returns once the listener closes: nothing admitted
+		close(accepted)
+	}()
+	if !closed(other) {
+		t.Errorf("a new connection beside one whole request (limit 1): open, want it closed at once")
+	}
+	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := client.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Errorf("the connection with a whole request: %v, want it open", err)
+	}
+	ln.Close()
+	<-accepted
 }
