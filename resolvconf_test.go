@@ -14,6 +14,10 @@ import (
 
 // TestIntegrationResolvConfRename: the resolver that answers is named
 // only in a resolv.conf that replaces the first one by rename.
+//
+// The probe timeout (2s) leaves a loaded machine time for the one query
+// of the round after the change: with no retry, a slower query would leave
+// netready waiting. So in TestIntegrationResolvConfBindMounted.
 func TestIntegrationResolvConfRename(t *testing.T) {
 	roottest.Require(t)
 	t.Parallel()
@@ -26,7 +30,7 @@ func TestIntegrationResolvConfRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.server.Listen(t, serverIP4+":8080")
-	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "2s", "--resolv-conf", conf, "dns:ready.test", "tcp://svc.test:8080")...)
 	p.waitLog(t, "probe", "target", "dns:ready.test", "ok", "false")
 	tmp := filepath.Join(dir, "resolv.conf.new")
 	if err := os.WriteFile(tmp, []byte("nameserver 10.213.1.1\n"), 0o644); err != nil {
@@ -52,7 +56,7 @@ func TestIntegrationResolvConfBindMounted(t *testing.T) {
 	l.client.WriteEtc(t, "resolv.conf", "nameserver 10.213.1.13\n")
 	// --no-netlink: the lab's own address changes (IPv6 DAD finishing)
 	// must not be what starts the next round.
-	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "500ms", "dns:ready.test")...)
+	p := startNetready(t, l.client, nil, waitArgs("-v", "--json", "--no-netlink", "--probe-timeout", "2s", "dns:ready.test")...)
 	p.waitLog(t, "probe", "target", "dns:ready.test", "ok", "false")
 	l.client.WriteEtc(t, "resolv.conf", "nameserver "+serverIP4+"\n") // in place: same inode
 	p.readyAfterChange(t, "the write")
