@@ -830,7 +830,12 @@ func needTool(t testing.TB, name string) string {
 // get fetches url with c and returns the status and body; an error (a
 // refused connection) is status 0 and the error's text.
 func get(c *http.Client, url string) (int, string) {
-	resp, err := c.Get(url)
+	return statusBody(c.Get(url))
+}
+
+// statusBody is the status and body of a response; an error, before or
+// while reading it, is status 0 and the error's text.
+func statusBody(resp *http.Response, err error) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}

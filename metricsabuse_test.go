@@ -48,16 +48,7 @@ func scrapeAtOnce(dial func(context.Context, string, string) (net.Conn, error), 
 		return 0, err.Error()
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err.Error()
-	}
-	return resp.StatusCode, string(b)
+	return statusBody(http.ReadResponse(bufio.NewReader(c), nil))
 }
 
 // TestIntegrationMetricsAbuse: 500 slowloris clients (each sends the start

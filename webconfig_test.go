@@ -8,7 +8,6 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,16 +42,7 @@ func getAuth(c *http.Client, url, user, pass string) (int, string) {
 		return 0, err.Error()
 	}
 	req.SetBasicAuth(user, pass)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err.Error()
-	}
-	return resp.StatusCode, string(b)
+	return statusBody(c.Do(req))
 }
 
 // TestIntegrationMetricsWebConfig: with --web-config-file naming TLS with

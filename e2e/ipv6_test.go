@@ -96,14 +96,6 @@ type v6Stack struct {
 
 func (s v6Stack) router() string { return s.prefix + "1" }
 
-// resolvedConf: nothing but the link's DNS servers, as for the IPv4 stack.
-const resolvedConf = `[Resolve]
-FallbackDNS=
-LLMNR=no
-MulticastDNS=no
-DNSSEC=no
-`
-
 // networkdV6 is systemd-networkd and systemd-resolved, IPv6 only: router
 // advertisements accepted, their DNS servers and search domains used.
 func networkdV6(id, name, prefix string, dhcp6 bool) v6Stack {
@@ -115,11 +107,7 @@ func networkdV6(id, name, prefix string, dhcp6 bool) v6Stack {
 		own:      []string{"systemd-networkd-wait-online.service"},
 		resolved: true,
 		dhcp6:    dhcp6,
-		setup: func(t *testing.T, etc etcTree, units unitDir) {
-			etc.write(t, "systemd/network/10-e2e-host0.network", `[Match]
-Name=host0
-
-[Network]
+		setup: networkdSetup(`[Network]
 DHCP=no
 LinkLocalAddressing=ipv6
 IPv6AcceptRA=yes
@@ -127,14 +115,7 @@ IPv6AcceptRA=yes
 [IPv6AcceptRA]
 UseDNS=yes
 UseDomains=yes
-`, 0o644)
-			etc.write(t, "systemd/resolved.conf.d/e2e.conf", resolvedConf, 0o644)
-			etc.symlink(t, "resolv.conf", "../run/systemd/resolve/stub-resolv.conf")
-			units.enableShipped(t, "sysinit.target", "systemd-resolved.service")
-			units.enableShipped(t, "multi-user.target", "systemd-networkd.service")
-			units.enableShipped(t, "sockets.target", "systemd-networkd.socket")
-			units.enableShipped(t, "network-online.target", "systemd-networkd-wait-online.service")
-		},
+`),
 	}
 }
 
@@ -146,29 +127,7 @@ var networkManagerV6 = v6Stack{
 	prefix: "fd00:213:47::",
 	pkgs:   []string{"network-manager"},
 	own:    []string{"NetworkManager-wait-online.service"},
-	setup: func(t *testing.T, etc etcTree, units unitDir) {
-		etc.write(t, "NetworkManager/conf.d/90-e2e.conf", `[main]
-no-auto-default=*
-auth-polkit=false
-
-[connectivity]
-enabled=false
-`, 0o644)
-		etc.write(t, "NetworkManager/system-connections/e2e-host0.nmconnection", `[connection]
-id=e2e-host0
-type=ethernet
-interface-name=host0
-autoconnect=true
-
-[ipv4]
-method=disabled
-
-[ipv6]
-method=auto
-`, 0o600)
-		units.enableShipped(t, "multi-user.target", "NetworkManager.service")
-		units.enableShipped(t, "network-online.target", "NetworkManager-wait-online.service")
-	},
+	setup:  networkManagerSetup("", "disabled", "auto"),
 }
 
 var v6Stacks = []v6Stack{

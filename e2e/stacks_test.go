@@ -144,16 +144,31 @@ var networkdResolved = stack{
 	own:    []string{"systemd-networkd-wait-online.service"},
 	stub:   "127.0.0.53",
 	cause:  waitedServfail,
-	setup: func(t *testing.T, etc etcTree, units unitDir) {
-		etc.write(t, "systemd/network/10-e2e-host0.network", `[Match]
-Name=host0
-
-[Network]
+	setup: networkdSetup(`[Network]
 DHCP=ipv4
 LinkLocalAddressing=no
 IPv6AcceptRA=no
-`, 0o644)
-		// Nothing but the link's DNS server: no compiled-in fallback
+`),
+}
+
+// networkManager: NetworkManager (unpacked, with the libraries the host
+// lacks) with its internal DHCP client, writing /etc/resolv.conf itself.
+var networkManager = stack{
+	name:   "NetworkManager",
+	subnet: "10.213.42",
+	pkgs:   []string{"network-manager"},
+	own:    []string{"NetworkManager-wait-online.service"},
+	cause:  waitedRefused,
+	setup:  networkManagerSetup("dhcp=internal\n", "auto", "disabled"),
+}
+
+// networkdSetup configures systemd-networkd on host0 with network (its
+// [Network] section and any after it) and systemd-resolved as the stub
+// resolver, and enables their units and systemd-networkd-wait-online.
+func networkdSetup(network string) func(t *testing.T, etc etcTree, units unitDir) {
+	return func(t *testing.T, etc etcTree, units unitDir) {
+		etc.write(t, "systemd/network/10-e2e-host0.network", "[Match]\nName=host0\n\n"+network, 0o644)
+		// Nothing but the link's DNS servers: no compiled-in fallback
 		// servers (no packet to another address), no multicast.
 		etc.write(t, "systemd/resolved.conf.d/e2e.conf", `[Resolve]
 FallbackDNS=
@@ -167,21 +182,16 @@ DNSSEC=no
 		units.enableShipped(t, "multi-user.target", "systemd-networkd.service")
 		units.enableShipped(t, "sockets.target", "systemd-networkd.socket")
 		units.enableShipped(t, "network-online.target", "systemd-networkd-wait-online.service")
-	},
+	}
 }
 
-// networkManager: NetworkManager (unpacked, with the libraries the host
-// lacks) with its internal DHCP client, writing /etc/resolv.conf itself.
-var networkManager = stack{
-	name:   "NetworkManager",
-	subnet: "10.213.42",
-	pkgs:   []string{"network-manager"},
-	own:    []string{"NetworkManager-wait-online.service"},
-	cause:  waitedRefused,
-	setup: func(t *testing.T, etc etcTree, units unitDir) {
-		etc.write(t, "NetworkManager/conf.d/90-e2e.conf", `[main]
-dhcp=internal
-no-auto-default=*
+// networkManagerSetup configures NetworkManager with one connection on
+// host0 whose ipv4 and ipv6 methods are given, main (lines of its [main]
+// section) beside the test's own, and enables it and
+// NetworkManager-wait-online.
+func networkManagerSetup(main, ipv4, ipv6 string) func(t *testing.T, etc etcTree, units unitDir) {
+	return func(t *testing.T, etc etcTree, units unitDir) {
+		etc.write(t, "NetworkManager/conf.d/90-e2e.conf", "[main]\n"+main+`no-auto-default=*
 auth-polkit=false
 
 [connectivity]
@@ -195,14 +205,13 @@ interface-name=host0
 autoconnect=true
 
 [ipv4]
-method=auto
+method=`+ipv4+`
 
 [ipv6]
-method=disabled
-`, 0o600)
+method=`+ipv6+"\n", 0o600)
 		units.enableShipped(t, "multi-user.target", "NetworkManager.service")
 		units.enableShipped(t, "network-online.target", "NetworkManager-wait-online.service")
-	},
+	}
 }
 
 // ifupdown: ifupdown's networking.service running dhclient (both unpacked),
