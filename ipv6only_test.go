@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -351,14 +350,6 @@ func BenchmarkSLAACToReady(b *testing.B) {
 		saidAt = append(saidAt, (<-said).Sub(usable.Time))
 		b.StartTimer()
 	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
-	b.ReportMetric(ms(percentile(lat, 0.9)), "p90-ms")
-	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
-	b.ReportMetric(0, "ns/op")
-	slices.Sort(saidAt)
-	b.ReportMetric(ms(percentile(saidAt, 0.5)), "said-p50-ms")
-	b.Logf("SLAAC address usable to the ready line over %d trials: min %s, p50 %s, p90 %s, max %s", len(saidAt), saidAt[0], percentile(saidAt, 0.5), percentile(saidAt, 0.9), saidAt[len(saidAt)-1])
+	reportReady(b, "SLAAC address usable", lat, saidAt)
 	b.Logf("SLAAC address usable to exit over %d trials: min %s, p50 %s, p90 %s, max %s", len(lat), lat[0], percentile(lat, 0.5), percentile(lat, 0.9), lat[len(lat)-1])
 }

@@ -56,25 +56,6 @@ const addrsAfterReady = `[Service]
 ExecStartPost=+/bin/ip -6 -oneline addr show dev host0 scope global
 `
 
-// v6ResolveUnit runs once network-online.target is reached, and must
-// resolve v6.test at its first and only try.
-const v6ResolveUnit = `[Unit]
-Description=e2e: resolves ` + v6Name + ` once the network is online
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/bin/getent hosts ` + v6Name + `
-`
-
-// v6EarlyUnit runs once the stack's own wait-online units are done, and
-// says whether v6.test resolved then.
-func v6EarlyUnit(own []string) string {
-	return strings.ReplaceAll(earlyUnit(own), readyName, v6Name)
-}
-
 // v6Stack is a network stack booted IPv6 only.
 type v6Stack struct {
 	// id names the subtest, and so its temporary directories: no comma,
@@ -230,7 +211,7 @@ func testV6DADFailed(t *testing.T, root string) {
 	units.install(t, "packaging/systemd/"+waitOnline, waitOnline)
 	units.enable(t, "network-online.target", waitOnline)
 	// What pulls in network-online.target.
-	units.write(t, "e2e-resolve.service", v6ResolveUnit)
+	units.write(t, "e2e-resolve.service", resolveUnit(v6Name))
 	units.enable(t, "multi-user.target", "e2e-resolve.service")
 	s.setup(t, etc, units)
 	etc.write(t, "systemd/network/10-e2e-host0.network.d/eui64.conf", "[IPv6AcceptRA]\nToken=eui64\n", 0o644)
@@ -281,9 +262,9 @@ func testV6Only(t *testing.T, s v6Stack, root string) {
 	units.install(t, "packaging/systemd/"+waitOnline, waitOnline)
 	units.enable(t, "network-online.target", waitOnline)
 	units.write(t, waitOnline+".d/e2e.conf", addrsAfterReady)
-	units.write(t, "e2e-resolve.service", v6ResolveUnit)
+	units.write(t, "e2e-resolve.service", resolveUnit(v6Name))
 	units.enable(t, "multi-user.target", "e2e-resolve.service")
-	units.write(t, "e2e-early.service", v6EarlyUnit(s.own))
+	units.write(t, "e2e-early.service", earlyUnit(v6Name, s.own))
 	units.enable(t, "multi-user.target", "e2e-early.service")
 	s.setup(t, etc, units)
 	begin := monoNow(t)

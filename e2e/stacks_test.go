@@ -87,23 +87,25 @@ NETREADY_TIMEOUT=100s
 )
 
 // resolveUnit runs once network-online.target is reached, and must resolve
-// ready.test at its first and only try.
-const resolveUnit = `[Unit]
-Description=e2e: resolves ` + readyName + ` once the network is online
+// name at its first and only try.
+func resolveUnit(name string) string {
+	return `[Unit]
+Description=e2e: resolves ` + name + ` once the network is online
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/bin/getent hosts ` + readyName + `
+ExecStart=/usr/bin/getent hosts ` + name + `
 `
+}
 
 // earlyUnit runs once the stack's own wait-online units are done, and says
-// whether ready.test resolved then.
-func earlyUnit(own []string) string {
+// whether name resolved then.
+func earlyUnit(name string, own []string) string {
 	return `[Unit]
-Description=e2e: resolves ` + readyName + ` once the stack's own wait-online is done
+Description=e2e: resolves ` + name + ` once the stack's own wait-online is done
 Wants=` + strings.Join(own, " ") + `
 After=` + strings.Join(own, " ") + `
 
@@ -113,7 +115,7 @@ RemainAfterExit=yes
 # glibc's resolver gives up after 1s, not 5s: a refusing server may cost it
 # a timeout (one ICMP error for the A and AAAA queries of one socket).
 Environment="RES_OPTIONS=timeout:1 attempts:1"
-ExecStart=/bin/sh -c 'getent hosts ` + readyName + `; echo "e2e-early: getent exit $?"'
+ExecStart=/bin/sh -c 'getent hosts ` + name + `; echo "e2e-early: getent exit $?"'
 `
 }
 
@@ -288,10 +290,10 @@ func stackUnits(t *testing.T, s stack, early bool) (unitDir, etcTree) {
 	etc := newEtcTree(t)
 	units.install(t, "packaging/systemd/"+waitOnline, waitOnline)
 	units.enable(t, "network-online.target", waitOnline)
-	units.write(t, "e2e-resolve.service", resolveUnit)
+	units.write(t, "e2e-resolve.service", resolveUnit(readyName))
 	units.enable(t, "multi-user.target", "e2e-resolve.service")
 	if early {
-		units.write(t, "e2e-early.service", earlyUnit(s.own))
+		units.write(t, "e2e-early.service", earlyUnit(readyName, s.own))
 		units.enable(t, "multi-user.target", "e2e-early.service")
 	}
 	s.setup(t, etc, units)

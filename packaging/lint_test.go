@@ -2,12 +2,10 @@ package packaging
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -321,19 +319,7 @@ func TestChangelogs(t *testing.T) {
 	}
 	isRelease := slices.Contains(releases, a.version)
 
-	f, err := os.Open(filepath.Join(a.docs, "changelog.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deb, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	deb := gunzip(t, filepath.Join(a.docs, "changelog.gz"))
 	dist := map[bool]string{true: "stable", false: "UNRELEASED"}[isRelease]
 	if first := strings.SplitN(string(deb), "\n", 2)[0]; first != fmt.Sprintf("netready (%s) %s; urgency=medium", a.version, dist) {
 		t.Errorf("changelog.gz begins %q, want the package's version %s, %s", first, a.version, dist)

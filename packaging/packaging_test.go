@@ -595,7 +595,13 @@ func TestUnitFile(t *testing.T) {
 // manSource is the roff source of the packaged man page.
 func manSource(t *testing.T, a artifacts) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(a.docs, "netready.8.gz"))
+	return string(gunzip(t, filepath.Join(a.docs, "netready.8.gz")))
+}
+
+// gunzip is the uncompressed content of the gzip file at path.
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,11 +610,11 @@ func manSource(t *testing.T, a artifacts) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := io.ReadAll(zr)
+	b, err := io.ReadAll(zr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	return string(page)
+	return b
 }
 
 // watchOnly are the variables of /etc/default/netready that only netready
